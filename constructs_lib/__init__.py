@@ -1,0 +1,1 @@
+"""Reusable constructs for training-task channels on SQS, Pub/Sub and RabbitMQ."""

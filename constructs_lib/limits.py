@@ -1,0 +1,140 @@
+"""The real limits of each backend, kept in one table so constructs and config agree.
+
+A value that the cloud would reject should fail when the app is built, with a message a
+person can act on, not minutes later in `terraform apply`. Constructs and the config loader
+both check against these rules; each caller says where the value came from (an
+environment, or a config file), so the error names it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from cdktf import TerraformStack, Token
+from constructs import Construct
+
+
+class LimitError(ValueError):
+    """A value outside what the backend accepts; the message is meant for the user."""
+
+
+@dataclass(frozen=True)
+class IntRange:
+    """An inclusive integer range; `high=None` means no upper bound."""
+
+    low: int
+    high: int | None = None
+
+    def describe(self) -> str:
+        if self.high is None:
+            return f"an integer >= {self.low}"
+        return f"an integer from {self.low} to {self.high}"
+
+    def allows(self, value: object) -> bool:
+        # bool is an int in Python, but `true` for a size is always a mistake.
+        if isinstance(value, bool) or not isinstance(value, int):
+            return False
+        return value >= self.low and (self.high is None or value <= self.high)
+
+
+@dataclass(frozen=True)
+class NameRule:
+    """A naming rule: a pattern, an optional UTF-8 byte cap and reserved prefixes."""
+
+    pattern: str
+    description: str
+    max_utf8_bytes: int | None = None
+    reserved_prefixes: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        return self.description
+
+    def allows(self, value: object) -> bool:
+        if not isinstance(value, str) or re.fullmatch(self.pattern, value) is None:
+            return False
+        if self.max_utf8_bytes is not None and len(value.encode()) > self.max_utf8_bytes:
+            return False
+        return not value.startswith(self.reserved_prefixes)
+
+
+Rule = IntRange | NameRule
+
+# SQS, as the hashicorp/aws 5.x provider validates them (CreateQueue attributes).
+SQS_DELAY_SECONDS = IntRange(0, 900)
+# AWS raised the service limit to 1 MiB in 2025, but aws provider 5.x (our pin) still rejects
+# anything above 256 KiB at plan time.
+SQS_MAX_MESSAGE_SIZE = IntRange(1024, 262_144)
+SQS_MESSAGE_RETENTION_SECONDS = IntRange(60, 1_209_600)
+SQS_RECEIVE_WAIT_TIME_SECONDS = IntRange(0, 20)
+SQS_VISIBILITY_TIMEOUT_SECONDS = IntRange(0, 43_200)
+SQS_QUEUE_NAME = NameRule(
+    r"[A-Za-z0-9_-]{1,80}",
+    "1 to 80 characters: letters, digits, hyphens and underscores",
+)
+
+PUBSUB_NAME = NameRule(
+    r"[A-Za-z][A-Za-z0-9\-_.~+%]{2,254}",
+    "3 to 255 characters, starting with a letter, then letters, digits and - _ . ~ + %;"
+    " not starting with 'goog'",
+    reserved_prefixes=("goog",),
+)
+
+# RabbitMQ names are AMQP short strings; names starting with "amq." belong to the broker.
+RABBITMQ_NAME = NameRule(
+    r"[^\x00-\x1f]+",
+    "1 to 255 bytes of UTF-8 without control characters, not starting with 'amq.'",
+    max_utf8_bytes=255,
+    reserved_prefixes=("amq.",),
+)
+RABBITMQ_VHOST = NameRule(
+    r"[^\x00-\x1f]+",
+    "1 to 255 bytes of UTF-8 without control characters",
+    max_utf8_bytes=255,
+)
+
+WORKER_COUNT = IntRange(1)
+
+
+# Where things live. Formats as the clouds define them, so a typo fails here, not in a plan.
+AWS_REGION = NameRule(r"[a-z]{2}(-[a-z]+)+-\d{1,2}", "an AWS region code such as 'eu-west-1'")
+GCP_REGION = NameRule(r"[a-z]+-[a-z]+\d{1,2}", "a Google Cloud region such as 'europe-west1'")
+GCP_PROJECT_ID = NameRule(
+    r"[a-z][a-z0-9-]{4,28}[a-z0-9]",
+    "a Google Cloud project ID: 6 to 30 lowercase letters, digits and hyphens,"
+    " starting with a letter and not ending with a hyphen",
+)
+S3_BUCKET = NameRule(
+    r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]",
+    "an S3 bucket name: 3 to 63 lowercase letters, digits, dots and hyphens,"
+    " starting and ending with a letter or digit",
+)
+GCS_BUCKET = NameRule(
+    r"[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]",
+    "a Cloud Storage bucket name: 3 to 63 lowercase letters, digits, dots, hyphens and"
+    " underscores, starting and ending with a letter or digit",
+)
+# The management API URL the rabbitmq provider talks to. Credentials in the URL are refused:
+# they would end up in the synthesized JSON.
+RABBITMQ_ENDPOINT = NameRule(
+    r"https?://[^\s/@]+(/[^\s@]*)?",
+    "an http(s) URL of the RabbitMQ management API without credentials,"
+    " such as 'https://rabbitmq.example.com:15672'",
+)
+
+
+def check(value: object, rule: Rule, *, field: str, where: str) -> None:
+    """Raise LimitError naming `where`, the field, the value and what is allowed.
+
+    Unresolved cdktf tokens are references to other resources; Terraform resolves them
+    later, so there is nothing to check here.
+    """
+    if isinstance(value, str) and Token.is_unresolved(value):
+        return
+    if not rule.allows(value):
+        raise LimitError(f"{where}: {field} = {value!r} is not allowed; expected {rule.describe()}")
+
+
+def environment_of(scope: Construct) -> str:
+    """Name the environment (the stack id) a construct lives in, for error messages."""
+    return f"environment {TerraformStack.of(scope).node.id!r}"

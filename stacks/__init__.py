@@ -1,0 +1,1 @@
+"""Per-environment stacks and the settings they are built from."""

@@ -1,0 +1,286 @@
+"""Typed settings for each environment, read from `config/<env>.toml` and checked in full.
+
+Why so strict: a config mistake should stop the build with one clear line that names the
+file, the key, the value and what is allowed, before anything is written. Unknown keys are
+errors too, because a misspelt optional key would otherwise be silently ignored.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from constructs_lib import limits
+
+ENVIRONMENTS = ("dev", "staging", "prod")
+
+# Our own convention, not a cloud limit: short enough for every backend's names once
+# appended, and lowercase so it reads the same in all of them.
+NAME_SUFFIX = limits.NameRule(
+    r"[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?",
+    "1 to 32 lowercase letters, digits and hyphens, not starting or ending with a hyphen",
+)
+# Relative, inside the project, so the JSON holds no machine-specific path.
+LOCAL_STATE_PATH = limits.NameRule(
+    r"(?!/)(?!.*\.\.)[A-Za-z0-9._/-]+\.tfstate",
+    "a relative path inside the project ending in '.tfstate', without '..'",
+)
+STATE_KEY = limits.NameRule(
+    r"[A-Za-z0-9!_.*'()/-]{1,1024}", "an object key of 1 to 1024 safe characters"
+)
+
+
+class ConfigError(ValueError):
+    """A config file that cannot be used; the message names the file and the key."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class SqsSettings:
+    """Where the queue lives and its settings; defaults are the seed program's values."""
+
+    region: str
+    delay_seconds: int
+    max_message_size: int
+    message_retention_seconds: int
+    receive_wait_time_seconds: int
+    visibility_timeout_seconds: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class PubSubSettings:
+    project: str
+    region: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RabbitMqSettings:
+    """The vhost this environment owns on the broker; `endpoint` None means RABBITMQ_ENDPOINT."""
+
+    vhost: str
+    endpoint: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class LocalState:
+    """State in a file under the project root, for one person's environment."""
+
+    path: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class S3State:
+    bucket: str
+    key: str
+    region: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class GcsState:
+    bucket: str
+    prefix: str
+
+
+StateSettings = LocalState | S3State | GcsState
+
+
+@dataclass(frozen=True, kw_only=True)
+class EnvironmentSettings:
+    """Everything one environment's stack is built from."""
+
+    name: str
+    source: str
+    name_suffix: str
+    workers: int
+    state: StateSettings
+    # None: the backend is switched off in this environment.
+    sqs: SqsSettings | None
+    pubsub: PubSubSettings | None
+    rabbitmq: RabbitMqSettings | None
+
+
+class _Table:
+    """One TOML table being read: typed look-ups, and a check that nothing was left over."""
+
+    _KINDS: Mapping[type, str] = {str: "a string", int: "an integer", bool: "true or false"}
+
+    def __init__(self, data: Mapping[str, Any], *, source: str, path: str = "") -> None:
+        self._data = data
+        self._source = source
+        self._path = path
+        self._read: set[str] = set()
+
+    def _name(self, key: str) -> str:
+        return f"{self._path}.{key}" if self._path else key
+
+    def error(self, key: str, message: str) -> ConfigError:
+        return ConfigError(f"{self._source}: {self._name(key)} {message}")
+
+    def table(self, key: str) -> _Table:
+        self._read.add(key)
+        value = self._data.get(key)
+        if not isinstance(value, dict):
+            found = "is missing" if value is None else f"= {value!r} is not a table"
+            raise self.error(key, f"{found}; expected a [{self._name(key)}] table")
+        return _Table(value, source=self._source, path=self._name(key))
+
+    def value(
+        self,
+        key: str,
+        kind: type,
+        *,
+        rule: limits.Rule | None = None,
+        default: Any = None,
+        required: bool = True,
+    ) -> Any:
+        self._read.add(key)
+        if key not in self._data:
+            if required and default is None:
+                raise self.error(key, f"is missing; expected {self._expected(kind, rule)}")
+            return default
+        value = self._data[key]
+        if isinstance(value, bool) != (kind is bool) or not isinstance(value, kind):
+            raise self.error(key, f"= {value!r} has the wrong type; expected {self._KINDS[kind]}")
+        if rule is not None:
+            try:
+                limits.check(value, rule, field=self._name(key), where=self._source)
+            except limits.LimitError as error:
+                raise ConfigError(str(error)) from None
+        return value
+
+    def _expected(self, kind: type, rule: limits.Rule | None) -> str:
+        return rule.describe() if rule is not None else self._KINDS[kind]
+
+    def finish(self) -> None:
+        unknown = sorted(set(self._data) - self._read)
+        if unknown:
+            allowed = ", ".join(sorted(self._read))
+            raise self.error(unknown[0], f"is not a known setting; allowed here: {allowed}")
+
+
+def _state(table: _Table) -> StateSettings:
+    backend = table.value("backend", str)
+    state: StateSettings
+    if backend == "local":
+        state = LocalState(path=table.value("path", str, rule=LOCAL_STATE_PATH))
+    elif backend == "s3":
+        state = S3State(
+            bucket=table.value("bucket", str, rule=limits.S3_BUCKET),
+            key=table.value("key", str, rule=STATE_KEY),
+            region=table.value("region", str, rule=limits.AWS_REGION),
+        )
+    elif backend == "gcs":
+        state = GcsState(
+            bucket=table.value("bucket", str, rule=limits.GCS_BUCKET),
+            prefix=table.value("prefix", str, rule=STATE_KEY),
+        )
+    else:
+        raise table.error(
+            "backend", f"= {backend!r} is not allowed; expected 'local', 's3' or 'gcs'"
+        )
+    table.finish()
+    return state
+
+
+def _sqs(table: _Table) -> SqsSettings | None:
+    enabled = table.value("enabled", bool)
+    region = table.value("region", str, rule=limits.AWS_REGION, required=enabled)
+    queue = {
+        field: table.value(field, int, rule=rule, default=default)
+        for field, rule, default in (
+            ("delay_seconds", limits.SQS_DELAY_SECONDS, 90),
+            ("max_message_size", limits.SQS_MAX_MESSAGE_SIZE, 262_144),
+            ("message_retention_seconds", limits.SQS_MESSAGE_RETENTION_SECONDS, 86_400),
+            ("receive_wait_time_seconds", limits.SQS_RECEIVE_WAIT_TIME_SECONDS, 10),
+            ("visibility_timeout_seconds", limits.SQS_VISIBILITY_TIMEOUT_SECONDS, 30),
+        )
+    }
+    table.finish()
+    return SqsSettings(region=region, **queue) if enabled else None
+
+
+def _pubsub(table: _Table) -> PubSubSettings | None:
+    enabled = table.value("enabled", bool)
+    project = table.value("project", str, rule=limits.GCP_PROJECT_ID, required=enabled)
+    region = table.value("region", str, rule=limits.GCP_REGION, required=False)
+    table.finish()
+    return PubSubSettings(project=project, region=region) if enabled else None
+
+
+def _rabbitmq(table: _Table) -> RabbitMqSettings | None:
+    enabled = table.value("enabled", bool)
+    vhost = table.value("vhost", str, rule=limits.RABBITMQ_VHOST, required=enabled)
+    endpoint = table.value("endpoint", str, rule=limits.RABBITMQ_ENDPOINT, required=False)
+    table.finish()
+    return RabbitMqSettings(vhost=vhost, endpoint=endpoint) if enabled else None
+
+
+def parse_environment(name: str, data: Mapping[str, Any], *, source: str) -> EnvironmentSettings:
+    """Build one environment's settings from parsed TOML; `source` names it in errors."""
+    root = _Table(data, source=source)
+    settings = EnvironmentSettings(
+        name=name,
+        source=source,
+        name_suffix=root.value("name_suffix", str, rule=NAME_SUFFIX),
+        workers=root.value("workers", int, rule=limits.WORKER_COUNT),
+        state=_state(root.table("state")),
+        sqs=_sqs(root.table("sqs")),
+        pubsub=_pubsub(root.table("pubsub")),
+        rabbitmq=_rabbitmq(root.table("rabbitmq")),
+    )
+    root.finish()
+    return settings
+
+
+def load_environment(config_dir: Path, name: str) -> EnvironmentSettings:
+    """Read and check `config/<name>.toml`."""
+    path = config_dir / f"{name}.toml"
+    source = f"config/{path.name}"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{source}: file not found in {config_dir}; every environment"
+            f" ({', '.join(ENVIRONMENTS)}) needs one"
+        ) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{source}: not valid TOML: {error}") from None
+    return parse_environment(name, data, source=source)
+
+
+def load_all(config_dir: Path) -> list[EnvironmentSettings]:
+    """Read every environment, then check that no two of them would share anything."""
+    extra = sorted(path.name for path in config_dir.glob("*.toml") if path.stem not in ENVIRONMENTS)
+    if extra:
+        raise ConfigError(
+            f"config/{extra[0]}: not a known environment; expected one of"
+            f" {', '.join(f'{env}.toml' for env in ENVIRONMENTS)}"
+        )
+    environments = [load_environment(config_dir, name) for name in ENVIRONMENTS]
+    _check_no_sharing(environments)
+    return environments
+
+
+def _check_no_sharing(environments: list[EnvironmentSettings]) -> None:
+    """Two environments with one name suffix, vhost or state would overwrite each other."""
+    checks: tuple[tuple[str, Callable[[EnvironmentSettings], object]], ...] = (
+        ("name_suffix", lambda env: env.name_suffix),
+        ("rabbitmq.vhost", lambda env: env.rabbitmq.vhost if env.rabbitmq else None),
+        ("state", lambda env: env.state),
+    )
+    for what, key in checks:
+        owners: dict[object, EnvironmentSettings] = {}
+        for env in environments:
+            value = key(env)
+            if value is None:
+                continue
+            if value in owners:
+                raise ConfigError(
+                    f"{env.source}: {what} = {value!r} is already used by"
+                    f" {owners[value].source}; each environment needs its own"
+                )
+            owners[value] = env

@@ -1,0 +1,137 @@
+"""What each environment's stack holds, read from the app synthesized once for the session."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cdktf import Testing
+
+from stacks.ml_queues_stack import MlQueuesStack
+from stacks.settings import ENVIRONMENTS, GcsState, load_environment
+from tests.synth_helpers import resources, synth
+
+PROJECT_CONFIG = Path(__file__).resolve().parent.parent.parent / "config"
+SEED_QUEUE = {
+    "delay_seconds": 90,
+    "max_message_size": 262144,
+    "message_retention_seconds": 86400,
+    "receive_wait_time_seconds": 10,
+    "visibility_timeout_seconds": 30,
+}
+
+
+def test_one_stack_per_environment(stack_json: dict[str, dict[str, Any]]) -> None:
+    assert sorted(stack_json) == sorted(ENVIRONMENTS)
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_sqs_queue_has_the_seed_values_and_the_environment_in_its_name(
+    stack_json: dict[str, dict[str, Any]], env: str
+) -> None:
+    [queue] = resources(stack_json[env], "aws_sqs_queue")
+    del queue["//"]
+    assert queue == {"name": f"mlTrainingQueue-{env}", **SEED_QUEUE}
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_pubsub_names_carry_the_environment(
+    stack_json: dict[str, dict[str, Any]], env: str
+) -> None:
+    [topic] = resources(stack_json[env], "google_pubsub_topic")
+    [subscription] = resources(stack_json[env], "google_pubsub_subscription")
+    assert topic["name"] == f"mlTrainingTopic-{env}"
+    assert subscription["name"] == f"mlTrainingSubscription-{env}"
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_rabbitmq_seed_names_inside_a_vhost_of_the_environment(
+    stack_json: dict[str, dict[str, Any]], env: str
+) -> None:
+    settings = load_environment(PROJECT_CONFIG, env)
+    synthesized = stack_json[env]
+    [vhost] = resources(synthesized, "rabbitmq_vhost")
+    assert vhost["name"] == f"ml-queues-{env}"
+    [exchange] = resources(synthesized, "rabbitmq_exchange")
+    assert exchange["name"] == "ml_tasks"
+    assert exchange["vhost"] == "${rabbitmq_vhost.vhost.name}"
+    queues = sorted(q["name"] for q in resources(synthesized, "rabbitmq_queue"))
+    expected = sorted(f"worker_queue_{n}" for n in range(1, settings.workers + 1))
+    assert queues == expected
+    assert sorted(b["routing_key"] for b in resources(synthesized, "rabbitmq_binding")) == expected
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_outputs_for_every_seed_export(stack_json: dict[str, dict[str, Any]], env: str) -> None:
+    outputs = {name: body["value"] for name, body in stack_json[env]["output"].items()}
+    assert set(outputs) == {
+        "ml_training_queue_url",
+        "ml_training_queue_arn",
+        "ml_training_topic_name",
+        "ml_training_subscription_name",
+        "rabbitmq_vhost",
+        "exchange_name",
+        "worker_queue_names",
+    }
+    assert outputs["ml_training_queue_url"].endswith(".url}")
+    assert outputs["ml_training_queue_arn"].endswith(".arn}")
+    assert outputs["exchange_name"].startswith("${rabbitmq_exchange.")
+    workers = load_environment(PROJECT_CONFIG, env).workers
+    assert len(outputs["worker_queue_names"]) == workers
+
+
+def test_state_is_local_and_relative_in_dev_and_remote_elsewhere(
+    stack_json: dict[str, dict[str, Any]],
+) -> None:
+    assert stack_json["dev"]["terraform"]["backend"] == {
+        "local": {"path": "../../../terraform.dev.tfstate"}
+    }
+    for env in ("staging", "prod"):
+        s3 = stack_json[env]["terraform"]["backend"]["s3"]
+        assert s3["key"] == f"ml-queues/{env}.tfstate"
+        assert s3["encrypt"] is True and s3["use_lockfile"] is True
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_no_credentials_in_provider_blocks(stack_json: dict[str, dict[str, Any]], env: str) -> None:
+    providers = stack_json[env]["provider"]
+    assert providers["rabbitmq"] == [{}]
+    text = json.dumps(providers).lower()
+    for word in ("password", "secret", "access_key", "credentials", "token", "username"):
+        assert word not in text
+
+
+def _stack_with(env: str, **changes: Any) -> dict[str, Any]:
+    settings = dataclasses.replace(load_environment(PROJECT_CONFIG, env), **changes)
+    return synth(MlQueuesStack(Testing.app(), settings))
+
+
+@pytest.mark.parametrize(
+    ("backend", "prefixes"),
+    [("sqs", ("aws",)), ("pubsub", ("google",)), ("rabbitmq", ("rabbitmq",))],
+)
+def test_a_switched_off_backend_leaves_no_trace(backend: str, prefixes: tuple[str, ...]) -> None:
+    synthesized = _stack_with("dev", **{backend: None})
+    assert not any(p.startswith(prefixes) for p in synthesized["provider"])
+    assert not any(r.startswith(prefixes) for r in synthesized["resource"])
+    assert not any(p.startswith(prefixes) for p in synthesized["terraform"]["required_providers"])
+    other_backends = {"sqs", "pubsub", "rabbitmq"} - {backend}
+    assert len(synthesized["provider"]) == len(other_backends)
+
+
+def test_gcs_state() -> None:
+    synthesized = _stack_with("prod", state=GcsState(bucket="tf-state", prefix="ml-queues/prod"))
+    assert synthesized["terraform"]["backend"] == {
+        "gcs": {"bucket": "tf-state", "prefix": "ml-queues/prod"}
+    }
+
+
+def test_rabbitmq_endpoint_from_config_goes_to_the_provider_block() -> None:
+    settings = load_environment(PROJECT_CONFIG, "dev")
+    assert settings.rabbitmq is not None
+    rabbitmq = dataclasses.replace(settings.rabbitmq, endpoint="https://mq.example.com:15671")
+    synthesized = _stack_with("dev", rabbitmq=rabbitmq)
+    assert synthesized["provider"]["rabbitmq"] == [{"endpoint": "https://mq.example.com:15671"}]
