@@ -1,0 +1,55 @@
+"""The fast provider import: taken, equivalent (the snapshots), and loud when the layout changes."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+from constructs_lib import providers
+
+
+def test_only_the_used_submodules_are_imported() -> None:
+    loaded = {name for name in sys.modules if name.startswith(providers.PACKAGES)}
+    assert "cdktf_cdktf_provider_aws.sqs_queue" in loaded
+    assert "cdktf_cdktf_provider_google.pubsub_topic" in loaded
+    # ~2,100 AWS and ~1,000 Google resources exist; the stacks use five.
+    assert len(loaded) < 20
+    assert "cdktf_cdktf_provider_aws.s3_bucket" not in loaded
+
+
+@pytest.mark.parametrize("package", providers.PACKAGES)
+def test_the_installed_packages_have_the_expected_layout(package: str) -> None:
+    spec = importlib.util.find_spec(package)
+    assert spec is not None and spec.origin is not None
+    providers._check_layout(package, Path(spec.origin))
+
+
+@pytest.mark.parametrize(
+    "statement",
+    ["helper = make_helper()", "if True:\n    pass", "print('side effect')", "class Base: pass"],
+)
+def test_an_init_that_does_more_than_import_is_refused(tmp_path: Path, statement: str) -> None:
+    init = tmp_path / "__init__.py"
+    init.write_text(f"import jsii\nfrom . import sqs_queue\n{statement}\n__all__ = []\n")
+    with pytest.raises(providers.ProviderLayoutError, match=r"line 3 does something .* not expect"):
+        providers._check_layout("fake_provider", init)
+
+
+def test_a_package_without_its_jsii_module_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    package = tmp_path / "fake_provider_pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("from . import thing\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(providers.ProviderLayoutError, match="has no _jsii module"):
+        providers.register_bare_package("fake_provider_pkg")
+    assert "fake_provider_pkg" not in sys.modules
+
+
+def test_a_missing_package_says_how_to_install_it() -> None:
+    with pytest.raises(providers.ProviderLayoutError, match="run `make install`"):
+        providers.register_bare_package("cdktf_cdktf_provider_not_installed")
