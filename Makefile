@@ -18,7 +18,7 @@ PIPENV := $(PYTHON) -m pipenv
 VENV_STAMP := .venv/.installed-from-lock
 NPM_STAMP := node_modules/.installed-from-lock
 
-.PHONY: install synth test snapshot-update lint clean
+.PHONY: install synth test snapshot-update lint bench clean
 
 install: $(VENV_STAMP) $(NPM_STAMP)
 
@@ -39,6 +39,10 @@ test: install
 
 snapshot-update: install
 	$(PIPENV) run pytest tests/stacks/test_app.py --snapshot-update
+
+# Times synth against the usual imports and how it scales; rewrites bench/results.md (minutes).
+bench: install
+	$(PIPENV) run python bench/run.py
 
 lint: $(VENV_STAMP)
 	$(PIPENV) run ruff check .

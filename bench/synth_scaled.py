@@ -1,0 +1,47 @@
+"""Synthesizes N environments like dev, each with W workers, to show how synth cost grows."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from cdktf import App  # noqa: E402
+
+from stacks.ml_queues_stack import MlQueuesStack  # noqa: E402
+from stacks.settings import LocalState, load_environment  # noqa: E402
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--environments", type=int, required=True)
+    parser.add_argument("--workers", type=int, required=True)
+    parser.add_argument("--outdir", required=True)
+    args = parser.parse_args()
+
+    dev = load_environment(ROOT / "config", "dev")
+    assert dev.rabbitmq is not None, "config/dev.toml must enable RabbitMQ for this benchmark"
+    app = App(outdir=args.outdir)
+    for number in range(1, args.environments + 1):
+        name = f"env{number}"
+        MlQueuesStack(
+            app,
+            dataclasses.replace(
+                dev,
+                name=name,
+                name_suffix=name,
+                workers=args.workers,
+                state=LocalState(path=f"terraform.{name}.tfstate"),
+                rabbitmq=dataclasses.replace(dev.rabbitmq, vhost=f"ml-queues-{name}"),
+            ),
+        )
+    app.synth()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
