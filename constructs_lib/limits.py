@@ -114,6 +114,11 @@ GCS_BUCKET = NameRule(
     "a Cloud Storage bucket name: 3 to 63 lowercase letters, digits, dots, hyphens and"
     " underscores, starting and ending with a letter or digit",
 )
+# An AWS API emulator (moto, LocalStack) standing in for SQS; same no-credentials rule.
+SQS_ENDPOINT = NameRule(
+    r"https?://[^\s/@]+(/[^\s@]*)?",
+    "an http(s) URL of an SQS-compatible API without credentials, such as 'http://127.0.0.1:4566'",
+)
 # The management API URL the rabbitmq provider talks to. Credentials in the URL are refused:
 # they would end up in the synthesized JSON.
 RABBITMQ_ENDPOINT = NameRule(

@@ -83,10 +83,17 @@ def register_bare_package(package: str) -> None:
 for _package in PACKAGES:
     register_bare_package(_package)
 
-from cdktf_cdktf_provider_aws.provider import AwsProvider  # noqa: E402
+from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderEndpoints  # noqa: E402
 from cdktf_cdktf_provider_aws.sqs_queue import SqsQueue  # noqa: E402
 from cdktf_cdktf_provider_google.provider import GoogleProvider  # noqa: E402
 from cdktf_cdktf_provider_google.pubsub_subscription import PubsubSubscription  # noqa: E402
 from cdktf_cdktf_provider_google.pubsub_topic import PubsubTopic  # noqa: E402
 
-__all__ = ["AwsProvider", "GoogleProvider", "PubsubSubscription", "PubsubTopic", "SqsQueue"]
+__all__ = [
+    "AwsProvider",
+    "AwsProviderEndpoints",
+    "GoogleProvider",
+    "PubsubSubscription",
+    "PubsubTopic",
+    "SqsQueue",
+]

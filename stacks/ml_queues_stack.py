@@ -5,7 +5,7 @@ from __future__ import annotations
 from cdktf import GcsBackend, LocalBackend, S3Backend, TerraformOutput, TerraformStack
 from constructs import Construct
 
-from constructs_lib.providers import AwsProvider, GoogleProvider
+from constructs_lib.providers import AwsProvider, AwsProviderEndpoints, GoogleProvider
 from constructs_lib.pubsub_task_topic import PubSubTaskTopic
 from constructs_lib.rabbitmq_bindings import RabbitmqProvider, Vhost
 from constructs_lib.rabbitmq_task_exchange import RabbitMqTaskExchange
@@ -32,7 +32,7 @@ class MlQueuesStack(TerraformStack):
 
         sqs = settings.sqs
         if sqs is not None:
-            AwsProvider(self, "aws", region=sqs.region)
+            self._aws_provider(sqs.region, sqs.endpoint)
             queue = SqsTaskQueue(
                 self,
                 "sqs_task_queue",
@@ -74,6 +74,22 @@ class MlQueuesStack(TerraformStack):
             TerraformOutput(self, "rabbitmq_vhost", value=vhost.name)
             TerraformOutput(self, "exchange_name", value=exchange.exchange_name)
             TerraformOutput(self, "worker_queue_names", value=exchange.worker_queue_names)
+
+    def _aws_provider(self, region: str, endpoint: str | None) -> None:
+        if endpoint is None:
+            AwsProvider(self, "aws", region=region)
+            return
+        # An emulator: no STS, IAM or metadata service to ask. Its test credentials come
+        # from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY like real ones, never from here.
+        AwsProvider(
+            self,
+            "aws",
+            region=region,
+            endpoints=[AwsProviderEndpoints(sqs=endpoint)],
+            skip_credentials_validation=True,
+            skip_requesting_account_id=True,
+            skip_metadata_api_check="true",
+        )
 
     def _use_state(self, state: StateSettings) -> None:
         # Always explicit: without a backend cdktf writes the absolute working directory.

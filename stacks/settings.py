@@ -15,7 +15,9 @@ from typing import Any
 
 from constructs_lib import limits
 
-ENVIRONMENTS = ("dev", "staging", "prod")
+# `local` deploys SQS into an emulator on this machine (moto), for the integration tests and
+# for trying a deploy without a cloud account.
+ENVIRONMENTS = ("dev", "staging", "prod", "local")
 
 # Our own convention, not a cloud limit: short enough for every backend's names once
 # appended, and lowercase so it reads the same in all of them.
@@ -42,6 +44,8 @@ class SqsSettings:
     """Where the queue lives and its settings; defaults are the seed program's values."""
 
     region: str
+    # An SQS-compatible API (moto, LocalStack) instead of AWS; None means AWS itself.
+    endpoint: str | None
     delay_seconds: int
     max_message_size: int
     message_retention_seconds: int
@@ -187,6 +191,7 @@ def _state(table: _Table) -> StateSettings:
 def _sqs(table: _Table) -> SqsSettings | None:
     enabled = table.value("enabled", bool)
     region = table.value("region", str, rule=limits.AWS_REGION, required=enabled)
+    endpoint = table.value("endpoint", str, rule=limits.SQS_ENDPOINT, required=False)
     queue = {
         field: table.value(field, int, rule=rule, default=default)
         for field, rule, default in (
@@ -198,7 +203,7 @@ def _sqs(table: _Table) -> SqsSettings | None:
         )
     }
     table.finish()
-    return SqsSettings(region=region, **queue) if enabled else None
+    return SqsSettings(region=region, endpoint=endpoint, **queue) if enabled else None
 
 
 def _pubsub(table: _Table) -> PubSubSettings | None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,8 @@ from stacks.settings import ENVIRONMENTS, GcsState, load_environment
 from tests.synth_helpers import resources, synth
 
 PROJECT_CONFIG = Path(__file__).resolve().parent.parent.parent / "config"
+# The environments with every backend on; `local` has SQS only.
+CLOUD_ENVIRONMENTS = ("dev", "staging", "prod")
 SEED_QUEUE = {
     "delay_seconds": 90,
     "max_message_size": 262144,
@@ -28,7 +29,7 @@ def test_one_stack_per_environment(stack_json: dict[str, dict[str, Any]]) -> Non
     assert sorted(stack_json) == sorted(ENVIRONMENTS)
 
 
-@pytest.mark.parametrize("env", ENVIRONMENTS)
+@pytest.mark.parametrize("env", CLOUD_ENVIRONMENTS)
 def test_sqs_queue_has_the_seed_values_and_the_environment_in_its_name(
     stack_json: dict[str, dict[str, Any]], env: str
 ) -> None:
@@ -37,7 +38,7 @@ def test_sqs_queue_has_the_seed_values_and_the_environment_in_its_name(
     assert queue == {"name": f"mlTrainingQueue-{env}", **SEED_QUEUE}
 
 
-@pytest.mark.parametrize("env", ENVIRONMENTS)
+@pytest.mark.parametrize("env", CLOUD_ENVIRONMENTS)
 def test_pubsub_names_carry_the_environment(
     stack_json: dict[str, dict[str, Any]], env: str
 ) -> None:
@@ -47,7 +48,7 @@ def test_pubsub_names_carry_the_environment(
     assert subscription["name"] == f"mlTrainingSubscription-{env}"
 
 
-@pytest.mark.parametrize("env", ENVIRONMENTS)
+@pytest.mark.parametrize("env", CLOUD_ENVIRONMENTS)
 def test_rabbitmq_seed_names_inside_a_vhost_of_the_environment(
     stack_json: dict[str, dict[str, Any]], env: str
 ) -> None:
@@ -64,7 +65,7 @@ def test_rabbitmq_seed_names_inside_a_vhost_of_the_environment(
     assert sorted(b["routing_key"] for b in resources(synthesized, "rabbitmq_binding")) == expected
 
 
-@pytest.mark.parametrize("env", ENVIRONMENTS)
+@pytest.mark.parametrize("env", CLOUD_ENVIRONMENTS)
 def test_outputs_for_every_seed_export(stack_json: dict[str, dict[str, Any]], env: str) -> None:
     outputs = {name: body["value"] for name, body in stack_json[env]["output"].items()}
     assert set(outputs) == {
@@ -95,13 +96,25 @@ def test_state_is_local_and_relative_in_dev_and_remote_elsewhere(
         assert s3["encrypt"] is True and s3["use_lockfile"] is True
 
 
+# Provider arguments that carry a secret (aws, google, rabbitmq); the providers read each
+# from the environment instead.
+CREDENTIAL_ARGUMENTS = {
+    "access_key",
+    "secret_key",
+    "token",
+    "credentials",
+    "access_token",
+    "username",
+    "password",
+}
+
+
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_no_credentials_in_provider_blocks(stack_json: dict[str, dict[str, Any]], env: str) -> None:
-    providers = stack_json[env]["provider"]
-    assert providers["rabbitmq"] == [{}]
-    text = json.dumps(providers).lower()
-    for word in ("password", "secret", "access_key", "credentials", "token", "username"):
-        assert word not in text
+    for blocks in stack_json[env]["provider"].values():
+        for block in blocks:
+            assert not CREDENTIAL_ARGUMENTS & set(block)
+    assert stack_json[env]["provider"].get("rabbitmq", [{}]) == [{}]
 
 
 def _stack_with(env: str, **changes: Any) -> dict[str, Any]:
@@ -120,6 +133,26 @@ def test_a_switched_off_backend_leaves_no_trace(backend: str, prefixes: tuple[st
     assert not any(p.startswith(prefixes) for p in synthesized["terraform"]["required_providers"])
     other_backends = {"sqs", "pubsub", "rabbitmq"} - {backend}
     assert len(synthesized["provider"]) == len(other_backends)
+
+
+def test_local_environment_deploys_sqs_only_into_an_emulator_with_short_timings(
+    stack_json: dict[str, dict[str, Any]],
+) -> None:
+    local = stack_json["local"]
+    assert set(local["provider"]) == {"aws"}
+    assert local["provider"]["aws"] == [
+        {
+            "region": "us-east-1",
+            "endpoints": [{"sqs": "http://127.0.0.1:4566"}],
+            "skip_credentials_validation": True,
+            "skip_metadata_api_check": "true",
+            "skip_requesting_account_id": True,
+        }
+    ]
+    [queue] = resources(local, "aws_sqs_queue")
+    assert queue["name"] == "mlTrainingQueue-local"
+    assert (queue["delay_seconds"], queue["visibility_timeout_seconds"]) == (2, 3)
+    assert set(local["output"]) == {"ml_training_queue_url", "ml_training_queue_arn"}
 
 
 def test_gcs_state() -> None:

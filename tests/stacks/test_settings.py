@@ -66,7 +66,9 @@ def test_the_project_config_files_load() -> None:
     environments = load_all(PROJECT_CONFIG)
     assert [env.name for env in environments] == list(ENVIRONMENTS)
     assert isinstance(environments[0].state, LocalState)
-    assert all(isinstance(env.state, S3State | GcsState) for env in environments[1:])
+    by_name = {env.name: env for env in environments}
+    assert isinstance(by_name["local"].state, LocalState)
+    assert all(isinstance(by_name[env].state, S3State | GcsState) for env in ("staging", "prod"))
 
 
 @pytest.mark.parametrize(
@@ -115,6 +117,11 @@ def test_values_out_of_the_cloud_range(path: str, value: int, expected: str) -> 
         ("pubsub.region", "central", "expected a Google Cloud region"),
         ("rabbitmq.vhost", "", "rabbitmq.vhost = '' is not allowed; expected 1 to 255 bytes"),
         ("rabbitmq.endpoint", "http://admin:hunter2@mq:15672", "without credentials"),
+        (
+            "sqs.endpoint",
+            "127.0.0.1:4566",
+            "sqs.endpoint = '127.0.0.1:4566' is not allowed; expected an http(s) URL",
+        ),
         (
             "state.path",
             "/abs/dev.tfstate",
@@ -205,7 +212,7 @@ def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(
         ConfigError,
         match=r"^config/staging.toml: file not found in .*"
-        r"every environment \(dev, staging, prod\) needs one$",
+        r"every environment \(dev, staging, prod, local\) needs one$",
     ):
         load_all(config)
 
@@ -223,7 +230,7 @@ def test_a_file_for_an_unknown_environment(tmp_path: Path) -> None:
     with pytest.raises(
         ConfigError,
         match=r"^config/prd.toml: not a known environment; "
-        r"expected one of dev.toml, staging.toml, prod.toml$",
+        r"expected one of dev.toml, staging.toml, prod.toml, local.toml$",
     ):
         load_all(config)
 
