@@ -14,11 +14,18 @@ export CHECKPOINT_DISABLE := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
+# Terraform runs with the project's own CLI config: providers from the mirror named by
+# TF_PLUGIN_MIRROR when it is set, from the registry otherwise (tools/terraform_cli_config.py).
+TF_CLI_CONFIG := $(CURDIR)/.cache/terraform.rc
+export TF_CLI_CONFIG_FILE := $(TF_CLI_CONFIG)
+ENV ?= dev
+
 PIPENV := $(PYTHON) -m pipenv
 VENV_STAMP := .venv/.installed-from-lock
 NPM_STAMP := node_modules/.installed-from-lock
 
-.PHONY: install synth test snapshot-update lint bench clean
+.PHONY: install synth test test-integration snapshot-update lint bench \
+	rabbitmq-definitions deploy-local stop-local clean FORCE
 
 install: $(VENV_STAMP) $(NPM_STAMP)
 
@@ -31,11 +38,37 @@ $(NPM_STAMP): package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
-synth: install
+$(TF_CLI_CONFIG): FORCE $(VENV_STAMP)
+	@$(PIPENV) run python -m tools.terraform_cli_config $@
+
+synth: install $(TF_CLI_CONFIG)
 	npx cdktf synth
 
+# Unit, config, stack, schema and snapshot tests: no server, no network.
 test: install
-	$(PIPENV) run pytest
+	$(PIPENV) run pytest --ignore=tests/integration
+
+# terraform validate, a real deploy into moto, RabbitMQ on a real broker (see README).
+test-integration: install
+	$(PIPENV) run pytest tests/integration
+
+# The RabbitMQ part of one environment as a definitions file, for brokers booted from one.
+rabbitmq-definitions: install
+	$(PIPENV) run python main.py
+	$(PIPENV) run python -m tools.rabbitmq_definitions cdktf.out/stacks/$(ENV)/cdk.tf.json \
+		--output cdktf.out/rabbitmq-definitions/$(ENV).json
+	@echo "wrote cdktf.out/rabbitmq-definitions/$(ENV).json"
+
+# Deploy the local environment into moto on 127.0.0.1:4566 (left running; `make stop-local`).
+deploy-local: install $(TF_CLI_CONFIG)
+	$(PIPENV) run python -m tools.moto_server start
+	AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1 \
+		npx cdktf deploy local --auto-approve --skip-provider-lock
+	AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
+		npx cdktf output local
+
+stop-local: $(VENV_STAMP)
+	$(PIPENV) run python -m tools.moto_server stop
 
 snapshot-update: install
 	$(PIPENV) run pytest tests/stacks/test_app.py --snapshot-update

@@ -116,7 +116,7 @@ def scaled(environments: int, workers: int) -> Command:
 
 
 def test_suite(outdir: Path) -> list[str]:
-    return [PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+    return [PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--ignore=tests/integration"]
 
 
 def cli_synth(outdir: Path) -> list[str]:
@@ -163,7 +163,7 @@ def main() -> int:
     )
     print("test suite and CLI", file=sys.stderr)
     suite, cli = measure(
-        {"test suite (`pytest`)": test_suite, "`npx cdktf synth` (CLI)": cli_synth},
+        {"unit + snapshot suite (`make test`)": test_suite, "`npx cdktf synth` (CLI)": cli_synth},
         runs=max(2, runs // 2),
         warmup=0,
     )

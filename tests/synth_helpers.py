@@ -1,8 +1,10 @@
-"""Reading what a stack synthesizes, for the construct and stack tests."""
+"""Synthesizing stacks and apps for the tests, and reading what they produce."""
 
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 from typing import Any
 
 from cdktf import TerraformStack, Testing
@@ -17,3 +19,19 @@ def synth(stack: TerraformStack) -> dict[str, Any]:
 def resources(synthesized: dict[str, Any], resource_type: str) -> list[dict[str, Any]]:
     """All resources of one type, ordered by their logical ids."""
     return list(synthesized.get("resource", {}).get(resource_type, {}).values())
+
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+APP_FILES = ("main.py", "cdktf.json", "config", "stacks", "constructs_lib")
+
+
+def copy_app(target: Path) -> Path:
+    """A copy of what the app is made of, as a clone at another path would have it."""
+    target.mkdir(parents=True)
+    for name in APP_FILES:
+        source = PROJECT_ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, target / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(source, target / name)
+    return target

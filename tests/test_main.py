@@ -14,21 +14,9 @@ import pytest
 import main
 from constructs_lib.limits import NameRule
 from stacks import settings
+from tests.synth_helpers import copy_app
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-APP_FILES = ("main.py", "cdktf.json", "config", "stacks", "constructs_lib")
-
-
-def _checkout(target: Path) -> Path:
-    """A copy of what the app is made of, as a clone at another path would have it."""
-    target.mkdir(parents=True)
-    for name in APP_FILES:
-        source = PROJECT_ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, target / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy(source, target / name)
-    return target
 
 
 def _run_main(checkout: Path, outdir: Path) -> subprocess.CompletedProcess[str]:
@@ -53,8 +41,8 @@ def _tree(root: Path) -> dict[str, bytes]:
 
 
 def test_two_checkouts_at_different_paths_synthesize_identical_bytes(tmp_path: Path) -> None:
-    first = _checkout(tmp_path / "a")
-    second = _checkout(tmp_path / "somewhere" / "much" / "deeper" / "b")
+    first = copy_app(tmp_path / "a")
+    second = copy_app(tmp_path / "somewhere" / "much" / "deeper" / "b")
     with ThreadPoolExecutor(max_workers=2) as pool:
         runs = list(pool.map(_run_main, (first, second), (first / "cdktf.out", tmp_path / "out-b")))
     for run in runs:
@@ -65,7 +53,7 @@ def test_two_checkouts_at_different_paths_synthesize_identical_bytes(tmp_path: P
 
 
 def test_bad_config_exits_non_zero_with_one_line_and_writes_nothing(tmp_path: Path) -> None:
-    checkout = _checkout(tmp_path / "app")
+    checkout = copy_app(tmp_path / "app")
     dev = checkout / "config" / "dev.toml"
     dev.write_text(dev.read_text().replace("workers = 3", "workers = 0"))
     outdir = checkout / "cdktf.out"

@@ -8,19 +8,15 @@ format of `terraform providers schema -json`, transcribed from the provider's Go
 from __future__ import annotations
 
 import inspect
-import json
-from pathlib import Path
-from typing import Any
 
 import pytest
 from cdktf import TerraformOutput, TerraformStack
 
 from constructs_lib import rabbitmq_bindings as rmq
+from tests.schema_check import rabbitmq_schema, schema_problems
 from tests.synth_helpers import synth
 
-SCHEMA = json.loads((Path(__file__).parent.parent / "rabbitmq_provider_schema.json").read_text())[
-    "provider_schemas"
-]["registry.terraform.io/cyrilgdn/rabbitmq"]
+SCHEMA = rabbitmq_schema()
 META_ARGUMENTS = {"scope", "id_", "provider", "depends_on", "lifecycle"}
 
 
@@ -91,33 +87,14 @@ def _every_argument(stack: TerraformStack) -> dict[str, rmq._RabbitmqResource]:
     }
 
 
-def _check_block(body: dict[str, Any], block: dict[str, Any], where: str) -> None:
-    """Every key is in the schema, every required attribute is set, no computed-only one is."""
-    attributes = block.get("attributes", {})
-    nested = block.get("block_types", {})
-    assert set(body) <= set(attributes) | set(nested), (
-        f"{where}: unknown {set(body) - set(attributes) - set(nested)}"
-    )
-    for name, spec in attributes.items():
-        if spec.get("required"):
-            assert name in body, f"{where}: required {name} missing"
-        if spec.get("computed") and not spec.get("optional"):
-            assert name not in body, f"{where}: {name} is computed only"
-    for name, spec in nested.items():
-        if spec.get("min_items", 0) >= 1:
-            assert name in body, f"{where}: required block {name} missing"
-        if name in body:
-            assert spec["max_items"] == 1 and isinstance(body[name], dict)
-            _check_block(body[name], spec["block"], f"{where}.{name}")
-
-
 def test_every_resource_synthesizes_to_its_schema(stack: TerraformStack) -> None:
     built = _every_argument(stack)
     synthesized = synth(stack)["resource"]
     assert set(synthesized) == set(built) == set(SCHEMA["resource_schemas"])
     for resource_type, bodies in synthesized.items():
+        block = SCHEMA["resource_schemas"][resource_type]["block"]
         for body in bodies.values():
-            _check_block(body, SCHEMA["resource_schemas"][resource_type]["block"], resource_type)
+            assert schema_problems(body, block, resource_type) == []
 
 
 @pytest.mark.parametrize("resource_type", sorted(SCHEMA["resource_schemas"]))
@@ -175,3 +152,14 @@ def test_arguments_and_arguments_json_exclude_each_other(stack: TerraformStack) 
             arguments={"a": "b"},
             arguments_json="{}",
         )
+
+
+def test_the_schema_check_catches_what_terraform_would_reject() -> None:
+    block = SCHEMA["resource_schemas"]["rabbitmq_queue"]["block"]
+    body = {"nmae": "q", "settings": {"durable": "yes", "arguments": {"x": 1}}}
+    assert schema_problems(body, block, "q") == [
+        "q: unknown argument 'nmae'",
+        "q: required argument 'name' is missing",
+        "q.settings: arguments = {'x': 1} is not of type ['map', 'string']",
+        "q.settings: durable = 'yes' is not of type bool",
+    ]

@@ -1,0 +1,66 @@
+"""Real components for the integration tests: Terraform with the provider mirror, moto, RabbitMQ.
+
+Each is started by the tests on 127.0.0.1 and stopped by them, also when a test fails. A
+missing component fails the test with a message that says how to install it; only
+ML_QUEUES_SKIP_INTEGRATION=1 turns that into a skip, and CI never sets it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.integration.harness import port_is_free, require
+from tools import moto_server, terraform_cli_config
+
+
+@pytest.fixture(scope="session")
+def terraform_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The environment to run Terraform in: our own CLI config, pointing at the mirror."""
+    require(
+        shutil.which("terraform") is not None,
+        "the terraform CLI",
+        "install Terraform >= 1.5 (https://developer.hashicorp.com/terraform/install)",
+    )
+    mirror = os.environ.get(terraform_cli_config.MIRROR_VARIABLE, "")
+    require(
+        bool(mirror) and (Path(mirror) / terraform_cli_config.REGISTRY).is_dir(),
+        "the Terraform provider mirror",
+        f"set {terraform_cli_config.MIRROR_VARIABLE} to the folder that holds"
+        " registry.terraform.io/hashicorp/aws (offline machines), or create one with"
+        " `terraform providers mirror DIR` on a machine with registry access",
+    )
+    config = tmp_path_factory.mktemp("terraform") / "terraform.rc"
+    config.write_text(terraform_cli_config.render(Path(mirror)))
+    return {
+        **os.environ,
+        "TF_CLI_CONFIG_FILE": str(config),
+        "TF_IN_AUTOMATION": "1",
+        "CHECKPOINT_DISABLE": "1",
+    }
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """moto's server on 127.0.0.1, for as long as the module's tests need it."""
+    require(
+        moto_server.executable() is not None,
+        "moto_server",
+        "run `make install` (moto is a dev dependency in the Pipfile)",
+    )
+    require(
+        port_is_free(moto_server.PORT),
+        f"port {moto_server.PORT} on 127.0.0.1",
+        "stop whatever listens there (LocalStack, or the moto of `make deploy-local`:"
+        " `make stop-local`)",
+    )
+    with (tmp_path_factory.mktemp("moto") / "moto.log").open("w") as log:
+        process = moto_server.start(log)
+        try:
+            yield moto_server.ENDPOINT
+        finally:
+            moto_server.stop(process)

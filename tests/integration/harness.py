@@ -1,0 +1,38 @@
+"""Helpers shared by the integration tests: requiring real components, finding ports."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+SKIP_VARIABLE = "ML_QUEUES_SKIP_INTEGRATION"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+def require(available: bool, what: str, how: str) -> None:
+    """Fail (or, when explicitly opted out, skip) unless a real component is available."""
+    if available:
+        return
+    message = f"{what} is not available: {how}"
+    if os.environ.get(SKIP_VARIABLE) == "1":
+        pytest.skip(f"{message} (skipped because {SKIP_VARIABLE}=1)")
+    pytest.fail(message, pytrace=False)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True

@@ -1,0 +1,172 @@
+"""`cdktf deploy local` into moto, end to end, then the deployed queue checked with boto3.
+
+This is the path a user takes for dev (`cdktf deploy`), offline: the cdktf CLI synthesizes
+the app, Terraform installs the AWS provider from the mirror and creates the queue in moto.
+The behaviour tests use the `local` environment's short timings (config/local.toml).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from tests.integration.harness import PROJECT_ROOT, require
+from tests.synth_helpers import copy_app
+
+CDKTF = PROJECT_ROOT / "node_modules" / ".bin" / "cdktf"
+# moto accepts any credentials; these are its documented test values, set only here.
+EMULATOR_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "test",
+    "AWS_SECRET_ACCESS_KEY": "test",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+@dataclass
+class Deployment:
+    checkout: Path
+    env: dict[str, str]
+    outputs: dict[str, Any]
+    queue: dict[str, Any]  # the aws_sqs_queue as synthesized
+    sqs: Any  # a boto3 SQS client against moto
+
+    def cdktf(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return _cdktf(self.checkout, self.env, *args)
+
+
+def _cdktf(checkout: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(CDKTF), *args, "--app", f"{sys.executable} main.py", "--output", "cdktf.out"],
+        cwd=checkout,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def deployment(
+    tmp_path_factory: pytest.TempPathFactory, terraform_env: dict[str, str], moto_endpoint: str
+) -> Iterator[Deployment]:
+    require(CDKTF.exists(), "the cdktf CLI", "run `make install` (npm ci)")
+    checkout = copy_app(tmp_path_factory.mktemp("deploy") / "app")
+    env = {
+        **terraform_env,
+        **EMULATOR_CREDENTIALS,
+        "CI": "true",
+        "PYTHONPATH": str(checkout),
+        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+    }
+    # --skip-provider-lock: locking asks the registry for every platform, which is offline.
+    deploy = _cdktf(checkout, env, "deploy", "local", "--auto-approve", "--skip-provider-lock")
+    assert deploy.returncode == 0, deploy.stdout[-4000:] + deploy.stderr[-4000:]
+    stack_dir = checkout / "cdktf.out" / "stacks" / "local"
+    outputs = subprocess.run(
+        ["terraform", "output", "-json"],
+        cwd=stack_dir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    [queue] = json.loads((stack_dir / "cdk.tf.json").read_text())["resource"][
+        "aws_sqs_queue"
+    ].values()
+    sqs = boto3.client(
+        "sqs",
+        endpoint_url=moto_endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+    deployed = Deployment(
+        checkout=checkout,
+        env=env,
+        outputs={name: value["value"] for name, value in json.loads(outputs.stdout).items()},
+        queue=queue,
+        sqs=sqs,
+    )
+    try:
+        yield deployed
+    finally:
+        if sqs.list_queues().get("QueueUrls"):  # a test failed before destroying
+            deployed.cdktf("destroy", "local", "--auto-approve")
+
+
+def _receive(deployment: Deployment, url: str) -> list[dict[str, Any]]:
+    messages: list[dict[str, Any]] = deployment.sqs.receive_message(
+        QueueUrl=url,
+        WaitTimeSeconds=0,
+        MaxNumberOfMessages=10,
+        AttributeNames=["ApproximateReceiveCount"],
+    ).get("Messages", [])
+    return messages
+
+
+def test_deploy_creates_the_queue_with_the_synthesized_settings(deployment: Deployment) -> None:
+    url = deployment.outputs["ml_training_queue_url"]
+    assert url == deployment.sqs.get_queue_url(QueueName="mlTrainingQueue-local")["QueueUrl"]
+    attributes = deployment.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])[
+        "Attributes"
+    ]
+    queue = deployment.queue
+    assert attributes["QueueArn"] == deployment.outputs["ml_training_queue_arn"]
+    assert {
+        "DelaySeconds": int(attributes["DelaySeconds"]),
+        "MaximumMessageSize": int(attributes["MaximumMessageSize"]),
+        "MessageRetentionPeriod": int(attributes["MessageRetentionPeriod"]),
+        "ReceiveMessageWaitTimeSeconds": int(attributes["ReceiveMessageWaitTimeSeconds"]),
+        "VisibilityTimeout": int(attributes["VisibilityTimeout"]),
+    } == {
+        "DelaySeconds": queue["delay_seconds"],
+        "MaximumMessageSize": queue["max_message_size"],
+        "MessageRetentionPeriod": queue["message_retention_seconds"],
+        "ReceiveMessageWaitTimeSeconds": queue["receive_wait_time_seconds"],
+        "VisibilityTimeout": queue["visibility_timeout_seconds"],
+    }
+
+
+def test_a_task_is_invisible_for_delay_seconds(deployment: Deployment) -> None:
+    url = deployment.outputs["ml_training_queue_url"]
+    body = json.dumps({"shard": "s3://data/shard-0007", "lr": 0.001})
+    deployment.sqs.send_message(QueueUrl=url, MessageBody=body)
+    sent = time.monotonic()
+    assert _receive(deployment, url) == []
+    time.sleep(max(0.0, deployment.queue["delay_seconds"] + 0.5 - (time.monotonic() - sent)))
+    [message] = _receive(deployment, url)
+    assert message["Body"] == body
+    deployment.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def test_an_unacknowledged_task_reappears_after_the_visibility_timeout(
+    deployment: Deployment,
+) -> None:
+    url = deployment.outputs["ml_training_queue_url"]
+    deployment.sqs.send_message(QueueUrl=url, MessageBody="task", DelaySeconds=0)
+    [first] = _receive(deployment, url)
+    received = time.monotonic()
+    assert _receive(deployment, url) == []  # a worker holds it
+    visibility = deployment.queue["visibility_timeout_seconds"]
+    time.sleep(max(0.0, visibility + 0.5 - (time.monotonic() - received)))
+    [again] = _receive(deployment, url)
+    assert again["MessageId"] == first["MessageId"]
+    assert again["Attributes"]["ApproximateReceiveCount"] == "2"
+    deployment.sqs.delete_message(QueueUrl=url, ReceiptHandle=again["ReceiptHandle"])
+
+
+def test_destroy_removes_the_queue(deployment: Deployment) -> None:
+    destroy = deployment.cdktf("destroy", "local", "--auto-approve")
+    assert destroy.returncode == 0, destroy.stdout[-4000:] + destroy.stderr[-4000:]
+    assert deployment.sqs.list_queues().get("QueueUrls", []) == []

@@ -1,0 +1,66 @@
+"""Checks synthesized resources against a provider schema (`terraform providers schema -json`)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+RABBITMQ_SCHEMA_FILE = Path(__file__).resolve().parent / "rabbitmq_provider_schema.json"
+
+
+def rabbitmq_schema() -> dict[str, Any]:
+    """The cyrilgdn/rabbitmq v1.10.1 schema, transcribed from the provider's Go source."""
+    schema: dict[str, Any] = json.loads(RABBITMQ_SCHEMA_FILE.read_text())["provider_schemas"][
+        "registry.terraform.io/cyrilgdn/rabbitmq"
+    ]
+    return schema
+
+
+_TYPES: dict[str, type | tuple[type, ...]] = {"string": str, "bool": bool, "number": (int, float)}
+
+
+def _type_problem(value: Any, schema_type: Any) -> bool:
+    """True when a literal value cannot be of the schema type (references are let through)."""
+    if isinstance(value, str) and value.startswith("${"):
+        return False
+    if isinstance(schema_type, str):
+        expected = _TYPES[schema_type]
+        if schema_type == "number" and isinstance(value, bool):
+            return True
+        return not isinstance(value, expected)
+    kind, element = schema_type
+    if kind == "map":
+        return not isinstance(value, dict) or any(_type_problem(v, element) for v in value.values())
+    if kind in ("list", "set"):
+        return not isinstance(value, list) or any(_type_problem(v, element) for v in value)
+    return True
+
+
+def schema_problems(body: dict[str, Any], block: dict[str, Any], where: str) -> list[str]:
+    """Everything in `body` that the schema block would reject, as readable lines."""
+    attributes = block.get("attributes", {})
+    nested = block.get("block_types", {})
+    problems = [
+        f"{where}: unknown argument {name!r}"
+        for name in body
+        if name not in attributes and name not in nested and name != "//"
+    ]
+    for name, spec in attributes.items():
+        if spec.get("required") and name not in body:
+            problems.append(f"{where}: required argument {name!r} is missing")
+        if name in body and spec.get("computed") and not spec.get("optional"):
+            problems.append(f"{where}: {name!r} is computed and cannot be set")
+        if name in body and _type_problem(body[name], spec["type"]):
+            problems.append(f"{where}: {name} = {body[name]!r} is not of type {spec['type']}")
+    for name, spec in nested.items():
+        if spec.get("min_items", 0) >= 1 and name not in body:
+            problems.append(f"{where}: required block {name!r} is missing")
+        if name not in body:
+            continue
+        items = body[name] if isinstance(body[name], list) else [body[name]]
+        if "max_items" in spec and len(items) > spec["max_items"]:
+            problems.append(f"{where}: block {name!r} allows at most {spec['max_items']} item")
+        for item in items:
+            problems += schema_problems(item, spec["block"], f"{where}.{name}")
+    return problems

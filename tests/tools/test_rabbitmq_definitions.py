@@ -1,0 +1,121 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stacks.settings import load_environment
+from tools import rabbitmq_definitions
+from tools.rabbitmq_definitions import DefinitionsError, definitions
+
+PROJECT_CONFIG = Path(__file__).resolve().parent.parent.parent / "config"
+
+
+def test_dev_topology_as_definitions(stack_json: dict[str, dict[str, Any]]) -> None:
+    result = definitions(stack_json["dev"])
+    workers = load_environment(PROJECT_CONFIG, "dev").workers
+    names = [f"worker_queue_{n}" for n in range(1, workers + 1)]
+    assert result["vhosts"] == [
+        {
+            "name": "ml-queues-dev",
+            "description": "ml-queues training tasks, environment dev",
+            "metadata": {"description": "ml-queues training tasks, environment dev"},
+        }
+    ]
+    assert result["exchanges"] == [
+        {
+            "name": "ml_tasks",
+            "vhost": "ml-queues-dev",
+            "type": "direct",
+            "durable": True,
+            "auto_delete": False,
+            "internal": False,
+            "arguments": {},
+        }
+    ]
+    assert sorted(q["name"] for q in result["queues"]) == names
+    assert all(q["durable"] and q["vhost"] == "ml-queues-dev" for q in result["queues"])
+    assert sorted(
+        (b["source"], b["destination"], b["routing_key"]) for b in result["bindings"]
+    ) == [("ml_tasks", name, name) for name in names]
+
+
+def test_stacks_without_rabbitmq_give_empty_definitions(
+    stack_json: dict[str, dict[str, Any]],
+) -> None:
+    assert all(not entries for entries in definitions(stack_json["local"]).values())
+
+
+def test_policies_and_permissions_use_the_broker_spelling() -> None:
+    stack = {
+        "resource": {
+            "rabbitmq_vhost": {"v": {"name": "ml"}},
+            "rabbitmq_policy": {
+                "p": {
+                    "name": "limits",
+                    "vhost": "${rabbitmq_vhost.v.name}",
+                    "policy": {
+                        "pattern": "^worker",
+                        "priority": 1,
+                        "apply_to": "quorum_queues",
+                        "definition": {"delivery-limit": "5", "dead-letter-exchange": "dlx"},
+                    },
+                }
+            },
+            "rabbitmq_permissions": {
+                "w": {
+                    "user": "worker_1",
+                    "vhost": "${rabbitmq_vhost.v.name}",
+                    "permissions": {"configure": "^$", "write": "^$", "read": "^worker_queue_1$"},
+                }
+            },
+        }
+    }
+    result = definitions(stack)
+    assert result["policies"] == [
+        {
+            "vhost": "ml",
+            "name": "limits",
+            "pattern": "^worker",
+            "apply-to": "quorum_queues",
+            "priority": 1,
+            "definition": {"delivery-limit": 5, "dead-letter-exchange": "dlx"},
+        }
+    ]
+    assert result["permissions"] == [
+        {
+            "user": "worker_1",
+            "vhost": "ml",
+            "configure": "^$",
+            "write": "^$",
+            "read": "^worker_queue_1$",
+        }
+    ]
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("${rabbitmq_vhost.missing.name}", "not set on that resource"),
+        ("${var.vhost}", "not a plain reference"),
+    ],
+)
+def test_unresolvable_references_are_errors(value: str, message: str) -> None:
+    stack = {"resource": {"rabbitmq_queue": {"q": {"name": "q", "vhost": value, "settings": {}}}}}
+    with pytest.raises(DefinitionsError, match=message):
+        definitions(stack)
+
+
+def test_command_writes_the_file(synth_dir: Path, tmp_path: Path) -> None:
+    output = tmp_path / "defs" / "dev.json"
+    stack_file = synth_dir / "stacks" / "dev" / "cdk.tf.json"
+    assert rabbitmq_definitions.main([str(stack_file), "--output", str(output)]) == 0
+    written = json.loads(output.read_text())
+    assert written == definitions(json.loads(stack_file.read_text()))
+
+
+def test_command_reports_a_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert rabbitmq_definitions.main([str(tmp_path / "nope.json")]) == 2
+    assert capsys.readouterr().err.startswith(f"error: {tmp_path / 'nope.json'}: ")

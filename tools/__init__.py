@@ -1,0 +1,1 @@
+"""Operator commands behind the Makefile targets: definitions export, Terraform CLI config, moto."""

@@ -1,0 +1,182 @@
+"""Turn the RabbitMQ part of a synthesized stack into a RabbitMQ definitions file.
+
+Why: operators who boot brokers from definitions (`rabbitmqctl import_definitions`, or
+`definitions.local.path` at boot) need the same topology that Terraform would create, and
+the integration tests load a real broker this way. Reading `cdk.tf.json` rather than the
+Python objects means the file shows exactly what Terraform gets.
+
+Users are not exported: their passwords are Terraform variables that never reach the JSON,
+and a definitions file needs a password hash. Create them on the broker separately.
+
+    python -m tools.rabbitmq_definitions cdktf.out/stacks/dev/cdk.tf.json > definitions.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+_REFERENCE = re.compile(r"\$\{(rabbitmq_\w+)\.([\w-]+)\.(\w+)\}")
+_DEFAULT_VHOST = "/"
+
+
+class DefinitionsError(ValueError):
+    """The stack holds something a definitions file cannot express."""
+
+
+def _resolver(resources: Mapping[str, Mapping[str, Any]]) -> Any:
+    def resolve(value: Any) -> Any:
+        """Replace `${rabbitmq_x.id.attr}` with that resource's configured attribute."""
+        if not isinstance(value, str):
+            return value
+        match = _REFERENCE.fullmatch(value)
+        if match is None:
+            if "${" in value:
+                raise DefinitionsError(f"cannot resolve {value!r}: not a plain reference")
+            return value
+        resource_type, resource_id, attribute = match.groups()
+        try:
+            return resources[resource_type][resource_id][attribute]
+        except KeyError:
+            raise DefinitionsError(
+                f"cannot resolve {value!r}: {attribute!r} is not set on that resource"
+            ) from None
+
+    return resolve
+
+
+def _policy_value(value: str) -> int | str:
+    """The provider sends values that parse as integers as integers; do the same."""
+    try:
+        return int(value)
+    except ValueError:
+        return value
+
+
+def _queue_arguments(settings: Mapping[str, Any]) -> dict[str, Any]:
+    if "arguments_json" in settings:
+        arguments: dict[str, Any] = json.loads(settings["arguments_json"])
+        return arguments
+    return dict(settings.get("arguments", {}))
+
+
+def definitions(stack: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """The definitions for every rabbitmq_* resource of one synthesized stack."""
+    resources: dict[str, dict[str, dict[str, Any]]] = {
+        resource_type: bodies
+        for resource_type, bodies in stack.get("resource", {}).items()
+        if resource_type.startswith("rabbitmq_")
+    }
+    resolve = _resolver(resources)
+
+    def each(resource_type: str) -> list[dict[str, Any]]:
+        bodies = resources.get(resource_type, {})
+        return [
+            {key: resolve(value) for key, value in body.items() if key != "//"}
+            for _, body in sorted(bodies.items())
+        ]
+
+    result: dict[str, list[dict[str, Any]]] = {
+        "vhosts": [],
+        "permissions": [],
+        "policies": [],
+        "exchanges": [],
+        "queues": [],
+        "bindings": [],
+    }
+    for vhost in each("rabbitmq_vhost"):
+        metadata: dict[str, Any] = {
+            key: vhost[key] for key in ("description", "default_queue_type") if key in vhost
+        }
+        result["vhosts"].append({"name": vhost["name"], **metadata, "metadata": metadata})
+    for permission in each("rabbitmq_permissions"):
+        result["permissions"].append(
+            {
+                "user": permission["user"],
+                "vhost": permission.get("vhost", _DEFAULT_VHOST),
+                **{key: resolve(value) for key, value in permission["permissions"].items()},
+            }
+        )
+    for policy in each("rabbitmq_policy"):
+        body = policy["policy"]
+        result["policies"].append(
+            {
+                "vhost": policy["vhost"],
+                "name": policy["name"],
+                "pattern": body["pattern"],
+                "apply-to": body["apply_to"],
+                "priority": body["priority"],
+                "definition": {
+                    key: _policy_value(resolve(value)) for key, value in body["definition"].items()
+                },
+            }
+        )
+    for exchange in each("rabbitmq_exchange"):
+        settings = exchange["settings"]
+        result["exchanges"].append(
+            {
+                "name": exchange["name"],
+                "vhost": exchange.get("vhost", _DEFAULT_VHOST),
+                "type": settings["type"],
+                "durable": settings.get("durable", False),
+                "auto_delete": settings.get("auto_delete", False),
+                "internal": False,
+                "arguments": dict(settings.get("arguments", {})),
+            }
+        )
+    for queue in each("rabbitmq_queue"):
+        settings = queue["settings"]
+        result["queues"].append(
+            {
+                "name": queue["name"],
+                "vhost": queue.get("vhost", _DEFAULT_VHOST),
+                "durable": settings.get("durable", False),
+                "auto_delete": settings.get("auto_delete", False),
+                "arguments": _queue_arguments(settings),
+            }
+        )
+    for binding in each("rabbitmq_binding"):
+        arguments = (
+            json.loads(binding["arguments_json"])
+            if "arguments_json" in binding
+            else dict(binding.get("arguments", {}))
+        )
+        result["bindings"].append(
+            {
+                "source": binding["source"],
+                "vhost": binding["vhost"],
+                "destination": binding["destination"],
+                "destination_type": binding["destination_type"],
+                "routing_key": binding.get("routing_key", ""),
+                "arguments": arguments,
+            }
+        )
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("stack_json", type=Path, help="a synthesized cdk.tf.json")
+    parser.add_argument("--output", type=Path, help="write here instead of standard output")
+    args = parser.parse_args(argv)
+    try:
+        stack = json.loads(args.stack_json.read_text(encoding="utf-8"))
+        text = json.dumps(definitions(stack), indent=2, sort_keys=True) + "\n"
+    except (OSError, ValueError) as error:
+        print(f"error: {args.stack_json}: {error}", file=sys.stderr)
+        return 2
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(text, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
