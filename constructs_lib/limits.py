@@ -114,18 +114,20 @@ GCS_BUCKET = NameRule(
     "a Cloud Storage bucket name: 3 to 63 lowercase letters, digits, dots, hyphens and"
     " underscores, starting and ending with a letter or digit",
 )
-# An AWS API emulator (moto, LocalStack) standing in for SQS; same no-credentials rule.
-SQS_ENDPOINT = NameRule(
-    r"https?://[^\s/@]+(/[^\s@]*)?",
-    "an http(s) URL of an SQS-compatible API without credentials, such as 'http://127.0.0.1:4566'",
-)
-# The management API URL the rabbitmq provider talks to. Credentials in the URL are refused:
-# they would end up in the synthesized JSON.
-RABBITMQ_ENDPOINT = NameRule(
-    r"https?://[^\s/@]+(/[^\s@]*)?",
-    "an http(s) URL of the RabbitMQ management API without credentials,"
-    " such as 'https://rabbitmq.example.com:15672'",
-)
+
+
+def _api_url(what: str, example: str) -> NameRule:
+    # Credentials in the URL are refused: they would end up in the synthesized JSON.
+    return NameRule(
+        r"https?://[^\s/@]+(/[^\s@]*)?",
+        f"an http(s) URL of {what} without credentials, such as {example!r}",
+    )
+
+
+# An AWS API emulator (moto, LocalStack) standing in for SQS.
+SQS_ENDPOINT = _api_url("an SQS-compatible API", "http://127.0.0.1:4566")
+# The management API the rabbitmq provider talks to.
+RABBITMQ_ENDPOINT = _api_url("the RabbitMQ management API", "https://rabbitmq.example.com:15672")
 
 
 def check(value: object, rule: Rule, *, field: str, where: str) -> None:
