@@ -68,6 +68,8 @@ SQS_MAX_MESSAGE_SIZE = IntRange(1024, 262_144)
 SQS_MESSAGE_RETENTION_SECONDS = IntRange(60, 1_209_600)
 SQS_RECEIVE_WAIT_TIME_SECONDS = IntRange(0, 20)
 SQS_VISIBILITY_TIMEOUT_SECONDS = IntRange(0, 43_200)
+# The redrive policy's maxReceiveCount, as the SQS console and API accept it.
+SQS_MAX_RECEIVE_COUNT = IntRange(1, 1000)
 SQS_QUEUE_NAME = NameRule(
     r"[A-Za-z0-9_-]{1,80}",
     "1 to 80 characters: letters, digits, hyphens and underscores",

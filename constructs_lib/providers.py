@@ -85,6 +85,10 @@ for _package in PACKAGES:
 
 from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderEndpoints  # noqa: E402
 from cdktf_cdktf_provider_aws.sqs_queue import SqsQueue  # noqa: E402
+from cdktf_cdktf_provider_aws.sqs_queue_redrive_allow_policy import (  # noqa: E402
+    SqsQueueRedriveAllowPolicy,
+)
+from cdktf_cdktf_provider_aws.sqs_queue_redrive_policy import SqsQueueRedrivePolicy  # noqa: E402
 from cdktf_cdktf_provider_google.provider import GoogleProvider  # noqa: E402
 from cdktf_cdktf_provider_google.pubsub_subscription import PubsubSubscription  # noqa: E402
 from cdktf_cdktf_provider_google.pubsub_topic import PubsubTopic  # noqa: E402
@@ -96,4 +100,6 @@ __all__ = [
     "PubsubSubscription",
     "PubsubTopic",
     "SqsQueue",
+    "SqsQueueRedriveAllowPolicy",
+    "SqsQueueRedrivePolicy",
 ]

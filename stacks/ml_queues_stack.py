@@ -42,9 +42,16 @@ class MlQueuesStack(TerraformStack):
                 message_retention_seconds=sqs.message_retention_seconds,
                 receive_wait_time_seconds=sqs.receive_wait_time_seconds,
                 visibility_timeout_seconds=sqs.visibility_timeout_seconds,
+                dead_letter_queue=sqs.dead_letter_queue,
+                max_receive_count=sqs.max_receive_count,
+                dead_letter_retention_seconds=sqs.dead_letter_retention_seconds,
+                dead_letter_sources_only=sqs.dead_letter_sources_only,
             )
             TerraformOutput(self, "ml_training_queue_url", value=queue.queue_url)
             TerraformOutput(self, "ml_training_queue_arn", value=queue.queue_arn)
+            if queue.dead_letter_queue_url is not None:
+                TerraformOutput(self, "ml_training_dlq_url", value=queue.dead_letter_queue_url)
+                TerraformOutput(self, "ml_training_dlq_arn", value=queue.dead_letter_queue_arn)
 
         if settings.pubsub is not None:
             GoogleProvider(

@@ -51,6 +51,10 @@ class SqsSettings:
     message_retention_seconds: int
     receive_wait_time_seconds: int
     visibility_timeout_seconds: int
+    dead_letter_queue: bool
+    max_receive_count: int
+    dead_letter_retention_seconds: int
+    dead_letter_sources_only: bool
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -200,10 +204,22 @@ def _sqs(table: _Table) -> SqsSettings | None:
             ("message_retention_seconds", limits.SQS_MESSAGE_RETENTION_SECONDS, 86_400),
             ("receive_wait_time_seconds", limits.SQS_RECEIVE_WAIT_TIME_SECONDS, 10),
             ("visibility_timeout_seconds", limits.SQS_VISIBILITY_TIMEOUT_SECONDS, 30),
+            ("max_receive_count", limits.SQS_MAX_RECEIVE_COUNT, 5),
+            ("dead_letter_retention_seconds", limits.SQS_MESSAGE_RETENTION_SECONDS, 1_209_600),
         )
     }
+    dead_letter_queue = table.value("dead_letter_queue", bool, required=False)
+    sources_only = table.value("dead_letter_sources_only", bool, required=False)
     table.finish()
-    return SqsSettings(region=region, endpoint=endpoint, **queue) if enabled else None
+    if not enabled:
+        return None
+    return SqsSettings(
+        region=region,
+        endpoint=endpoint,
+        dead_letter_queue=dead_letter_queue is not False,
+        dead_letter_sources_only=sources_only is not False,
+        **queue,
+    )
 
 
 def _pubsub(table: _Table) -> PubSubSettings | None:

@@ -19,10 +19,14 @@ from typing import Any
 import boto3
 import pytest
 
+from stacks.settings import load_environment
 from tests.integration.harness import PROJECT_ROOT, require
 from tests.synth_helpers import copy_app
 
 CDKTF = PROJECT_ROOT / "node_modules" / ".bin" / "cdktf"
+_LOCAL_SQS = load_environment(PROJECT_ROOT / "config", "local").sqs
+assert _LOCAL_SQS is not None
+MAX_RECEIVE_COUNT = _LOCAL_SQS.max_receive_count
 # moto accepts any credentials; these are its documented test values, set only here.
 EMULATOR_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "test",
@@ -81,9 +85,12 @@ def deployment(
         timeout=120,
         check=True,
     )
-    [queue] = json.loads((stack_dir / "cdk.tf.json").read_text())["resource"][
-        "aws_sqs_queue"
-    ].values()
+    synthesized = json.loads((stack_dir / "cdk.tf.json").read_text())
+    [queue] = [
+        q
+        for q in synthesized["resource"]["aws_sqs_queue"].values()
+        if q["name"] == "mlTrainingQueue-local"
+    ]
     sqs = boto3.client(
         "sqs",
         endpoint_url=moto_endpoint,
@@ -164,6 +171,37 @@ def test_an_unacknowledged_task_reappears_after_the_visibility_timeout(
     assert again["MessageId"] == first["MessageId"]
     assert again["Attributes"]["ApproximateReceiveCount"] == "2"
     deployment.sqs.delete_message(QueueUrl=url, ReceiptHandle=again["ReceiptHandle"])
+
+
+def test_the_dead_letter_queue_is_wired_to_its_source(deployment: Deployment) -> None:
+    outputs = deployment.outputs
+    url, dlq_url = outputs["ml_training_queue_url"], outputs["ml_training_dlq_url"]
+    source = deployment.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])
+    dlq = deployment.sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["All"])
+    assert json.loads(source["Attributes"]["RedrivePolicy"]) == {
+        "deadLetterTargetArn": outputs["ml_training_dlq_arn"],
+        "maxReceiveCount": MAX_RECEIVE_COUNT,
+    }
+    retention = "MessageRetentionPeriod"
+    assert int(dlq["Attributes"][retention]) > int(source["Attributes"][retention])
+
+
+def test_a_task_that_keeps_failing_lands_in_the_dead_letter_queue_intact(
+    deployment: Deployment,
+) -> None:
+    url = deployment.outputs["ml_training_queue_url"]
+    dlq_url = deployment.outputs["ml_training_dlq_url"]
+    body = json.dumps({"shard": "s3://data/shard-0013", "model": {"layers": 12}})
+    deployment.sqs.send_message(QueueUrl=url, MessageBody=body, DelaySeconds=0)
+    visibility = deployment.queue["visibility_timeout_seconds"]
+    for attempt in range(1, MAX_RECEIVE_COUNT + 1):
+        [message] = _receive(deployment, url)  # a worker takes it, then crashes
+        assert message["Attributes"]["ApproximateReceiveCount"] == str(attempt)
+        time.sleep(visibility + 0.5)
+    assert _receive(deployment, url) == []  # past maxReceiveCount: moved, not redelivered
+    [dead] = _receive(deployment, dlq_url)
+    assert dead["Body"] == body
+    deployment.sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=dead["ReceiptHandle"])
 
 
 def test_destroy_removes_the_queue(deployment: Deployment) -> None:

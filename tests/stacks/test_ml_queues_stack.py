@@ -33,9 +33,11 @@ def test_one_stack_per_environment(stack_json: dict[str, dict[str, Any]]) -> Non
 def test_sqs_queue_has_the_seed_values_and_the_environment_in_its_name(
     stack_json: dict[str, dict[str, Any]], env: str
 ) -> None:
-    [queue] = resources(stack_json[env], "aws_sqs_queue")
+    queues = {q["name"]: q for q in resources(stack_json[env], "aws_sqs_queue")}
+    queue = queues[f"mlTrainingQueue-{env}"]
     del queue["//"]
     assert queue == {"name": f"mlTrainingQueue-{env}", **SEED_QUEUE}
+    assert set(queues) == {f"mlTrainingQueue-{env}", f"mlTrainingQueue-{env}-dlq"}
 
 
 @pytest.mark.parametrize("env", CLOUD_ENVIRONMENTS)
@@ -71,6 +73,8 @@ def test_outputs_for_every_seed_export(stack_json: dict[str, dict[str, Any]], en
     assert set(outputs) == {
         "ml_training_queue_url",
         "ml_training_queue_arn",
+        "ml_training_dlq_url",
+        "ml_training_dlq_arn",
         "ml_training_topic_name",
         "ml_training_subscription_name",
         "rabbitmq_vhost",
@@ -149,10 +153,18 @@ def test_local_environment_deploys_sqs_only_into_an_emulator_with_short_timings(
             "skip_requesting_account_id": True,
         }
     ]
-    [queue] = resources(local, "aws_sqs_queue")
-    assert queue["name"] == "mlTrainingQueue-local"
+    queues = {q["name"]: q for q in resources(local, "aws_sqs_queue")}
+    queue = queues["mlTrainingQueue-local"]
     assert (queue["delay_seconds"], queue["visibility_timeout_seconds"]) == (2, 3)
-    assert set(local["output"]) == {"ml_training_queue_url", "ml_training_queue_arn"}
+    assert "mlTrainingQueue-local-dlq" in queues
+    [redrive] = resources(local, "aws_sqs_queue_redrive_policy")
+    assert '"maxReceiveCount" = 2' in redrive["redrive_policy"]
+    assert set(local["output"]) == {
+        "ml_training_queue_url",
+        "ml_training_queue_arn",
+        "ml_training_dlq_url",
+        "ml_training_dlq_arn",
+    }
 
 
 def test_gcs_state() -> None:

@@ -176,7 +176,7 @@ def test_missing_keys(path: str, expected: str) -> None:
     ("path", "expected"),
     [
         ("wrokers", "wrokers is not a known setting; allowed here: "),
-        ("sqs.delay", "sqs.delay is not a known setting; allowed here: delay_seconds, enabled,"),
+        ("sqs.delay", "sqs.delay is not a known setting; allowed here: dead_letter_queue,"),
     ],
 )
 def test_unknown_keys(path: str, expected: str) -> None:
