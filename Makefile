@@ -18,6 +18,8 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 # TF_PLUGIN_MIRROR when it is set, from the registry otherwise (tools/terraform_cli_config.py).
 TF_CLI_CONFIG := $(CURDIR)/.cache/terraform.rc
 export TF_CLI_CONFIG_FILE := $(TF_CLI_CONFIG)
+# Providers come from the mirror or the registry, not from a shared cache of links into it.
+export CDKTF_DISABLE_PLUGIN_CACHE_ENV := 1
 ENV ?= dev
 
 PIPENV := $(PYTHON) -m pipenv

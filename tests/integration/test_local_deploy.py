@@ -69,6 +69,9 @@ def deployment(
         **terraform_env,
         **EMULATOR_CREDENTIALS,
         "CI": "true",
+        # cdktf would point Terraform at ~/.terraform.d/plugin-cache, whose entries are links
+        # into the mirror; Terraform then refuses to install a provider "to itself".
+        "CDKTF_DISABLE_PLUGIN_CACHE_ENV": "1",
         "PYTHONPATH": str(checkout),
         "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
     }
