@@ -208,9 +208,9 @@ def main() -> int:
         f"| `cdktf synth` through the CLI ≤ {MAX_CLI_SYNTH_SECONDS:.0f} s | {cli.wall:.1f} s |"
         f" {verdict(cli.wall <= MAX_CLI_SYNTH_SECONDS)} |",
         "",
-        "Why the project is faster: `constructs_lib/providers.py` imports only the five provider",
-        "classes the stacks use instead of every resource module of both provider packages; what",
-        "remains is mostly loading the two jsii assemblies in the node process.",
+        "Why the project is faster: `constructs_lib/providers.py` imports only the provider",
+        "modules the stacks use instead of every resource module of both provider packages; what",
+        "remains is mostly the jsii kernel loading the two provider assemblies in node.",
         "",
     ]
     RESULTS.write_text("\n".join(lines))

@@ -208,16 +208,16 @@ def _sqs(table: _Table) -> SqsSettings | None:
             ("dead_letter_retention_seconds", limits.SQS_MESSAGE_RETENTION_SECONDS, 1_209_600),
         )
     }
-    dead_letter_queue = table.value("dead_letter_queue", bool, required=False)
-    sources_only = table.value("dead_letter_sources_only", bool, required=False)
+    dead_letter_queue = table.value("dead_letter_queue", bool, default=True)
+    sources_only = table.value("dead_letter_sources_only", bool, default=True)
     table.finish()
     if not enabled:
         return None
     return SqsSettings(
         region=region,
         endpoint=endpoint,
-        dead_letter_queue=dead_letter_queue is not False,
-        dead_letter_sources_only=sources_only is not False,
+        dead_letter_queue=dead_letter_queue,
+        dead_letter_sources_only=sources_only,
         **queue,
     )
 

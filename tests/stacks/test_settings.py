@@ -192,6 +192,19 @@ def test_a_switched_off_backend_needs_none_of_its_settings() -> None:
     assert (settings.sqs, settings.pubsub, settings.rabbitmq) == (None, None, None)
 
 
+def test_dead_letter_switches_default_on_and_can_be_turned_off() -> None:
+    on = parse_environment("dev", VALID, source="x").sqs
+    assert on is not None and on.dead_letter_queue and on.dead_letter_sources_only
+    data = _with("sqs.dead_letter_queue", False)
+    data["sqs"]["dead_letter_sources_only"] = False
+    off = parse_environment("dev", data, source="x").sqs
+    assert off is not None
+    assert (off.dead_letter_queue, off.dead_letter_sources_only) == (False, False)
+    assert "sqs.dead_letter_queue = 'no' has the wrong type; expected true or false" in _error(
+        _with("sqs.dead_letter_queue", "no")
+    )
+
+
 def test_remote_state_settings() -> None:
     s3 = {"backend": "s3", "bucket": "tf-state", "key": "ml/prod.tfstate", "region": "eu-west-1"}
     assert parse_environment("prod", _with("state", s3), source="x").state == S3State(
