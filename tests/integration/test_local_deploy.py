@@ -20,7 +20,7 @@ import boto3
 import pytest
 
 from stacks.settings import load_environment
-from tests.integration.harness import PROJECT_ROOT, require
+from tests.integration.harness import PROJECT_ROOT, require, run
 from tests.synth_helpers import copy_app
 
 CDKTF = PROJECT_ROOT / "node_modules" / ".bin" / "cdktf"
@@ -48,15 +48,8 @@ class Deployment:
 
 
 def _cdktf(checkout: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(CDKTF), *args, "--app", f"{sys.executable} main.py", "--output", "cdktf.out"],
-        cwd=checkout,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    command = [str(CDKTF), *args, "--app", f"{sys.executable} main.py", "--output", "cdktf.out"]
+    return run(command, cwd=checkout, env=env, timeout=600)
 
 
 @pytest.fixture(scope="module")
@@ -79,15 +72,8 @@ def deployment(
     deploy = _cdktf(checkout, env, "deploy", "local", "--auto-approve", "--skip-provider-lock")
     assert deploy.returncode == 0, deploy.stdout[-4000:] + deploy.stderr[-4000:]
     stack_dir = checkout / "cdktf.out" / "stacks" / "local"
-    outputs = subprocess.run(
-        ["terraform", "output", "-json"],
-        cwd=stack_dir,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
+    outputs = run(["terraform", "output", "-json"], cwd=stack_dir, env=env, timeout=120)
+    assert outputs.returncode == 0, outputs.stderr
     synthesized = json.loads((stack_dir / "cdk.tf.json").read_text())
     [queue] = [
         q

@@ -17,6 +17,7 @@ from cdktf import App
 
 from stacks.ml_queues_stack import MlQueuesStack
 from stacks.settings import ENVIRONMENTS, load_environment
+from tests.integration.harness import run
 
 PROJECT_CONFIG = Path(__file__).resolve().parent.parent.parent / "config"
 
@@ -33,15 +34,7 @@ def aws_only_stacks(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _terraform(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["terraform", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    return run(["terraform", *args], cwd=cwd, env=env, timeout=300)
 
 
 @pytest.mark.parametrize("env_name", ENVIRONMENTS)
