@@ -58,11 +58,12 @@ def _policy_value(value: str) -> int | str:
         return value
 
 
-def _queue_arguments(settings: Mapping[str, Any]) -> dict[str, Any]:
-    if "arguments_json" in settings:
-        arguments: dict[str, Any] = json.loads(settings["arguments_json"])
+def _arguments(body: Mapping[str, Any]) -> dict[str, Any]:
+    """Queue settings and bindings take `arguments` or `arguments_json`, never both."""
+    if "arguments_json" in body:
+        arguments: dict[str, Any] = json.loads(body["arguments_json"])
         return arguments
-    return dict(settings.get("arguments", {}))
+    return dict(body.get("arguments", {}))
 
 
 def definitions(stack: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
@@ -137,15 +138,10 @@ def definitions(stack: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
                 "vhost": queue.get("vhost", _DEFAULT_VHOST),
                 "durable": settings.get("durable", False),
                 "auto_delete": settings.get("auto_delete", False),
-                "arguments": _queue_arguments(settings),
+                "arguments": _arguments(settings),
             }
         )
     for binding in each("rabbitmq_binding"):
-        arguments = (
-            json.loads(binding["arguments_json"])
-            if "arguments_json" in binding
-            else dict(binding.get("arguments", {}))
-        )
         result["bindings"].append(
             {
                 "source": binding["source"],
@@ -153,7 +149,7 @@ def definitions(stack: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
                 "destination": binding["destination"],
                 "destination_type": binding["destination_type"],
                 "routing_key": binding.get("routing_key", ""),
-                "arguments": arguments,
+                "arguments": _arguments(binding),
             }
         )
     return result

@@ -119,3 +119,26 @@ def test_command_writes_the_file(synth_dir: Path, tmp_path: Path) -> None:
 def test_command_reports_a_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert rabbitmq_definitions.main([str(tmp_path / "nope.json")]) == 2
     assert capsys.readouterr().err.startswith(f"error: {tmp_path / 'nope.json'}: ")
+
+
+def test_arguments_json_becomes_typed_arguments_on_queues_and_bindings() -> None:
+    stack = {
+        "resource": {
+            "rabbitmq_queue": {
+                "q": {"name": "q", "settings": {"arguments_json": '{"x-queue-type": "quorum"}'}}
+            },
+            "rabbitmq_binding": {
+                "b": {
+                    "source": "e",
+                    "vhost": "v",
+                    "destination": "q",
+                    "destination_type": "queue",
+                    "arguments_json": '{"x-match": "all", "priority": 3}',
+                }
+            },
+        }
+    }
+    result = definitions(stack)
+    assert result["queues"][0]["arguments"] == {"x-queue-type": "quorum"}
+    assert result["bindings"][0]["arguments"] == {"x-match": "all", "priority": 3}
+    assert result["bindings"][0]["routing_key"] == ""
