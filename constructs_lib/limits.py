@@ -81,6 +81,8 @@ PUBSUB_NAME = NameRule(
     " not starting with 'goog'",
     reserved_prefixes=("goog",),
 )
+# Subscription ack deadline; the API's 0 means its default of 10.
+PUBSUB_ACK_DEADLINE_SECONDS = IntRange(10, 600)
 
 # RabbitMQ names are AMQP short strings; names starting with "amq." belong to the broker.
 RABBITMQ_NAME = NameRule(
@@ -94,6 +96,15 @@ RABBITMQ_VHOST = NameRule(
     "1 to 255 bytes of UTF-8 without control characters",
     max_utf8_bytes=255,
 )
+
+# Quorum queues: deliveries allowed before a task is dead-lettered; the broker's -1
+# (unlimited) is refused, because a task that crashes every worker would cycle forever.
+RABBITMQ_DELIVERY_LIMIT = IntRange(1)
+# The broker accepts 0, which would discard every task nobody is waiting for at once.
+RABBITMQ_MESSAGE_TTL_SECONDS = IntRange(1, 4_294_967)
+RABBITMQ_MAX_LENGTH = IntRange(1)
+# consumer_timeout is a 32-bit signed count of milliseconds.
+RABBITMQ_CONSUMER_TIMEOUT_SECONDS = IntRange(1, 2_147_483)
 
 WORKER_COUNT = IntRange(1)
 

@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
-from cdktf import GcsBackend, LocalBackend, S3Backend, TerraformOutput, TerraformStack
+from cdktf import (
+    GcsBackend,
+    LocalBackend,
+    S3Backend,
+    TerraformOutput,
+    TerraformResourceLifecycle,
+    TerraformStack,
+    TerraformVariable,
+)
 from constructs import Construct
 
 from constructs_lib.providers import AwsProvider, AwsProviderEndpoints, GoogleProvider
 from constructs_lib.pubsub_task_topic import PubSubTaskTopic
-from constructs_lib.rabbitmq_bindings import RabbitmqProvider, Vhost
+from constructs_lib.rabbitmq_bindings import RabbitmqProvider, User, Vhost
 from constructs_lib.rabbitmq_task_exchange import RabbitMqTaskExchange
 from constructs_lib.sqs_task_queue import SqsTaskQueue
-from stacks.settings import EnvironmentSettings, GcsState, LocalState, S3State, StateSettings
+from stacks.settings import (
+    EnvironmentSettings,
+    GcsState,
+    LocalState,
+    RabbitMqSettings,
+    S3State,
+    StateSettings,
+)
 
 # Terraform runs in cdktf.out/stacks/<env>/; a local state path is written relative to that
 # folder so that it points into the project root, survives `rm -rf cdktf.out`, and holds no
@@ -41,7 +56,7 @@ class MlQueuesStack(TerraformStack):
                 max_message_size=sqs.max_message_size,
                 message_retention_seconds=sqs.message_retention_seconds,
                 receive_wait_time_seconds=sqs.receive_wait_time_seconds,
-                visibility_timeout_seconds=sqs.visibility_timeout_seconds,
+                visibility_timeout_seconds=settings.max_task_duration_seconds,
                 dead_letter_queue=sqs.dead_letter_queue,
                 max_receive_count=sqs.max_receive_count,
                 dead_letter_retention_seconds=sqs.dead_letter_retention_seconds,
@@ -67,20 +82,74 @@ class MlQueuesStack(TerraformStack):
             TerraformOutput(self, "ml_training_subscription_name", value=topic.subscription_name)
 
         if settings.rabbitmq is not None:
-            # Credentials come from RABBITMQ_USERNAME / RABBITMQ_PASSWORD, read by the provider.
-            RabbitmqProvider(self, "rabbitmq", endpoint=settings.rabbitmq.endpoint)
-            vhost = Vhost(
-                self,
-                "vhost",
-                name=settings.rabbitmq.vhost,
-                description=f"ml-queues training tasks, environment {settings.name}",
+            self._rabbitmq(settings, settings.rabbitmq)
+
+    def _rabbitmq(self, settings: EnvironmentSettings, rabbitmq: RabbitMqSettings) -> None:
+        # Admin credentials come from RABBITMQ_USERNAME / RABBITMQ_PASSWORD, read by the
+        # provider; the producer and worker passwords from sensitive variables (TF_VAR_...).
+        RabbitmqProvider(self, "rabbitmq", endpoint=rabbitmq.endpoint)
+        lifecycle = (
+            TerraformResourceLifecycle(prevent_destroy=True) if settings.prevent_destroy else None
+        )
+        vhost = Vhost(
+            self,
+            "vhost",
+            name=rabbitmq.vhost,
+            description=f"ml-queues training tasks, environment {settings.name}",
+            default_queue_type=rabbitmq.queue_type,
+            lifecycle=lifecycle,
+        )
+        exchange = RabbitMqTaskExchange(
+            self,
+            "rabbitmq_task_exchange",
+            vhost=vhost.name,
+            workers=settings.workers,
+            queue_type="quorum" if rabbitmq.queue_type == "quorum" else "classic",
+            dead_letter=rabbitmq.dead_letter,
+            delivery_limit=rabbitmq.delivery_limit,
+            message_ttl_seconds=rabbitmq.message_ttl_seconds,
+            max_length=rabbitmq.max_length,
+            consumer_timeout_seconds=(
+                settings.max_task_duration_seconds if rabbitmq.consumer_timeout_policy else None
+            ),
+            prevent_destroy=settings.prevent_destroy,
+        )
+        producer = self._rabbitmq_user(
+            "rabbitmq_producer", f"ml-queues-{settings.name_suffix}-producer", "the producer"
+        )
+        exchange.grant_publish("rabbitmq_producer_permissions", user=producer.name)
+        workers = []
+        for number in range(1, settings.workers + 1):
+            worker = self._rabbitmq_user(
+                f"rabbitmq_worker_{number}",
+                f"ml-queues-{settings.name_suffix}-worker-{number}",
+                f"worker {number}",
             )
-            exchange = RabbitMqTaskExchange(
-                self, "rabbitmq_task_exchange", vhost=vhost.name, workers=settings.workers
+            exchange.grant_consume(
+                f"rabbitmq_worker_{number}_permissions", user=worker.name, worker=number
             )
-            TerraformOutput(self, "rabbitmq_vhost", value=vhost.name)
-            TerraformOutput(self, "exchange_name", value=exchange.exchange_name)
-            TerraformOutput(self, "worker_queue_names", value=exchange.worker_queue_names)
+            workers.append(worker.name)
+        TerraformOutput(self, "rabbitmq_vhost", value=vhost.name)
+        TerraformOutput(self, "exchange_name", value=exchange.exchange_name)
+        TerraformOutput(self, "worker_queue_names", value=exchange.worker_queue_names)
+        if exchange.dead_letter_queue_name is not None:
+            TerraformOutput(
+                self, "rabbitmq_dead_letter_queue", value=exchange.dead_letter_queue_name
+            )
+        TerraformOutput(self, "rabbitmq_producer_user", value=producer.name)
+        TerraformOutput(self, "rabbitmq_worker_users", value=workers)
+
+    def _rabbitmq_user(self, id: str, name: str, who: str) -> User:
+        """A broker user whose password is a sensitive variable: it never enters the JSON."""
+        password = TerraformVariable(
+            self,
+            f"{id}_password",
+            type="string",
+            sensitive=True,
+            nullable=False,
+            description=f"RabbitMQ password of {who}; set TF_VAR_{id}_password",
+        )
+        return User(self, id, name=name, password=password.string_value)
 
     def _aws_provider(self, region: str, endpoint: str | None) -> None:
         if endpoint is None:

@@ -30,6 +30,14 @@ LOCAL_STATE_PATH = limits.NameRule(
     r"(?!/)(?!.*\.\.)[A-Za-z0-9._/-]+\.tfstate",
     "a relative path inside the project ending in '.tfstate', without '..'",
 )
+BROKER_VERSION = limits.NameRule(
+    r"[0-9]{1,3}\.[0-9]{1,3}(\.[0-9]{1,3})?", "a RabbitMQ version such as '3.13' or '3.10.8'"
+)
+# The `consumer-timeout` policy key exists from RabbitMQ 3.12 on; older brokers reject it.
+RABBITMQ_CONSUMER_TIMEOUT_POLICY_SINCE = (3, 12)
+QUEUE_TYPE = limits.NameRule("quorum|classic", "'quorum' or 'classic'")
+# Positive; each enabled backend's own cap is checked once the backends are known.
+TASK_DURATION = limits.IntRange(1)
 STATE_KEY = limits.NameRule(
     r"[A-Za-z0-9!_.*'()/-]{1,1024}", "an object key of 1 to 1024 safe characters"
 )
@@ -50,7 +58,6 @@ class SqsSettings:
     max_message_size: int
     message_retention_seconds: int
     receive_wait_time_seconds: int
-    visibility_timeout_seconds: int
     dead_letter_queue: bool
     max_receive_count: int
     dead_letter_retention_seconds: int
@@ -65,10 +72,24 @@ class PubSubSettings:
 
 @dataclass(frozen=True, kw_only=True)
 class RabbitMqSettings:
-    """The vhost this environment owns on the broker; `endpoint` None means RABBITMQ_ENDPOINT."""
+    """The vhost this environment owns on the broker; `endpoint` None means RABBITMQ_ENDPOINT.
+
+    `min_broker_version` is the oldest RabbitMQ the environment's broker may run; features
+    the broker would reject (the per-queue consumer timeout before 3.12) are left out below it.
+    """
 
     vhost: str
     endpoint: str | None
+    queue_type: str
+    dead_letter: bool
+    delivery_limit: int | None
+    message_ttl_seconds: int | None
+    max_length: int | None
+    min_broker_version: tuple[int, ...]
+
+    @property
+    def consumer_timeout_policy(self) -> bool:
+        return self.min_broker_version >= RABBITMQ_CONSUMER_TIMEOUT_POLICY_SINCE
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -102,6 +123,11 @@ class EnvironmentSettings:
     source: str
     name_suffix: str
     workers: int
+    # How long one task may take before the backend hands it to another worker: SQS
+    # visibility timeout, Pub/Sub ack deadline and RabbitMQ consumer timeout.
+    max_task_duration_seconds: int
+    # Terraform refuses to destroy queues, topics, subscriptions and exchanges.
+    prevent_destroy: bool
     state: StateSettings
     # None: the backend is switched off in this environment.
     sqs: SqsSettings | None
@@ -203,7 +229,6 @@ def _sqs(table: _Table) -> SqsSettings | None:
             ("max_message_size", limits.SQS_MAX_MESSAGE_SIZE, 262_144),
             ("message_retention_seconds", limits.SQS_MESSAGE_RETENTION_SECONDS, 86_400),
             ("receive_wait_time_seconds", limits.SQS_RECEIVE_WAIT_TIME_SECONDS, 10),
-            ("visibility_timeout_seconds", limits.SQS_VISIBILITY_TIMEOUT_SECONDS, 30),
             ("max_receive_count", limits.SQS_MAX_RECEIVE_COUNT, 5),
             ("dead_letter_retention_seconds", limits.SQS_MESSAGE_RETENTION_SECONDS, 1_209_600),
         )
@@ -234,8 +259,69 @@ def _rabbitmq(table: _Table) -> RabbitMqSettings | None:
     enabled = table.value("enabled", bool)
     vhost = table.value("vhost", str, rule=limits.RABBITMQ_VHOST, required=enabled)
     endpoint = table.value("endpoint", str, rule=limits.RABBITMQ_ENDPOINT, required=False)
+    queue_type = table.value("queue_type", str, rule=QUEUE_TYPE, default="quorum")
+    dead_letter = table.value("dead_letter", bool, default=True)
+    delivery_limit = table.value(
+        "delivery_limit", int, rule=limits.RABBITMQ_DELIVERY_LIMIT, required=False
+    )
+    if queue_type == "quorum" and delivery_limit is None:
+        # Set explicitly: the broker's own default changed from unlimited to 20 in 4.0.
+        delivery_limit = 20
+    elif queue_type == "classic" and delivery_limit is not None:
+        raise table.error(
+            "delivery_limit",
+            "is only allowed with queue_type = 'quorum'; classic queues do not count deliveries",
+        )
+    message_ttl = table.value(
+        "message_ttl_seconds", int, rule=limits.RABBITMQ_MESSAGE_TTL_SECONDS, required=False
+    )
+    max_length = table.value("max_length", int, rule=limits.RABBITMQ_MAX_LENGTH, required=False)
+    version = table.value("min_broker_version", str, rule=BROKER_VERSION, default="3.13")
     table.finish()
-    return RabbitMqSettings(vhost=vhost, endpoint=endpoint) if enabled else None
+    if not enabled:
+        return None
+    return RabbitMqSettings(
+        vhost=vhost,
+        endpoint=endpoint,
+        queue_type=queue_type,
+        dead_letter=dead_letter,
+        delivery_limit=delivery_limit,
+        message_ttl_seconds=message_ttl,
+        max_length=max_length,
+        min_broker_version=tuple(int(part) for part in version.split(".")),
+    )
+
+
+def _check_task_duration(root: _Table, settings: EnvironmentSettings) -> None:
+    """Each backend caps how long a task may stay with one worker; say what to do instead."""
+    duration = settings.max_task_duration_seconds
+    caps = (
+        (
+            settings.sqs,
+            "SQS's visibility timeout",
+            limits.SQS_VISIBILITY_TIMEOUT_SECONDS,
+            "extend it with ChangeMessageVisibility",
+        ),
+        (
+            settings.pubsub,
+            "Pub/Sub's ack deadline",
+            limits.PUBSUB_ACK_DEADLINE_SECONDS,
+            "extend it with ModifyAckDeadline",
+        ),
+        (
+            settings.rabbitmq,
+            "RabbitMQ's consumer timeout",
+            limits.RABBITMQ_CONSUMER_TIMEOUT_SECONDS,
+            "ack early and track progress elsewhere",
+        ),
+    )
+    for backend, what, rule, instead in caps:
+        if backend is not None and not rule.allows(duration):
+            raise root.error(
+                "max_task_duration_seconds",
+                f"= {duration!r} is beyond {what} ({rule.describe()}); set a value in range"
+                f" and have workers on longer tasks {instead} while they work",
+            )
 
 
 def parse_environment(name: str, data: Mapping[str, Any], *, source: str) -> EnvironmentSettings:
@@ -246,12 +332,17 @@ def parse_environment(name: str, data: Mapping[str, Any], *, source: str) -> Env
         source=source,
         name_suffix=root.value("name_suffix", str, rule=NAME_SUFFIX),
         workers=root.value("workers", int, rule=limits.WORKER_COUNT),
+        max_task_duration_seconds=root.value(
+            "max_task_duration_seconds", int, rule=TASK_DURATION, default=30
+        ),
+        prevent_destroy=root.value("prevent_destroy", bool, default=name == "prod"),
         state=_state(root.table("state")),
         sqs=_sqs(root.table("sqs")),
         pubsub=_pubsub(root.table("pubsub")),
         rabbitmq=_rabbitmq(root.table("rabbitmq")),
     )
     root.finish()
+    _check_task_duration(root, settings)
     return settings
 
 

@@ -37,6 +37,24 @@ def _type_problem(value: Any, schema_type: Any) -> bool:
     return True
 
 
+# Terraform's own arguments, allowed on every resource beside what the provider defines.
+META_ARGUMENTS = frozenset({"//", "count", "depends_on", "for_each", "lifecycle", "provider"})
+LIFECYCLE_ARGUMENTS = frozenset(
+    {"create_before_destroy", "prevent_destroy", "ignore_changes", "replace_triggered_by"}
+)
+
+
+def resource_problems(body: dict[str, Any], block: dict[str, Any], where: str) -> list[str]:
+    """A whole resource body: the schema's arguments plus Terraform's meta-arguments."""
+    problems = [
+        f"{where}: unknown lifecycle argument {name!r}"
+        for name in body.get("lifecycle", {})
+        if name not in LIFECYCLE_ARGUMENTS
+    ]
+    arguments = {name: value for name, value in body.items() if name not in META_ARGUMENTS}
+    return problems + schema_problems(arguments, block, where)
+
+
 def schema_problems(body: dict[str, Any], block: dict[str, Any], where: str) -> list[str]:
     """Everything in `body` that the schema block would reject, as readable lines."""
     attributes = block.get("attributes", {})
@@ -44,7 +62,7 @@ def schema_problems(body: dict[str, Any], block: dict[str, Any], where: str) -> 
     problems = [
         f"{where}: unknown argument {name!r}"
         for name in body
-        if name not in attributes and name not in nested and name != "//"
+        if name not in attributes and name not in nested
     ]
     for name, spec in attributes.items():
         if spec.get("required") and name not in body:

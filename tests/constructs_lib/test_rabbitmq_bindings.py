@@ -13,7 +13,7 @@ import pytest
 from cdktf import TerraformOutput, TerraformStack
 
 from constructs_lib import rabbitmq_bindings as rmq
-from tests.schema_check import rabbitmq_schema, schema_problems
+from tests.schema_check import rabbitmq_schema, resource_problems, schema_problems
 from tests.synth_helpers import synth
 
 SCHEMA = rabbitmq_schema()
@@ -94,7 +94,7 @@ def test_every_resource_synthesizes_to_its_schema(stack: TerraformStack) -> None
     for resource_type, bodies in synthesized.items():
         block = SCHEMA["resource_schemas"][resource_type]["block"]
         for body in bodies.values():
-            assert schema_problems(body, block, resource_type) == []
+            assert resource_problems(body, block, resource_type) == []
 
 
 @pytest.mark.parametrize("resource_type", sorted(SCHEMA["resource_schemas"]))
@@ -162,4 +162,17 @@ def test_the_schema_check_catches_what_terraform_would_reject() -> None:
         "q: required argument 'name' is missing",
         "q.settings: arguments = {'x': 1} is not of type ['map', 'string']",
         "q.settings: durable = 'yes' is not of type bool",
+    ]
+
+
+def test_the_schema_check_allows_terraform_meta_arguments_and_checks_lifecycle() -> None:
+    block = SCHEMA["resource_schemas"]["rabbitmq_vhost"]["block"]
+    body = {"name": "v", "depends_on": ["x"], "lifecycle": {"prevent_destroy": True}}
+    assert resource_problems(body, block, "v") == []
+    body["lifecycle"] = {"prevent_destroyed": True}
+    assert resource_problems(body, block, "v") == [
+        "v: unknown lifecycle argument 'prevent_destroyed'"
+    ]
+    assert schema_problems({"name": "v", "depends_on": ["x"]}, block, "v") == [
+        "v: unknown argument 'depends_on'"
     ]

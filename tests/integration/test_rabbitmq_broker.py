@@ -8,6 +8,8 @@ imported with `rabbitmqctl import_definitions`.
 from __future__ import annotations
 
 import json
+import secrets
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,8 +18,10 @@ from typing import Any
 import pika
 import pytest
 
+from stacks.settings import load_environment
 from tests.integration.harness import require
 from tests.integration.rabbitmq_broker import Broker, find_script
+from tests.synth_helpers import PROJECT_ROOT, resources
 from tools.rabbitmq_definitions import definitions
 
 INSTALL_HINT = (
@@ -40,9 +44,22 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
 
 
 @pytest.fixture(scope="module")
-def topology(broker: Broker, synth_dir: Path) -> dict[str, Any]:
-    """The dev stack's definitions, imported; the test user may use the vhost."""
+def passwords() -> dict[str, str]:
+    """Fresh passwords for the stack's users, as an operator's TF_VAR_* would hold them."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def topology(broker: Broker, synth_dir: Path, passwords: dict[str, str]) -> dict[str, Any]:
+    """The dev stack's definitions, imported; the test user "guest" may use the vhost.
+
+    A definitions file carries no users (their passwords never reach the JSON), so the
+    stack's users are created first, the way an operator would, and the file grants them.
+    """
     stack = json.loads((synth_dir / "stacks" / "dev" / "cdk.tf.json").read_text())
+    for user in resources(stack, "rabbitmq_user"):
+        passwords[user["name"]] = secrets.token_urlsafe(24)
+        broker.ctl("add_user", user["name"], passwords[user["name"]])
     result = definitions(stack)
     path = broker.home / "dev-definitions.json"
     path.write_text(json.dumps(result))
@@ -52,13 +69,23 @@ def topology(broker: Broker, synth_dir: Path) -> dict[str, Any]:
     return result
 
 
+def _connect(
+    broker: Broker, topology: dict[str, Any], user: str = "guest", password: str = "guest"
+) -> pika.BlockingConnection:
+    return pika.BlockingConnection(
+        pika.ConnectionParameters(
+            host="127.0.0.1",
+            port=broker.amqp_port,
+            virtual_host=topology["vhosts"][0]["name"],
+            credentials=pika.PlainCredentials(user, password),
+        )
+    )
+
+
 @pytest.fixture
 def channel(broker: Broker, topology: dict[str, Any]) -> Iterator[Any]:
-    """A channel with publisher confirms, on empty worker queues."""
-    vhost = topology["vhosts"][0]["name"]
-    connection = pika.BlockingConnection(
-        pika.ConnectionParameters(host="127.0.0.1", port=broker.amqp_port, virtual_host=vhost)
-    )
+    """An administrator's channel with publisher confirms, on empty queues."""
+    connection = _connect(broker, topology)
     try:
         channel = connection.channel()
         channel.confirm_delivery()
@@ -83,27 +110,42 @@ def _depths(channel: Any, topology: dict[str, Any]) -> dict[str, int]:
     }
 
 
+def test_the_broker_is_at_least_the_version_the_dev_config_names(broker: Broker) -> None:
+    """Below it the stack's policy could hold keys this broker would refuse."""
+    settings = load_environment(PROJECT_ROOT / "config", "dev")
+    assert settings.rabbitmq is not None
+    status = json.loads(broker.ctl("status", "--formatter", "json"))
+    running = tuple(int(part) for part in status["rabbitmq_version"].split(".")[:3])
+    assert running >= settings.rabbitmq.min_broker_version
+
+
 def test_the_broker_holds_the_synthesized_topology(
     broker: Broker, topology: dict[str, Any]
 ) -> None:
     vhost = topology["vhosts"][0]["name"]
-    queues = _listed(broker, vhost, "queues", "name", "durable")
-    assert sorted((q["name"], q["durable"]) for q in queues) == sorted(
-        (q["name"], True) for q in topology["queues"]
+    [policy] = topology["policies"]
+    queues = _listed(broker, vhost, "queues", "name", "durable", "type", "policy")
+    workers = sorted(q["name"] for q in topology["queues"] if q["name"].startswith("worker_"))
+    assert sorted((q["name"], q["durable"], q["type"], q["policy"]) for q in queues) == sorted(
+        [("ml_tasks.dead_letter", True, "quorum", "")]
+        + [(name, True, "quorum", policy["name"]) for name in workers]
     )
-    [exchange] = [
-        e
+    exchanges = {
+        e["name"]: (e["type"], e["durable"])
         for e in _listed(broker, vhost, "exchanges", "name", "type", "durable")
-        if e["name"] == "ml_tasks"
-    ]
-    assert (exchange["type"], exchange["durable"]) == ("direct", True)
+    }
+    assert exchanges["ml_tasks"] == ("direct", True)
+    assert exchanges["ml_tasks.dead_letter"] == ("fanout", True)
     bindings = _listed(broker, vhost, "bindings", "source_name", "destination_name", "routing_key")
     routed = sorted(
-        (b["destination_name"], b["routing_key"])
+        (b["source_name"], b["destination_name"], b["routing_key"])
         for b in bindings
-        if b["source_name"] == "ml_tasks"
+        if b["source_name"].startswith("ml_tasks")
     )
-    assert routed == sorted((q["name"], q["name"]) for q in topology["queues"])
+    assert routed == sorted(
+        [("ml_tasks.dead_letter", "ml_tasks.dead_letter", "")]
+        + [("ml_tasks", name, name) for name in workers]
+    )
 
 
 def test_a_task_for_worker_2_reaches_only_worker_2(channel: Any, topology: dict[str, Any]) -> None:
@@ -111,7 +153,7 @@ def test_a_task_for_worker_2_reaches_only_worker_2(channel: Any, topology: dict[
     channel.basic_publish("ml_tasks", "worker_queue_2", body, mandatory=True)
     depths = _depths(channel, topology)
     assert depths.pop("worker_queue_2") == 1
-    assert set(depths.values()) == {0}
+    assert set(depths.values()) == {0}, depths
     _, _, received = channel.basic_get("worker_queue_2", auto_ack=True)
     assert received == body
 
@@ -137,10 +179,7 @@ def test_confirmed_persistent_tasks_survive_a_broker_restart(
 
     broker.restart()
 
-    vhost = topology["vhosts"][0]["name"]
-    connection = pika.BlockingConnection(
-        pika.ConnectionParameters(host="127.0.0.1", port=broker.amqp_port, virtual_host=vhost)
-    )
+    connection = _connect(broker, topology)
     try:
         after = connection.channel()
         received = []
@@ -153,3 +192,99 @@ def test_confirmed_persistent_tasks_survive_a_broker_restart(
         connection.close()
     assert len(received) == len(sent)
     assert sorted(received) == sorted(sent)
+
+
+def test_a_task_rejected_up_to_the_delivery_limit_is_dead_lettered_intact(
+    broker: Broker, topology: dict[str, Any], channel: Any, passwords: dict[str, str]
+) -> None:
+    [policy] = topology["policies"]
+    limit = policy["definition"]["delivery-limit"]
+    body = json.dumps({"shard": "gs://data/shard-0003", "epochs": 2}).encode()
+    producer = _connect(
+        broker, topology, "ml-queues-dev-producer", passwords["ml-queues-dev-producer"]
+    )
+    try:
+        publish = producer.channel()
+        publish.confirm_delivery()
+        publish.basic_publish("ml_tasks", "worker_queue_3", body, mandatory=True)
+    finally:
+        producer.close()
+
+    worker = _connect(
+        broker, topology, "ml-queues-dev-worker-3", passwords["ml-queues-dev-worker-3"]
+    )
+    deliveries = 0
+    try:
+        work = worker.channel()
+        for _ in range(limit + 5):
+            method, _, received = work.basic_get("worker_queue_3")
+            if method is None:
+                break
+            assert received == body
+            deliveries += 1
+            work.basic_nack(method.delivery_tag, requeue=True)
+    finally:
+        worker.close()
+    # The first delivery plus `limit` redeliveries; the next return dead-letters it.
+    assert deliveries == limit + 1
+
+    dead = None
+    deadline = time.monotonic() + 10
+    while dead is None and time.monotonic() < deadline:
+        method, properties, received = channel.basic_get("ml_tasks.dead_letter", auto_ack=True)
+        if method is None:
+            time.sleep(0.1)
+            continue
+        dead = (properties, received)
+    assert dead is not None, "the task never reached ml_tasks.dead_letter"
+    properties, received = dead
+    assert received == body
+    [death] = properties.headers["x-death"]
+    assert (death["queue"], death["reason"]) == ("worker_queue_3", "delivery_limit")
+    assert _depths(channel, topology)["worker_queue_3"] == 0
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        ("ml-queues-dev-worker-1", "read", "worker_queue_2"),
+        ("ml-queues-dev-worker-1", "publish", "ml_tasks"),
+        ("ml-queues-dev-producer", "read", "worker_queue_1"),
+        ("ml-queues-dev-producer", "read", "ml_tasks.dead_letter"),
+    ],
+)
+def test_users_are_refused_what_they_were_not_granted(
+    broker: Broker,
+    topology: dict[str, Any],
+    passwords: dict[str, str],
+    case: tuple[str, str, str],
+) -> None:
+    user, action, target = case
+    connection = _connect(broker, topology, user, passwords[user])
+    try:
+        refused = connection.channel()
+        refused.confirm_delivery()
+        with pytest.raises(pika.exceptions.ChannelClosedByBroker) as error:
+            if action == "read":
+                refused.basic_get(target)
+            else:
+                refused.basic_publish(target, "worker_queue_1", b"task")
+        assert error.value.reply_code == 403
+    finally:
+        connection.close()
+
+
+def test_a_worker_reads_its_own_queue(
+    broker: Broker, topology: dict[str, Any], channel: Any, passwords: dict[str, str]
+) -> None:
+    channel.basic_publish("ml_tasks", "worker_queue_1", b"task for worker 1", mandatory=True)
+    worker = _connect(
+        broker, topology, "ml-queues-dev-worker-1", passwords["ml-queues-dev-worker-1"]
+    )
+    try:
+        work = worker.channel()
+        method, _, received = work.basic_get("worker_queue_1")
+        assert method is not None and received == b"task for worker 1"
+        work.basic_ack(method.delivery_tag)
+    finally:
+        worker.close()

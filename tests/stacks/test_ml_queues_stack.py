@@ -21,7 +21,6 @@ SEED_QUEUE = {
     "max_message_size": 262144,
     "message_retention_seconds": 86400,
     "receive_wait_time_seconds": 10,
-    "visibility_timeout_seconds": 30,
 }
 
 
@@ -36,7 +35,12 @@ def test_sqs_queue_has_the_seed_values_and_the_environment_in_its_name(
     queues = {q["name"]: q for q in resources(stack_json[env], "aws_sqs_queue")}
     queue = queues[f"mlTrainingQueue-{env}"]
     del queue["//"]
-    assert queue == {"name": f"mlTrainingQueue-{env}", **SEED_QUEUE}
+    duration = load_environment(PROJECT_CONFIG, env).max_task_duration_seconds
+    assert queue == {
+        "name": f"mlTrainingQueue-{env}",
+        **SEED_QUEUE,
+        "visibility_timeout_seconds": duration,
+    }
     assert set(queues) == {f"mlTrainingQueue-{env}", f"mlTrainingQueue-{env}-dlq"}
 
 
@@ -58,13 +62,72 @@ def test_rabbitmq_seed_names_inside_a_vhost_of_the_environment(
     synthesized = stack_json[env]
     [vhost] = resources(synthesized, "rabbitmq_vhost")
     assert vhost["name"] == f"ml-queues-{env}"
-    [exchange] = resources(synthesized, "rabbitmq_exchange")
-    assert exchange["name"] == "ml_tasks"
-    assert exchange["vhost"] == "${rabbitmq_vhost.vhost.name}"
+    assert vhost["default_queue_type"] == "quorum"
+    exchanges = {e["name"]: e for e in resources(synthesized, "rabbitmq_exchange")}
+    assert sorted(exchanges) == ["ml_tasks", "ml_tasks.dead_letter"]
+    assert exchanges["ml_tasks"]["vhost"] == "${rabbitmq_vhost.vhost.name}"
     queues = sorted(q["name"] for q in resources(synthesized, "rabbitmq_queue"))
     expected = sorted(f"worker_queue_{n}" for n in range(1, settings.workers + 1))
-    assert queues == expected
-    assert sorted(b["routing_key"] for b in resources(synthesized, "rabbitmq_binding")) == expected
+    assert queues == sorted([*expected, "ml_tasks.dead_letter"])
+    routing_keys = sorted(b["routing_key"] for b in resources(synthesized, "rabbitmq_binding"))
+    assert routing_keys == sorted(["", *expected])
+
+
+@pytest.mark.parametrize("env", CLOUD_ENVIRONMENTS)
+def test_rabbitmq_consumer_timeout_follows_the_task_duration_where_the_broker_has_it(
+    stack_json: dict[str, dict[str, Any]], env: str
+) -> None:
+    settings = load_environment(PROJECT_CONFIG, env)
+    assert settings.rabbitmq is not None
+    [policy] = resources(stack_json[env], "rabbitmq_policy")
+    definition = policy["policy"]["definition"]
+    assert definition["delivery-limit"] == "20"
+    if settings.rabbitmq.consumer_timeout_policy:
+        assert definition["consumer-timeout"] == str(settings.max_task_duration_seconds * 1000)
+    else:
+        assert "consumer-timeout" not in definition
+    assert ("consumer-timeout" in definition) == (env != "dev")
+
+
+@pytest.mark.parametrize("env", CLOUD_ENVIRONMENTS)
+def test_rabbitmq_producer_and_one_user_per_worker_with_passwords_from_sensitive_variables(
+    stack_json: dict[str, dict[str, Any]], env: str
+) -> None:
+    synthesized = stack_json[env]
+    workers = load_environment(PROJECT_CONFIG, env).workers
+    users = {u["name"]: u for u in resources(synthesized, "rabbitmq_user")}
+    assert sorted(users) == sorted(
+        [
+            f"ml-queues-{env}-producer",
+            *(f"ml-queues-{env}-worker-{n}" for n in range(1, workers + 1)),
+        ]
+    )
+    for body in users.values():
+        variable = body["password"].removeprefix("${var.").removesuffix("}")
+        assert synthesized["variable"][variable]["sensitive"] is True
+        assert "tags" not in body
+    grants = {p["user"]: p["permissions"] for p in resources(synthesized, "rabbitmq_permissions")}
+    assert grants["${rabbitmq_user.rabbitmq_producer.name}"]["write"] == "^ml_tasks$"
+    for n in range(1, workers + 1):
+        assert grants[f"${{rabbitmq_user.rabbitmq_worker_{n}.name}}"] == {
+            "configure": "^$",
+            "write": "^$",
+            "read": f"^worker_queue_{n}$",
+        }
+
+
+def test_only_prod_protects_its_rabbitmq_topology_from_destroy(
+    stack_json: dict[str, dict[str, Any]],
+) -> None:
+    for env in CLOUD_ENVIRONMENTS:
+        synthesized = stack_json[env]
+        protected = [
+            body
+            for resource_type in ("rabbitmq_vhost", "rabbitmq_exchange", "rabbitmq_queue")
+            for body in resources(synthesized, resource_type)
+        ]
+        expected = {"prevent_destroy": True} if env == "prod" else None
+        assert {str(body.get("lifecycle")) for body in protected} == {str(expected)}
 
 
 @pytest.mark.parametrize("env", CLOUD_ENVIRONMENTS)
@@ -80,6 +143,9 @@ def test_outputs_for_every_seed_export(stack_json: dict[str, dict[str, Any]], en
         "rabbitmq_vhost",
         "exchange_name",
         "worker_queue_names",
+        "rabbitmq_dead_letter_queue",
+        "rabbitmq_producer_user",
+        "rabbitmq_worker_users",
     }
     assert outputs["ml_training_queue_url"].endswith(".url}")
     assert outputs["ml_training_queue_arn"].endswith(".arn}")

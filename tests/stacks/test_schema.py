@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.schema_check import rabbitmq_schema, schema_problems
+from tests.schema_check import rabbitmq_schema, resource_problems
 
 
 def test_rabbitmq_resources_fit_the_provider_schema(
@@ -24,7 +24,7 @@ def test_rabbitmq_resources_fit_the_provider_schema(
             assert resource_type in schemas, f"{env}: no schema for {resource_type}"
             for resource_id, body in bodies.items():
                 where = f"{env}: {resource_type}.{resource_id}"
-                problems += schema_problems(body, schemas[resource_type]["block"], where)
+                problems += resource_problems(body, schemas[resource_type]["block"], where)
                 checked += 1
     assert problems == []
     assert checked > 0

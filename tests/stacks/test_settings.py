@@ -57,9 +57,69 @@ def test_valid_config_gives_typed_settings_with_seed_defaults() -> None:
     assert (settings.sqs.delay_seconds, settings.sqs.max_message_size) == (90, 262144)
     assert settings.sqs.message_retention_seconds == 86400
     assert settings.sqs.receive_wait_time_seconds == 10
-    assert settings.sqs.visibility_timeout_seconds == 30
+    assert settings.max_task_duration_seconds == 30
+    assert settings.prevent_destroy is False
     assert settings.state == LocalState(path="terraform.dev.tfstate")
     assert settings.rabbitmq is not None and settings.rabbitmq.endpoint is None
+    assert settings.rabbitmq.queue_type == "quorum"
+    assert (settings.rabbitmq.dead_letter, settings.rabbitmq.delivery_limit) == (True, 20)
+    assert settings.rabbitmq.min_broker_version == (3, 13)
+    assert settings.rabbitmq.consumer_timeout_policy
+
+
+def test_prod_protects_its_queues_unless_told_otherwise() -> None:
+    assert parse_environment("prod", VALID, source="config/prod.toml").prevent_destroy
+    unprotected = _with("prevent_destroy", False)
+    assert not parse_environment("prod", unprotected, source="config/prod.toml").prevent_destroy
+
+
+def test_brokers_older_than_3_12_get_no_consumer_timeout_policy() -> None:
+    settings = parse_environment(
+        "dev", _with("rabbitmq.min_broker_version", "3.11.28"), source="config/dev.toml"
+    )
+    assert settings.rabbitmq is not None
+    assert settings.rabbitmq.min_broker_version == (3, 11, 28)
+    assert not settings.rabbitmq.consumer_timeout_policy
+
+
+def test_classic_queues_take_no_delivery_limit() -> None:
+    data = _with("rabbitmq.queue_type", "classic")
+    settings = parse_environment("dev", data, source="config/dev.toml")
+    assert settings.rabbitmq is not None and settings.rabbitmq.delivery_limit is None
+    data["rabbitmq"]["delivery_limit"] = 5
+    assert _error(data) == (
+        "config/dev.toml: rabbitmq.delivery_limit is only allowed with queue_type = 'quorum';"
+        " classic queues do not count deliveries"
+    )
+
+
+@pytest.mark.parametrize(
+    ("duration", "backend", "instead"),
+    [
+        (601, "Pub/Sub's ack deadline (an integer from 10 to 600)", "ModifyAckDeadline"),
+        (9, "Pub/Sub's ack deadline (an integer from 10 to 600)", "ModifyAckDeadline"),
+    ],
+)
+def test_task_duration_beyond_a_backend_says_which_and_what_to_do(
+    duration: int, backend: str, instead: str
+) -> None:
+    assert _error(_with("max_task_duration_seconds", duration)) == (
+        f"config/dev.toml: max_task_duration_seconds = {duration} is beyond {backend}; set a"
+        f" value in range and have workers on longer tasks extend it with {instead} while they"
+        " work"
+    )
+
+
+def test_task_duration_is_checked_only_against_enabled_backends() -> None:
+    data = _with("max_task_duration_seconds", 43_200)
+    data["pubsub"] = {"enabled": False}
+    data["rabbitmq"] = {"enabled": False}
+    assert parse_environment("dev", data, source="config/dev.toml").max_task_duration_seconds == (
+        43_200
+    )
+    data["max_task_duration_seconds"] = 43_201
+    assert "beyond SQS's visibility timeout (an integer from 0 to 43200)" in _error(data)
+    assert "ChangeMessageVisibility" in _error(data)
 
 
 def test_the_project_config_files_load() -> None:
@@ -89,7 +149,10 @@ def test_the_project_config_files_load() -> None:
         ("sqs.message_retention_seconds", 59, "from 60 to 1209600"),
         ("sqs.message_retention_seconds", 1_209_601, "from 60 to 1209600"),
         ("sqs.receive_wait_time_seconds", 21, "from 0 to 20"),
-        ("sqs.visibility_timeout_seconds", 43_201, "from 0 to 43200"),
+        ("max_task_duration_seconds", 0, "expected an integer >= 1"),
+        ("rabbitmq.delivery_limit", 0, "rabbitmq.delivery_limit = 0 is not allowed"),
+        ("rabbitmq.message_ttl_seconds", 0, "expected an integer from 1 to 4294967"),
+        ("rabbitmq.max_length", 0, "expected an integer >= 1"),
         ("workers", 0, "workers = 0 is not allowed; expected an integer >= 1"),
     ],
 )
@@ -116,6 +179,8 @@ def test_values_out_of_the_cloud_range(path: str, value: int, expected: str) -> 
         ),
         ("pubsub.region", "central", "expected a Google Cloud region"),
         ("rabbitmq.vhost", "", "rabbitmq.vhost = '' is not allowed; expected 1 to 255 bytes"),
+        ("rabbitmq.queue_type", "stream", "expected 'quorum' or 'classic'"),
+        ("rabbitmq.min_broker_version", "4", "expected a RabbitMQ version such as '3.13'"),
         ("rabbitmq.endpoint", "http://admin:hunter2@mq:15672", "without credentials"),
         (
             "sqs.endpoint",

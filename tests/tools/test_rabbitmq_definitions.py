@@ -21,25 +21,46 @@ def test_dev_topology_as_definitions(stack_json: dict[str, dict[str, Any]]) -> N
         {
             "name": "ml-queues-dev",
             "description": "ml-queues training tasks, environment dev",
-            "metadata": {"description": "ml-queues training tasks, environment dev"},
+            "default_queue_type": "quorum",
+            "metadata": {
+                "description": "ml-queues training tasks, environment dev",
+                "default_queue_type": "quorum",
+            },
         }
     ]
+    exchange = {"vhost": "ml-queues-dev", "durable": True, "auto_delete": False}
     assert result["exchanges"] == [
+        {**exchange, "name": "ml_tasks", "type": "direct", "internal": False, "arguments": {}},
         {
-            "name": "ml_tasks",
-            "vhost": "ml-queues-dev",
-            "type": "direct",
-            "durable": True,
-            "auto_delete": False,
+            **exchange,
+            "name": "ml_tasks.dead_letter",
+            "type": "fanout",
             "internal": False,
             "arguments": {},
-        }
+        },
     ]
-    assert sorted(q["name"] for q in result["queues"]) == names
-    assert all(q["durable"] and q["vhost"] == "ml-queues-dev" for q in result["queues"])
+    assert sorted(q["name"] for q in result["queues"]) == ["ml_tasks.dead_letter", *names]
+    for queue in result["queues"]:
+        assert queue["durable"] and queue["vhost"] == "ml-queues-dev"
+        assert queue["arguments"] == {"x-queue-type": "quorum"}
     assert sorted(
         (b["source"], b["destination"], b["routing_key"]) for b in result["bindings"]
-    ) == [("ml_tasks", name, name) for name in names]
+    ) == [("ml_tasks", name, name) for name in names] + [
+        ("ml_tasks.dead_letter", "ml_tasks.dead_letter", "")
+    ]
+    [policy] = result["policies"]
+    assert policy["definition"] == {
+        "dead-letter-exchange": "ml_tasks.dead_letter",
+        "dead-letter-strategy": "at-least-once",
+        "overflow": "reject-publish",
+        "delivery-limit": 20,
+    }
+    reads = {p["user"]: p["read"] for p in result["permissions"]}
+    assert reads == {
+        "ml-queues-dev-producer": "^$",
+        **{f"ml-queues-dev-worker-{n}": f"^worker_queue_{n}$" for n in range(1, workers + 1)},
+    }
+    assert "users" not in result
 
 
 def test_stacks_without_rabbitmq_give_empty_definitions(
