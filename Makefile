@@ -27,7 +27,7 @@ VENV_STAMP := .venv/.installed-from-lock
 NPM_STAMP := node_modules/.installed-from-lock
 
 .PHONY: install synth test test-integration snapshot-update lint bench \
-	rabbitmq-definitions deploy-local stop-local clean FORCE
+	rabbitmq-definitions google-schema deploy-local stop-local clean FORCE
 
 install: $(VENV_STAMP) $(NPM_STAMP)
 
@@ -60,6 +60,12 @@ rabbitmq-definitions: install
 	$(PIPENV) run python -m tools.rabbitmq_definitions cdktf.out/stacks/$(ENV)/cdk.tf.json \
 		--output cdktf.out/rabbitmq-definitions/$(ENV).json
 	@echo "wrote cdktf.out/rabbitmq-definitions/$(ENV).json"
+
+# After a bindings upgrade or a new google_* type: the schema the tests hold those resources to.
+google-schema: install
+	$(PIPENV) run python main.py
+	$(PIPENV) run python -m tools.google_provider_schema cdktf.out/stacks \
+		> tests/google_provider_schema.json
 
 # Deploy the local environment into moto on 127.0.0.1:4566 (left running; `make stop-local`).
 deploy-local: install $(TF_CLI_CONFIG)

@@ -7,12 +7,22 @@ from pathlib import Path
 from typing import Any
 
 RABBITMQ_SCHEMA_FILE = Path(__file__).resolve().parent / "rabbitmq_provider_schema.json"
+# Written by tools/google_provider_schema.py (`make google-schema`) from the pinned bindings.
+GOOGLE_SCHEMA_FILE = Path(__file__).resolve().parent / "google_provider_schema.json"
 
 
 def rabbitmq_schema() -> dict[str, Any]:
     """The cyrilgdn/rabbitmq v1.10.1 schema, transcribed from the provider's Go source."""
     schema: dict[str, Any] = json.loads(RABBITMQ_SCHEMA_FILE.read_text())["provider_schemas"][
         "registry.terraform.io/cyrilgdn/rabbitmq"
+    ]
+    return schema
+
+
+def google_schema() -> dict[str, Any]:
+    """The hashicorp/google schema for the google_* types the stacks use."""
+    schema: dict[str, Any] = json.loads(GOOGLE_SCHEMA_FILE.read_text())["provider_schemas"][
+        "registry.terraform.io/hashicorp/google"
     ]
     return schema
 
