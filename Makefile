@@ -25,15 +25,23 @@ ENV ?= dev
 PIPENV := $(PYTHON) -m pipenv
 VENV_STAMP := .venv/.installed-from-lock
 NPM_STAMP := node_modules/.installed-from-lock
+# checkov in its own virtualenv: its pinned dependencies need not agree with the app's.
+CHECKOV_VENV := .cache/checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-from-requirements
 
 .PHONY: install synth test test-integration snapshot-update lint bench \
 	rabbitmq-definitions google-schema deploy-local stop-local clean FORCE
 
-install: $(VENV_STAMP) $(NPM_STAMP)
+install: $(VENV_STAMP) $(NPM_STAMP) $(CHECKOV_STAMP)
 
 $(VENV_STAMP): Pipfile.lock
 	@$(PYTHON) -m pipenv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet pipenv
 	$(PIPENV) sync --dev
+	@touch $@
+
+$(CHECKOV_STAMP): tools/checkov-requirements.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r $<
 	@touch $@
 
 $(NPM_STAMP): package-lock.json
@@ -46,9 +54,12 @@ $(TF_CLI_CONFIG): FORCE $(VENV_STAMP)
 synth: install $(TF_CLI_CONFIG)
 	npx cdktf synth
 
-# Unit, config, stack, schema and snapshot tests: no server, no network.
+# Unit, config, stack, schema and snapshot tests: no server, no network. Then checkov on
+# every synthesized stack: 0 failed checks, and every exception printed with its reason.
 test: install
 	$(PIPENV) run pytest --ignore=tests/integration
+	$(PIPENV) run python main.py
+	$(PIPENV) run python -m tools.checkov_scan --checkov $(CHECKOV_VENV)/bin/checkov cdktf.out/stacks
 
 # terraform validate, a real deploy into moto, RabbitMQ on a real broker (see README).
 test-integration: install

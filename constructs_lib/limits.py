@@ -70,9 +70,14 @@ SQS_RECEIVE_WAIT_TIME_SECONDS = IntRange(0, 20)
 SQS_VISIBILITY_TIMEOUT_SECONDS = IntRange(0, 43_200)
 # The redrive policy's maxReceiveCount, as the SQS console and API accept it.
 SQS_MAX_RECEIVE_COUNT = IntRange(1, 1000)
+SQS_KMS_DATA_KEY_REUSE_SECONDS = IntRange(60, 86_400)
 SQS_QUEUE_NAME = NameRule(
     r"[A-Za-z0-9_-]{1,80}",
     "1 to 80 characters: letters, digits, hyphens and underscores",
+)
+SQS_FIFO_QUEUE_NAME = NameRule(
+    r"[A-Za-z0-9_-]{1,75}\.fifo",
+    "1 to 75 letters, digits, hyphens and underscores, then '.fifo' (80 characters in all)",
 )
 
 PUBSUB_NAME = NameRule(
@@ -83,6 +88,12 @@ PUBSUB_NAME = NameRule(
 )
 # Subscription ack deadline; the API's 0 means its default of 10.
 PUBSUB_ACK_DEADLINE_SECONDS = IntRange(10, 600)
+# Subscription and topic message retention: 10 minutes to 31 days.
+PUBSUB_RETENTION_SECONDS = IntRange(600, 2_678_400)
+# dead_letter_policy.max_delivery_attempts; the API's 0 means its default of 5.
+PUBSUB_DELIVERY_ATTEMPTS = IntRange(5, 100)
+# retry_policy minimum and maximum backoff.
+PUBSUB_BACKOFF_SECONDS = IntRange(0, 600)
 
 # RabbitMQ names are AMQP short strings; names starting with "amq." belong to the broker.
 RABBITMQ_NAME = NameRule(
@@ -108,6 +119,21 @@ RABBITMQ_CONSUMER_TIMEOUT_SECONDS = IntRange(1, 2_147_483)
 
 WORKER_COUNT = IntRange(1)
 
+
+AWS_KMS_KEY = NameRule(
+    r"(arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/[A-Za-z0-9/_-]+)"
+    r"|(alias/[A-Za-z0-9/_-]{1,250})|([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})",
+    "a KMS key ID, key ARN, alias name ('alias/...') or alias ARN",
+)
+AWS_SNS_TOPIC_ARN = NameRule(
+    r"arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?",
+    "an SNS topic ARN such as 'arn:aws:sns:us-east-1:123456789012:ml-alarms'",
+)
+
+GCP_KMS_KEY = NameRule(
+    r"projects/[^/\s]+/locations/[^/\s]+/keyRings/[^/\s]+/cryptoKeys/[^/\s]+",
+    "a Cloud KMS key name: 'projects/P/locations/L/keyRings/R/cryptoKeys/K'",
+)
 
 # Where things live. Formats as the clouds define them, so a typo fails here, not in a plan.
 AWS_REGION = NameRule(r"[a-z]{2}(-[a-z]+)+-\d{1,2}", "an AWS region code such as 'eu-west-1'")

@@ -83,23 +83,54 @@ def register_bare_package(package: str) -> None:
 for _package in PACKAGES:
     register_bare_package(_package)
 
-from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderEndpoints  # noqa: E402
+from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import CloudwatchMetricAlarm  # noqa: E402
+from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy  # noqa: E402
+from cdktf_cdktf_provider_aws.provider import (  # noqa: E402
+    AwsProvider,
+    AwsProviderDefaultTags,
+    AwsProviderEndpoints,
+)
 from cdktf_cdktf_provider_aws.sqs_queue import SqsQueue  # noqa: E402
+from cdktf_cdktf_provider_aws.sqs_queue_policy import SqsQueuePolicy  # noqa: E402
 from cdktf_cdktf_provider_aws.sqs_queue_redrive_allow_policy import (  # noqa: E402
     SqsQueueRedriveAllowPolicy,
 )
 from cdktf_cdktf_provider_aws.sqs_queue_redrive_policy import SqsQueueRedrivePolicy  # noqa: E402
+from cdktf_cdktf_provider_google.data_google_project import DataGoogleProject  # noqa: E402
+from cdktf_cdktf_provider_google.kms_crypto_key_iam_member import (  # noqa: E402
+    KmsCryptoKeyIamMember,
+)
 from cdktf_cdktf_provider_google.provider import GoogleProvider  # noqa: E402
-from cdktf_cdktf_provider_google.pubsub_subscription import PubsubSubscription  # noqa: E402
+from cdktf_cdktf_provider_google.pubsub_subscription import (  # noqa: E402
+    PubsubSubscription,
+    PubsubSubscriptionDeadLetterPolicy,
+    PubsubSubscriptionExpirationPolicy,
+    PubsubSubscriptionRetryPolicy,
+)
+from cdktf_cdktf_provider_google.pubsub_subscription_iam_member import (  # noqa: E402
+    PubsubSubscriptionIamMember,
+)
 from cdktf_cdktf_provider_google.pubsub_topic import PubsubTopic  # noqa: E402
+from cdktf_cdktf_provider_google.pubsub_topic_iam_member import PubsubTopicIamMember  # noqa: E402
 
 __all__ = [
     "AwsProvider",
+    "AwsProviderDefaultTags",
     "AwsProviderEndpoints",
+    "CloudwatchMetricAlarm",
+    "DataGoogleProject",
     "GoogleProvider",
+    "IamRolePolicy",
+    "KmsCryptoKeyIamMember",
     "PubsubSubscription",
+    "PubsubSubscriptionDeadLetterPolicy",
+    "PubsubSubscriptionExpirationPolicy",
+    "PubsubSubscriptionIamMember",
+    "PubsubSubscriptionRetryPolicy",
     "PubsubTopic",
+    "PubsubTopicIamMember",
     "SqsQueue",
+    "SqsQueuePolicy",
     "SqsQueueRedriveAllowPolicy",
     "SqsQueueRedrivePolicy",
 ]

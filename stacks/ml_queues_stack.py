@@ -13,7 +13,12 @@ from cdktf import (
 )
 from constructs import Construct
 
-from constructs_lib.providers import AwsProvider, AwsProviderEndpoints, GoogleProvider
+from constructs_lib.providers import (
+    AwsProvider,
+    AwsProviderDefaultTags,
+    AwsProviderEndpoints,
+    GoogleProvider,
+)
 from constructs_lib.pubsub_task_topic import PubSubTaskTopic
 from constructs_lib.rabbitmq_bindings import RabbitmqProvider, User, Vhost
 from constructs_lib.rabbitmq_task_exchange import RabbitMqTaskExchange
@@ -22,8 +27,10 @@ from stacks.settings import (
     EnvironmentSettings,
     GcsState,
     LocalState,
+    PubSubSettings,
     RabbitMqSettings,
     S3State,
+    SqsSettings,
     StateSettings,
 )
 
@@ -31,6 +38,15 @@ from stacks.settings import (
 # folder so that it points into the project root, survives `rm -rf cdktf.out`, and holds no
 # absolute path.
 _STACK_DIR_TO_PROJECT_ROOT = "../../../"
+
+
+def common_tags(environment: str) -> dict[str, str]:
+    """On everything that takes tags or labels, so costs and owners can be traced.
+
+    Lowercase keys and values with underscores, which both AWS tags and Google labels
+    accept (jsii rewrites a hyphen in a Google label key to an underscore anyway).
+    """
+    return {"project": "ml-queues", "environment": environment, "managed_by": "cdktf"}
 
 
 class MlQueuesStack(TerraformStack):
@@ -43,15 +59,22 @@ class MlQueuesStack(TerraformStack):
     def __init__(self, scope: Construct, settings: EnvironmentSettings) -> None:
         super().__init__(scope, settings.name)
         self._use_state(settings.state)
-        suffix = settings.name_suffix
+        if settings.sqs is not None:
+            self._sqs(settings, settings.sqs)
+        if settings.pubsub is not None:
+            self._pubsub(settings, settings.pubsub)
+        if settings.rabbitmq is not None:
+            self._rabbitmq(settings, settings.rabbitmq)
 
-        sqs = settings.sqs
-        if sqs is not None:
-            self._aws_provider(sqs.region, sqs.endpoint)
-            queue = SqsTaskQueue(
+    def _sqs(self, settings: EnvironmentSettings, sqs: SqsSettings) -> None:
+        self._aws_provider(settings, sqs.region, sqs.endpoint)
+        base = f"mlTrainingQueue-{settings.name_suffix}"
+
+        def task_queue(id: str, name: str) -> SqsTaskQueue:
+            return SqsTaskQueue(
                 self,
-                "sqs_task_queue",
-                name=f"mlTrainingQueue-{suffix}",
+                id,
+                name=name,
                 delay_seconds=sqs.delay_seconds,
                 max_message_size=sqs.max_message_size,
                 message_retention_seconds=sqs.message_retention_seconds,
@@ -61,28 +84,84 @@ class MlQueuesStack(TerraformStack):
                 max_receive_count=sqs.max_receive_count,
                 dead_letter_retention_seconds=sqs.dead_letter_retention_seconds,
                 dead_letter_sources_only=sqs.dead_letter_sources_only,
+                fifo=sqs.fifo,
+                content_based_deduplication=sqs.content_based_deduplication,
+                kms_master_key_id=sqs.kms_key_id,
+                kms_data_key_reuse_period_seconds=sqs.kms_data_key_reuse_period_seconds,
+                enforce_ssl=sqs.enforce_ssl,
+                alarms=sqs.alarms,
+                oldest_message_alarm_seconds=sqs.oldest_message_alarm_seconds,
+                alarm_topic_arn=sqs.alarm_topic_arn,
+                prevent_destroy=settings.prevent_destroy,
             )
-            TerraformOutput(self, "ml_training_queue_url", value=queue.queue_url)
-            TerraformOutput(self, "ml_training_queue_arn", value=queue.queue_arn)
-            if queue.dead_letter_queue_url is not None:
-                TerraformOutput(self, "ml_training_dlq_url", value=queue.dead_letter_queue_url)
-                TerraformOutput(self, "ml_training_dlq_arn", value=queue.dead_letter_queue_arn)
 
-        if settings.pubsub is not None:
-            GoogleProvider(
-                self, "google", project=settings.pubsub.project, region=settings.pubsub.region
-            )
-            topic = PubSubTaskTopic(
-                self,
-                "pubsub_task_topic",
-                topic_name=f"mlTrainingTopic-{suffix}",
-                subscription_name=f"mlTrainingSubscription-{suffix}",
-            )
-            TerraformOutput(self, "ml_training_topic_name", value=topic.topic_name)
+        # The seed's queue is the shared one; its logical id stays, so state carries over.
+        shared = task_queue("sqs_task_queue", base) if sqs.shared_queue else None
+        workers = [
+            task_queue(f"sqs_worker_{n}_queue", f"{base}-worker-{n}")
+            for n in range(1, settings.workers + 1)
+        ]
+        for n, queue in enumerate(workers, start=1):
+            if sqs.producer_role is not None:
+                queue.grant_send_messages(f"sqs_worker_{n}_producer_grant", role=sqs.producer_role)
+            if sqs.worker_role_template is not None:
+                role = sqs.worker_role_template.replace("{worker}", str(n))
+                queue.grant_consume_messages(f"sqs_worker_{n}_worker_grant", role=role)
+                if shared is not None:
+                    shared.grant_consume_messages(f"sqs_shared_worker_{n}_grant", role=role)
+        if shared is not None:
+            if sqs.producer_role is not None:
+                shared.grant_send_messages("sqs_shared_producer_grant", role=sqs.producer_role)
+            TerraformOutput(self, "ml_training_queue_url", value=shared.queue_url)
+            TerraformOutput(self, "ml_training_queue_arn", value=shared.queue_arn)
+            if shared.dead_letter_queue_url is not None:
+                TerraformOutput(self, "ml_training_dlq_url", value=shared.dead_letter_queue_url)
+                TerraformOutput(self, "ml_training_dlq_arn", value=shared.dead_letter_queue_arn)
+        TerraformOutput(self, "sqs_worker_queue_urls", value=[queue.queue_url for queue in workers])
+
+    def _pubsub(self, settings: EnvironmentSettings, pubsub: PubSubSettings) -> None:
+        GoogleProvider(
+            self,
+            "google",
+            project=pubsub.project,
+            region=pubsub.region,
+            default_labels=common_tags(settings.name),
+        )
+        topic = PubSubTaskTopic(
+            self,
+            "pubsub_task_topic",
+            topic_name=f"mlTrainingTopic-{settings.name_suffix}",
+            subscription_name=f"mlTrainingSubscription-{settings.name_suffix}",
+            workers=settings.workers,
+            shared_subscription=pubsub.shared_subscription,
+            ack_deadline_seconds=settings.max_task_duration_seconds,
+            message_retention_seconds=pubsub.message_retention_seconds,
+            dead_letter=pubsub.dead_letter,
+            max_delivery_attempts=pubsub.max_delivery_attempts,
+            minimum_backoff_seconds=pubsub.minimum_backoff_seconds,
+            maximum_backoff_seconds=pubsub.maximum_backoff_seconds,
+            exactly_once_delivery=pubsub.exactly_once_delivery,
+            message_ordering=pubsub.message_ordering,
+            kms_key_name=pubsub.kms_key_name,
+            project=pubsub.project,
+            prevent_destroy=settings.prevent_destroy,
+        )
+        if pubsub.producer_member is not None:
+            topic.grant_publish("pubsub_producer_grant", member=pubsub.producer_member)
+        if pubsub.worker_member_template is not None:
+            for n in range(1, settings.workers + 1):
+                member = pubsub.worker_member_template.replace("{worker}", str(n))
+                topic.grant_consume(f"pubsub_worker_{n}_grant", member=member, worker=n)
+                if pubsub.shared_subscription:
+                    topic.grant_consume(
+                        f"pubsub_shared_worker_{n}_grant", member=member, worker=None
+                    )
+        TerraformOutput(self, "ml_training_topic_name", value=topic.topic_name)
+        if topic.subscription_name is not None:
             TerraformOutput(self, "ml_training_subscription_name", value=topic.subscription_name)
-
-        if settings.rabbitmq is not None:
-            self._rabbitmq(settings, settings.rabbitmq)
+        TerraformOutput(
+            self, "pubsub_worker_subscription_names", value=topic.worker_subscription_names
+        )
 
     def _rabbitmq(self, settings: EnvironmentSettings, rabbitmq: RabbitMqSettings) -> None:
         # Admin credentials come from RABBITMQ_USERNAME / RABBITMQ_PASSWORD, read by the
@@ -151,9 +230,12 @@ class MlQueuesStack(TerraformStack):
         )
         return User(self, id, name=name, password=password.string_value)
 
-    def _aws_provider(self, region: str, endpoint: str | None) -> None:
+    def _aws_provider(
+        self, settings: EnvironmentSettings, region: str, endpoint: str | None
+    ) -> None:
+        tags = [AwsProviderDefaultTags(tags=common_tags(settings.name))]
         if endpoint is None:
-            AwsProvider(self, "aws", region=region)
+            AwsProvider(self, "aws", region=region, default_tags=tags)
             return
         # An emulator: no STS, IAM or metadata service to ask. Its test credentials come
         # from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY like real ones, never from here.
@@ -161,7 +243,8 @@ class MlQueuesStack(TerraformStack):
             self,
             "aws",
             region=region,
-            endpoints=[AwsProviderEndpoints(sqs=endpoint)],
+            default_tags=tags,
+            endpoints=[AwsProviderEndpoints(sqs=endpoint, cloudwatch=endpoint, iam=endpoint)],
             skip_credentials_validation=True,
             skip_requesting_account_id=True,
             skip_metadata_api_check="true",

@@ -35,6 +35,21 @@ BROKER_VERSION = limits.NameRule(
 )
 # The `consumer-timeout` policy key exists from RabbitMQ 3.12 on; older brokers reject it.
 RABBITMQ_CONSUMER_TIMEOUT_POLICY_SINCE = (3, 12)
+IAM_ROLE = limits.NameRule(r"[\w+=,.@-]{1,64}", "an IAM role name: 1 to 64 of A-Z a-z 0-9 +=,.@_-")
+# One identity per worker: "{worker}" is replaced with the worker's number.
+IAM_ROLE_TEMPLATE = limits.NameRule(
+    r"[\w+=,.@-]*\{worker\}[\w+=,.@-]*",
+    "an IAM role name containing '{worker}', such as 'ml-worker-{worker}'",
+)
+IAM_MEMBER = limits.NameRule(
+    r"(serviceAccount|user|group|principal|principalSet):\S+",
+    "an IAM member such as 'serviceAccount:producer@my-project.iam.gserviceaccount.com'",
+)
+IAM_MEMBER_TEMPLATE = limits.NameRule(
+    r"(serviceAccount|user|group|principal|principalSet):\S*\{worker\}\S*",
+    "an IAM member containing '{worker}', such as"
+    " 'serviceAccount:worker-{worker}@my-project.iam.gserviceaccount.com'",
+)
 QUEUE_TYPE = limits.NameRule("quorum|classic", "'quorum' or 'classic'")
 # Positive; each enabled backend's own cap is checked once the backends are known.
 TASK_DURATION = limits.IntRange(1)
@@ -62,12 +77,39 @@ class SqsSettings:
     max_receive_count: int
     dead_letter_retention_seconds: int
     dead_letter_sources_only: bool
+    # A queue any worker may take from, besides one queue per worker.
+    shared_queue: bool
+    fifo: bool
+    content_based_deduplication: bool
+    # None: SQS-managed encryption (SSE-SQS).
+    kms_key_id: str | None
+    kms_data_key_reuse_period_seconds: int
+    enforce_ssl: bool
+    alarms: bool
+    oldest_message_alarm_seconds: int
+    alarm_topic_arn: str | None
+    # IAM role names to grant to; None leaves the grant to whoever attaches the policy output.
+    producer_role: str | None
+    worker_role_template: str | None
 
 
 @dataclass(frozen=True, kw_only=True)
 class PubSubSettings:
     project: str
     region: str | None
+    # A subscription any worker may pull from, besides one filtered subscription per worker.
+    shared_subscription: bool
+    message_retention_seconds: int
+    dead_letter: bool
+    max_delivery_attempts: int
+    minimum_backoff_seconds: int
+    maximum_backoff_seconds: int
+    exactly_once_delivery: bool
+    message_ordering: bool
+    kms_key_name: str | None
+    # IAM members ('serviceAccount:...') to grant to; None leaves the grant out.
+    producer_member: str | None
+    worker_member_template: str | None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -222,7 +264,7 @@ def _sqs(table: _Table) -> SqsSettings | None:
     enabled = table.value("enabled", bool)
     region = table.value("region", str, rule=limits.AWS_REGION, required=enabled)
     endpoint = table.value("endpoint", str, rule=limits.SQS_ENDPOINT, required=False)
-    queue = {
+    numbers = {
         field: table.value(field, int, rule=rule, default=default)
         for field, rule, default in (
             ("delay_seconds", limits.SQS_DELAY_SECONDS, 90),
@@ -231,28 +273,79 @@ def _sqs(table: _Table) -> SqsSettings | None:
             ("receive_wait_time_seconds", limits.SQS_RECEIVE_WAIT_TIME_SECONDS, 10),
             ("max_receive_count", limits.SQS_MAX_RECEIVE_COUNT, 5),
             ("dead_letter_retention_seconds", limits.SQS_MESSAGE_RETENTION_SECONDS, 1_209_600),
+            ("kms_data_key_reuse_period_seconds", limits.SQS_KMS_DATA_KEY_REUSE_SECONDS, 300),
+            ("oldest_message_alarm_seconds", limits.SQS_MESSAGE_RETENTION_SECONDS, 3600),
         )
     }
-    dead_letter_queue = table.value("dead_letter_queue", bool, default=True)
-    sources_only = table.value("dead_letter_sources_only", bool, default=True)
+    switches = {
+        field: table.value(field, bool, default=default)
+        for field, default in (
+            ("dead_letter_queue", True),
+            ("dead_letter_sources_only", True),
+            ("shared_queue", True),
+            ("fifo", False),
+            ("content_based_deduplication", False),
+            ("enforce_ssl", True),
+            ("alarms", True),
+        )
+    }
+    if switches["content_based_deduplication"] and not switches["fifo"]:
+        raise table.error("content_based_deduplication", "= true needs fifo = true")
+    optional = {
+        "kms_key_id": table.value("kms_key_id", str, rule=limits.AWS_KMS_KEY, required=False),
+        "alarm_topic_arn": table.value(
+            "alarm_topic_arn", str, rule=limits.AWS_SNS_TOPIC_ARN, required=False
+        ),
+        "producer_role": table.value("producer_role", str, rule=IAM_ROLE, required=False),
+        "worker_role_template": table.value(
+            "worker_role_template", str, rule=IAM_ROLE_TEMPLATE, required=False
+        ),
+    }
     table.finish()
     if not enabled:
         return None
-    return SqsSettings(
-        region=region,
-        endpoint=endpoint,
-        dead_letter_queue=dead_letter_queue,
-        dead_letter_sources_only=sources_only,
-        **queue,
-    )
+    return SqsSettings(region=region, endpoint=endpoint, **numbers, **switches, **optional)
 
 
 def _pubsub(table: _Table) -> PubSubSettings | None:
     enabled = table.value("enabled", bool)
     project = table.value("project", str, rule=limits.GCP_PROJECT_ID, required=enabled)
     region = table.value("region", str, rule=limits.GCP_REGION, required=False)
+    numbers = {
+        field: table.value(field, int, rule=rule, default=default)
+        for field, rule, default in (
+            ("message_retention_seconds", limits.PUBSUB_RETENTION_SECONDS, 604_800),
+            ("max_delivery_attempts", limits.PUBSUB_DELIVERY_ATTEMPTS, 5),
+            ("minimum_backoff_seconds", limits.PUBSUB_BACKOFF_SECONDS, 10),
+            ("maximum_backoff_seconds", limits.PUBSUB_BACKOFF_SECONDS, 600),
+        )
+    }
+    if numbers["maximum_backoff_seconds"] < numbers["minimum_backoff_seconds"]:
+        raise table.error(
+            "maximum_backoff_seconds",
+            f"= {numbers['maximum_backoff_seconds']} is below minimum_backoff_seconds"
+            f" = {numbers['minimum_backoff_seconds']}",
+        )
+    switches = {
+        field: table.value(field, bool, default=default)
+        for field, default in (
+            ("shared_subscription", True),
+            ("dead_letter", True),
+            ("exactly_once_delivery", False),
+            ("message_ordering", False),
+        )
+    }
+    optional = {
+        "kms_key_name": table.value("kms_key_name", str, rule=limits.GCP_KMS_KEY, required=False),
+        "producer_member": table.value("producer_member", str, rule=IAM_MEMBER, required=False),
+        "worker_member_template": table.value(
+            "worker_member_template", str, rule=IAM_MEMBER_TEMPLATE, required=False
+        ),
+    }
     table.finish()
-    return PubSubSettings(project=project, region=region) if enabled else None
+    if not enabled:
+        return None
+    return PubSubSettings(project=project, region=region, **numbers, **switches, **optional)
 
 
 def _rabbitmq(table: _Table) -> RabbitMqSettings | None:

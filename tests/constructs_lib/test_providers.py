@@ -22,15 +22,22 @@ def test_only_the_used_submodules_are_imported() -> None:
         "cdktf_cdktf_provider_aws": {
             "_jsii",
             "provider",
+            "cloudwatch_metric_alarm",
+            "iam_role_policy",
             "sqs_queue",
+            "sqs_queue_policy",
             "sqs_queue_redrive_policy",
             "sqs_queue_redrive_allow_policy",
         },
         "cdktf_cdktf_provider_google": {
             "_jsii",
             "provider",
+            "data_google_project",
+            "kms_crypto_key_iam_member",
             "pubsub_topic",
+            "pubsub_topic_iam_member",
             "pubsub_subscription",
+            "pubsub_subscription_iam_member",
         },
     }
 

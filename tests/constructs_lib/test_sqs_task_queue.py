@@ -7,8 +7,13 @@ import pytest
 from cdktf import TerraformOutput, TerraformStack, Testing
 
 from constructs_lib.limits import LimitError
-from constructs_lib.providers import SqsQueue, SqsQueueRedriveAllowPolicy, SqsQueueRedrivePolicy
-from constructs_lib.sqs_task_queue import SqsTaskQueue
+from constructs_lib.providers import (
+    SqsQueue,
+    SqsQueuePolicy,
+    SqsQueueRedriveAllowPolicy,
+    SqsQueueRedrivePolicy,
+)
+from constructs_lib.sqs_task_queue import CONSUME_ACTIONS, SEND_ACTIONS, SqsTaskQueue
 from tests.synth_helpers import resources, synth
 
 SEED = {
@@ -18,11 +23,14 @@ SEED = {
     "message_retention_seconds": 86400,
     "receive_wait_time_seconds": 10,
     "visibility_timeout_seconds": 30,
+    "sqs_managed_sse_enabled": True,
 }
+# Only the queues, for tests about them.
+BARE: dict[str, Any] = {"enforce_ssl": False, "alarms": False}
 
 
 def test_defaults_are_the_seed_values(stack: TerraformStack) -> None:
-    SqsTaskQueue(stack, "queue", dead_letter_queue=False)
+    SqsTaskQueue(stack, "queue", dead_letter_queue=False, **BARE)
     synthesized = Testing.synth(stack)
     assert Testing.to_have_resource_with_properties(synthesized, SqsQueue.TF_RESOURCE_TYPE, SEED)
     assert resources(synth(stack), SqsQueue.TF_RESOURCE_TYPE) == [SEED]
@@ -90,7 +98,7 @@ def test_dead_letters_are_kept_at_least_as_long_as_tasks(stack: TerraformStack) 
 
 def test_the_dead_letter_queue_name_must_fit_too(stack: TerraformStack) -> None:
     SqsTaskQueue(stack, "fits", name="q" * 76)
-    with pytest.raises(LimitError, match=r"SqsTaskQueue DLQ name = 'q{77}-dlq' is not allowed"):
+    with pytest.raises(LimitError, match=r"SqsTaskQueue.DLQ name = 'q{77}-dlq' is not allowed"):
         SqsTaskQueue(stack, "too_long", name="q" * 77)
 
 
@@ -143,3 +151,138 @@ def test_rejects_names_sqs_would_refuse(stack: TerraformStack, name: str) -> Non
 def test_accepts_the_longest_valid_name(stack: TerraformStack) -> None:
     SqsTaskQueue(stack, "queue", name="a-" * 39 + "_z", dead_letter_queue=False)
     assert resources(synth(stack), SqsQueue.TF_RESOURCE_TYPE)[0]["name"] == "a-" * 39 + "_z"
+
+
+def test_encrypted_at_rest_with_sqs_keys_or_the_kms_key_given(stack: TerraformStack) -> None:
+    SqsTaskQueue(stack, "sqs_managed", name="a", **BARE)
+    SqsTaskQueue(stack, "kms", name="b", kms_master_key_id="alias/ml-queues", **BARE)
+    queues = {q["name"]: q for q in resources(synth(stack), SqsQueue.TF_RESOURCE_TYPE)}
+    for name in ("a", "a-dlq"):
+        assert queues[name]["sqs_managed_sse_enabled"] is True
+        assert "kms_master_key_id" not in queues[name]
+    for name in ("b", "b-dlq"):
+        assert queues[name]["kms_master_key_id"] == "alias/ml-queues"
+        assert queues[name]["kms_data_key_reuse_period_seconds"] == 300
+        assert "sqs_managed_sse_enabled" not in queues[name]
+
+
+def test_both_queues_refuse_requests_without_tls(stack: TerraformStack) -> None:
+    SqsTaskQueue(stack, "tasks", alarms=False)
+    synthesized = synth(stack)
+    queue_ids = {
+        body["name"]: queue_id
+        for queue_id, body in synthesized["resource"][SqsQueue.TF_RESOURCE_TYPE].items()
+    }
+    policies = resources(synthesized, SqsQueuePolicy.TF_RESOURCE_TYPE)
+    assert sorted(p["queue_url"] for p in policies) == sorted(
+        f"${{aws_sqs_queue.{queue_id}.url}}" for queue_id in queue_ids.values()
+    )
+    for policy in policies:
+        document = policy["policy"]
+        assert '"Effect" = "Deny"' in document and '"Action" = "sqs:*"' in document
+        assert '"aws:SecureTransport" = "false"' in document
+
+
+def test_fifo_queues_and_their_dead_letter_queue(stack: TerraformStack) -> None:
+    SqsTaskQueue(stack, "tasks", name="q", fifo=True, content_based_deduplication=True, **BARE)
+    queues = {q["name"]: q for q in resources(synth(stack), SqsQueue.TF_RESOURCE_TYPE)}
+    assert sorted(queues) == ["q-dlq.fifo", "q.fifo"]
+    for queue in queues.values():
+        assert (queue["fifo_queue"], queue["content_based_deduplication"]) == (True, True)
+
+
+def test_deduplication_needs_a_fifo_queue(stack: TerraformStack) -> None:
+    with pytest.raises(LimitError) as error:
+        SqsTaskQueue(stack, "tasks", content_based_deduplication=True)
+    assert str(error.value) == (
+        "environment 'test': SqsTaskQueue.content_based_deduplication = True is not allowed on"
+        " a standard queue; expected fifo = True"
+    )
+
+
+def test_fifo_names_leave_room_for_the_suffix(stack: TerraformStack) -> None:
+    SqsTaskQueue(stack, "fits", name="q" * 75, fifo=True, dead_letter_queue=False, **BARE)
+    with pytest.raises(LimitError, match=r"SqsTaskQueue.name = 'q{76}.fifo' is not allowed"):
+        SqsTaskQueue(stack, "too_long", name="q" * 76, fifo=True)
+
+
+def test_alarms_on_dead_letters_and_on_the_oldest_task_notify_the_topic(
+    stack: TerraformStack,
+) -> None:
+    topic = "arn:aws:sns:us-east-1:123456789012:ml-alarms"
+    SqsTaskQueue(
+        stack, "tasks", enforce_ssl=False, oldest_message_alarm_seconds=7200, alarm_topic_arn=topic
+    )
+    synthesized = synth(stack)
+    queue_ids = {
+        body["name"]: queue_id
+        for queue_id, body in synthesized["resource"][SqsQueue.TF_RESOURCE_TYPE].items()
+    }
+    alarms = {a["metric_name"]: a for a in resources(synthesized, "aws_cloudwatch_metric_alarm")}
+    assert set(alarms) == {"ApproximateAgeOfOldestMessage", "ApproximateNumberOfMessagesVisible"}
+    oldest = alarms["ApproximateAgeOfOldestMessage"]
+    assert oldest["dimensions"] == {
+        "QueueName": f"${{aws_sqs_queue.{queue_ids['mlTrainingQueue']}.name}}"
+    }
+    assert (oldest["threshold"], oldest["comparison_operator"]) == (7200, "GreaterThanThreshold")
+    dead = alarms["ApproximateNumberOfMessagesVisible"]
+    assert dead["dimensions"] == {
+        "QueueName": f"${{aws_sqs_queue.{queue_ids['mlTrainingQueue-dlq']}.name}}"
+    }
+    assert dead["threshold"] == 0
+    for alarm in alarms.values():
+        assert alarm["namespace"] == "AWS/SQS"
+        assert alarm["alarm_actions"] == alarm["ok_actions"] == [topic]
+        assert alarm["treat_missing_data"] == "notBreaching"
+
+
+def test_grants_give_producers_send_and_workers_consume_only(stack: TerraformStack) -> None:
+    queue = SqsTaskQueue(stack, "tasks", name="q", **BARE)
+    queue.grant_send_messages("producer", role="producer-role")
+    queue.grant_consume_messages("worker", role="worker-role")
+    policies = {p["role"]: p for p in resources(synth(stack), "aws_iam_role_policy")}
+    assert policies["producer-role"]["name"] == "q-send"
+    assert policies["worker-role"]["name"] == "q-consume"
+    send = queue.send_policy()["Statement"]
+    consume = queue.consume_policy()["Statement"]
+    assert [s["Action"] for s in send] == [list(SEND_ACTIONS)]
+    assert [s["Action"] for s in consume] == [list(CONSUME_ACTIONS)]
+    assert "sqs:ReceiveMessage" not in SEND_ACTIONS and "sqs:SendMessage" not in CONSUME_ACTIONS
+
+
+def test_grants_include_the_kms_key_when_there_is_one(stack: TerraformStack) -> None:
+    key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    queue = SqsTaskQueue(stack, "tasks", kms_master_key_id=key, **BARE)
+    assert queue.send_policy()["Statement"][1] == {
+        "Effect": "Allow",
+        "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+        "Resource": key,
+    }
+    assert queue.consume_policy()["Statement"][1]["Action"] == ["kms:Decrypt"]
+
+
+def test_prevent_destroy_protects_both_queues(stack: TerraformStack) -> None:
+    SqsTaskQueue(stack, "tasks", prevent_destroy=True, **BARE)
+    for queue in resources(synth(stack), SqsQueue.TF_RESOURCE_TYPE):
+        assert queue["lifecycle"] == {"prevent_destroy": True}
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "allowed"),
+    [
+        ("kms_master_key_id", "my-key", "a KMS key ID, key ARN, alias name"),
+        ("kms_data_key_reuse_period_seconds", 59, "an integer from 60 to 86400"),
+        ("kms_data_key_reuse_period_seconds", 86_401, "an integer from 60 to 86400"),
+        ("alarm_topic_arn", "ml-alarms", "an SNS topic ARN"),
+        ("oldest_message_alarm_seconds", 59, "an integer from 60 to 1209600"),
+    ],
+)
+def test_rejects_new_settings_outside_what_aws_accepts(
+    stack: TerraformStack, field: str, value: object, allowed: str
+) -> None:
+    arguments: dict[str, Any] = {field: value}
+    with pytest.raises(LimitError) as error:
+        SqsTaskQueue(stack, "tasks", **arguments)
+    assert str(error.value).startswith(
+        f"environment 'test': SqsTaskQueue.{field} = {value!r} is not allowed; expected {allowed}"
+    )

@@ -134,6 +134,40 @@ def test_deploy_creates_the_queue_with_the_synthesized_settings(deployment: Depl
     }
 
 
+def test_every_queue_is_encrypted_and_refuses_requests_without_tls(
+    deployment: Deployment,
+) -> None:
+    urls = deployment.sqs.list_queues()["QueueUrls"]
+    workers = deployment.outputs["sqs_worker_queue_urls"]
+    # The shared queue and one per worker, each with its dead-letter queue.
+    assert len(urls) == 2 * (1 + len(workers)) and set(workers) <= set(urls)
+    for url in urls:
+        attributes = deployment.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])[
+            "Attributes"
+        ]
+        assert attributes["SqsManagedSseEnabled"] == "true", url
+        [statement] = json.loads(attributes["Policy"])["Statement"]
+        assert statement["Effect"] == "Deny" and statement["Action"] == "sqs:*", url
+        assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_each_queue_has_its_two_alarms(deployment: Deployment, moto_endpoint: str) -> None:
+    cloudwatch = boto3.client(
+        "cloudwatch",
+        endpoint_url=moto_endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+    alarms = cloudwatch.describe_alarms()["MetricAlarms"]
+    names = {url.rsplit("/", 1)[1] for url in deployment.sqs.list_queues()["QueueUrls"]}
+    sources = {name for name in names if not name.endswith("-dlq")}
+    assert sorted((a["Dimensions"][0]["Value"], a["MetricName"]) for a in alarms) == sorted(
+        [(name, "ApproximateAgeOfOldestMessage") for name in sources]
+        + [(f"{name}-dlq", "ApproximateNumberOfMessagesVisible") for name in sources]
+    )
+
+
 def test_a_task_is_invisible_for_delay_seconds(deployment: Deployment) -> None:
     url = deployment.outputs["ml_training_queue_url"]
     body = json.dumps({"shard": "s3://data/shard-0007", "lr": 0.001})

@@ -33,25 +33,116 @@ def test_sqs_queue_has_the_seed_values_and_the_environment_in_its_name(
     stack_json: dict[str, dict[str, Any]], env: str
 ) -> None:
     queues = {q["name"]: q for q in resources(stack_json[env], "aws_sqs_queue")}
-    queue = queues[f"mlTrainingQueue-{env}"]
-    del queue["//"]
+    # A copy: the parsed stacks are shared by every test of the session.
+    queue = {
+        key: value
+        for key, value in queues[f"mlTrainingQueue-{env}"].items()
+        if key not in ("//", "lifecycle")
+    }
     duration = load_environment(PROJECT_CONFIG, env).max_task_duration_seconds
     assert queue == {
         "name": f"mlTrainingQueue-{env}",
         **SEED_QUEUE,
         "visibility_timeout_seconds": duration,
+        "sqs_managed_sse_enabled": True,
     }
-    assert set(queues) == {f"mlTrainingQueue-{env}", f"mlTrainingQueue-{env}-dlq"}
 
 
 @pytest.mark.parametrize("env", CLOUD_ENVIRONMENTS)
-def test_pubsub_names_carry_the_environment(
+def test_sqs_one_queue_per_worker_and_a_shared_one_each_with_a_dead_letter_queue(
     stack_json: dict[str, dict[str, Any]], env: str
 ) -> None:
-    [topic] = resources(stack_json[env], "google_pubsub_topic")
-    [subscription] = resources(stack_json[env], "google_pubsub_subscription")
-    assert topic["name"] == f"mlTrainingTopic-{env}"
-    assert subscription["name"] == f"mlTrainingSubscription-{env}"
+    workers = load_environment(PROJECT_CONFIG, env).workers
+    names = {q["name"] for q in resources(stack_json[env], "aws_sqs_queue")}
+    sources = [f"mlTrainingQueue-{env}"] + [
+        f"mlTrainingQueue-{env}-worker-{n}" for n in range(1, workers + 1)
+    ]
+    assert names == {*sources, *(f"{name}-dlq" for name in sources)}
+    assert len(resources(stack_json[env], "aws_sqs_queue_redrive_policy")) == len(sources)
+    assert len(resources(stack_json[env], "aws_sqs_queue_redrive_allow_policy")) == len(sources)
+    assert len(resources(stack_json[env], "aws_sqs_queue_policy")) == 2 * len(sources)
+    assert len(resources(stack_json[env], "aws_cloudwatch_metric_alarm")) == 2 * len(sources)
+    urls = stack_json[env]["output"]["sqs_worker_queue_urls"]["value"]
+    assert len(urls) == workers
+
+
+def test_prod_grants_each_worker_role_its_own_queue_and_the_shared_one(
+    stack_json: dict[str, dict[str, Any]],
+) -> None:
+    prod = stack_json["prod"]
+    workers = load_environment(PROJECT_CONFIG, "prod").workers
+    names = {queue_id: body["name"] for queue_id, body in prod["resource"]["aws_sqs_queue"].items()}
+    grants: dict[str, set[str]] = {}
+    for policy in resources(prod, "aws_iam_role_policy"):
+        grants.setdefault(policy["role"], set()).add(policy["name"])
+    assert grants["ml-queues-prod-producer"] == {
+        "mlTrainingQueue-prod-send",
+        *(f"mlTrainingQueue-prod-worker-{n}-send" for n in range(1, workers + 1)),
+    }
+    for n in range(1, workers + 1):
+        assert grants[f"ml-queues-prod-worker-{n}"] == {
+            "mlTrainingQueue-prod-consume",
+            f"mlTrainingQueue-prod-worker-{n}-consume",
+        }
+    assert len(names) == 2 * (workers + 1)
+
+
+def test_prod_pubsub_grants_publish_to_the_producer_and_one_subscription_per_worker(
+    stack_json: dict[str, dict[str, Any]],
+) -> None:
+    prod = stack_json["prod"]
+    publishers = {m["member"] for m in resources(prod, "google_pubsub_topic_iam_member")}
+    assert "serviceAccount:ml-producer@ml-queues-prod.iam.gserviceaccount.com" in publishers
+    workers = load_environment(PROJECT_CONFIG, "prod").workers
+    members = [m["member"] for m in resources(prod, "google_pubsub_subscription_iam_member")]
+    for n in range(1, workers + 1):
+        # Its own subscription and the shared one.
+        assert (
+            members.count(f"serviceAccount:ml-worker-{n}@ml-queues-prod.iam.gserviceaccount.com")
+            == 2
+        )
+
+
+@pytest.mark.parametrize("env", CLOUD_ENVIRONMENTS)
+def test_pubsub_names_carry_the_environment_and_each_worker_has_a_subscription(
+    stack_json: dict[str, dict[str, Any]], env: str
+) -> None:
+    settings = load_environment(PROJECT_CONFIG, env)
+    topics = {t["name"] for t in resources(stack_json[env], "google_pubsub_topic")}
+    assert topics == {f"mlTrainingTopic-{env}", f"mlTrainingTopic-{env}-dead-letter"}
+    subscriptions = {s["name"]: s for s in resources(stack_json[env], "google_pubsub_subscription")}
+    base = f"mlTrainingSubscription-{env}"
+    assert set(subscriptions) == {
+        base,
+        f"{base}-dead-letter",
+        *(f"{base}-worker-{n}" for n in range(1, settings.workers + 1)),
+    }
+    assert subscriptions[base]["ack_deadline_seconds"] == settings.max_task_duration_seconds
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_every_provider_tags_what_it_creates_with_project_and_environment(
+    stack_json: dict[str, dict[str, Any]], env: str
+) -> None:
+    tags = {"project": "ml-queues", "environment": env, "managed_by": "cdktf"}
+    providers = stack_json[env]["provider"]
+    assert providers["aws"][0]["default_tags"] == [{"tags": tags}]
+    if "google" in providers:
+        assert providers["google"][0]["default_labels"] == tags
+
+
+def test_only_prod_protects_queues_topics_and_subscriptions_from_destroy(
+    stack_json: dict[str, dict[str, Any]],
+) -> None:
+    kinds = ("aws_sqs_queue", "google_pubsub_topic", "google_pubsub_subscription")
+    for env in CLOUD_ENVIRONMENTS:
+        lifecycles = {
+            str(body.get("lifecycle"))
+            for kind in kinds
+            for body in resources(stack_json[env], kind)
+        }
+        expected = {"prevent_destroy": True} if env == "prod" else None
+        assert lifecycles == {str(expected)}
 
 
 @pytest.mark.parametrize("env", CLOUD_ENVIRONMENTS)
@@ -138,8 +229,10 @@ def test_outputs_for_every_seed_export(stack_json: dict[str, dict[str, Any]], en
         "ml_training_queue_arn",
         "ml_training_dlq_url",
         "ml_training_dlq_arn",
+        "sqs_worker_queue_urls",
         "ml_training_topic_name",
         "ml_training_subscription_name",
+        "pubsub_worker_subscription_names",
         "rabbitmq_vhost",
         "exchange_name",
         "worker_queue_names",
@@ -213,7 +306,16 @@ def test_local_environment_deploys_sqs_only_into_an_emulator_with_short_timings(
     assert local["provider"]["aws"] == [
         {
             "region": "us-east-1",
-            "endpoints": [{"sqs": "http://127.0.0.1:4566"}],
+            "default_tags": [
+                {"tags": {"project": "ml-queues", "environment": "local", "managed_by": "cdktf"}}
+            ],
+            "endpoints": [
+                {
+                    "sqs": "http://127.0.0.1:4566",
+                    "cloudwatch": "http://127.0.0.1:4566",
+                    "iam": "http://127.0.0.1:4566",
+                }
+            ],
             "skip_credentials_validation": True,
             "skip_metadata_api_check": "true",
             "skip_requesting_account_id": True,
@@ -223,13 +325,14 @@ def test_local_environment_deploys_sqs_only_into_an_emulator_with_short_timings(
     queue = queues["mlTrainingQueue-local"]
     assert (queue["delay_seconds"], queue["visibility_timeout_seconds"]) == (2, 3)
     assert "mlTrainingQueue-local-dlq" in queues
-    [redrive] = resources(local, "aws_sqs_queue_redrive_policy")
-    assert '"maxReceiveCount" = 2' in redrive["redrive_policy"]
+    for redrive in resources(local, "aws_sqs_queue_redrive_policy"):
+        assert '"maxReceiveCount" = 2' in redrive["redrive_policy"]
     assert set(local["output"]) == {
         "ml_training_queue_url",
         "ml_training_queue_arn",
         "ml_training_dlq_url",
         "ml_training_dlq_arn",
+        "sqs_worker_queue_urls",
     }
 
 

@@ -150,6 +150,11 @@ def test_the_project_config_files_load() -> None:
         ("sqs.message_retention_seconds", 1_209_601, "from 60 to 1209600"),
         ("sqs.receive_wait_time_seconds", 21, "from 0 to 20"),
         ("max_task_duration_seconds", 0, "expected an integer >= 1"),
+        ("sqs.kms_data_key_reuse_period_seconds", 59, "from 60 to 86400"),
+        ("sqs.oldest_message_alarm_seconds", 59, "from 60 to 1209600"),
+        ("pubsub.message_retention_seconds", 599, "from 600 to 2678400"),
+        ("pubsub.max_delivery_attempts", 101, "from 5 to 100"),
+        ("pubsub.minimum_backoff_seconds", 601, "from 0 to 600"),
         ("rabbitmq.delivery_limit", 0, "rabbitmq.delivery_limit = 0 is not allowed"),
         ("rabbitmq.message_ttl_seconds", 0, "expected an integer from 1 to 4294967"),
         ("rabbitmq.max_length", 0, "expected an integer >= 1"),
@@ -180,6 +185,17 @@ def test_values_out_of_the_cloud_range(path: str, value: int, expected: str) -> 
         ("pubsub.region", "central", "expected a Google Cloud region"),
         ("rabbitmq.vhost", "", "rabbitmq.vhost = '' is not allowed; expected 1 to 255 bytes"),
         ("rabbitmq.queue_type", "stream", "expected 'quorum' or 'classic'"),
+        ("sqs.kms_key_id", "my-key", "expected a KMS key ID, key ARN, alias name"),
+        ("sqs.alarm_topic_arn", "alarms", "expected an SNS topic ARN"),
+        ("sqs.producer_role", "a b", "expected an IAM role name"),
+        ("sqs.worker_role_template", "ml-worker", "expected an IAM role name containing"),
+        ("pubsub.kms_key_name", "key", "expected a Cloud KMS key name"),
+        ("pubsub.producer_member", "producer@x.com", "expected an IAM member such as"),
+        (
+            "pubsub.worker_member_template",
+            "serviceAccount:w@x.com",
+            "expected an IAM member containing '{worker}'",
+        ),
         ("rabbitmq.min_broker_version", "4", "expected a RabbitMQ version such as '3.13'"),
         ("rabbitmq.endpoint", "http://admin:hunter2@mq:15672", "without credentials"),
         (
@@ -241,7 +257,7 @@ def test_missing_keys(path: str, expected: str) -> None:
     ("path", "expected"),
     [
         ("wrokers", "wrokers is not a known setting; allowed here: "),
-        ("sqs.delay", "sqs.delay is not a known setting; allowed here: dead_letter_queue,"),
+        ("sqs.delay", "sqs.delay is not a known setting; allowed here: alarm_topic_arn, alarms,"),
     ],
 )
 def test_unknown_keys(path: str, expected: str) -> None:
@@ -343,3 +359,29 @@ def test_environments_never_share_names_vhosts_or_state(
         load_all(config)
     assert expected in str(error.value)
     assert str(error.value).endswith("each environment needs its own")
+
+
+def test_new_backend_settings_default_to_the_safe_choice() -> None:
+    settings = parse_environment("dev", VALID, source="config/dev.toml")
+    assert settings.sqs is not None and settings.pubsub is not None
+    sqs, pubsub = settings.sqs, settings.pubsub
+    assert (sqs.shared_queue, sqs.enforce_ssl, sqs.alarms, sqs.fifo) == (True, True, True, False)
+    assert (sqs.kms_key_id, sqs.producer_role, sqs.worker_role_template) == (None, None, None)
+    assert (pubsub.shared_subscription, pubsub.dead_letter) == (True, True)
+    assert (pubsub.max_delivery_attempts, pubsub.message_retention_seconds) == (5, 604_800)
+    assert (pubsub.minimum_backoff_seconds, pubsub.maximum_backoff_seconds) == (10, 600)
+    assert (pubsub.exactly_once_delivery, pubsub.message_ordering) == (False, False)
+
+
+def test_deduplication_needs_fifo() -> None:
+    assert _error(_with("sqs.content_based_deduplication", True)) == (
+        "config/dev.toml: sqs.content_based_deduplication = true needs fifo = true"
+    )
+
+
+def test_backoff_maximum_is_not_below_the_minimum() -> None:
+    data = _with("pubsub.minimum_backoff_seconds", 60)
+    data["pubsub"]["maximum_backoff_seconds"] = 30
+    assert _error(data) == (
+        "config/dev.toml: pubsub.maximum_backoff_seconds = 30 is below minimum_backoff_seconds = 60"
+    )
