@@ -21,6 +21,7 @@ export TF_CLI_CONFIG_FILE := $(TF_CLI_CONFIG)
 # Providers come from the mirror or the registry, not from a shared cache of links into it.
 export CDKTF_DISABLE_PLUGIN_CACHE_ENV := 1
 ENV ?= dev
+WORKER ?= 1
 
 PIPENV := $(PYTHON) -m pipenv
 VENV_STAMP := .venv/.installed-from-lock
@@ -30,7 +31,7 @@ CHECKOV_VENV := .cache/checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-from-requirements
 
 .PHONY: install synth test test-integration snapshot-update lint bench \
-	rabbitmq-definitions google-schema deploy-local stop-local clean FORCE
+	rabbitmq-definitions google-schema worker-env deploy-local stop-local clean FORCE
 
 install: $(VENV_STAMP) $(NPM_STAMP) $(CHECKOV_STAMP)
 
@@ -71,6 +72,13 @@ rabbitmq-definitions: install
 	$(PIPENV) run python -m tools.rabbitmq_definitions cdktf.out/stacks/$(ENV)/cdk.tf.json \
 		--output cdktf.out/rabbitmq-definitions/$(ENV).json
 	@echo "wrote cdktf.out/rabbitmq-definitions/$(ENV).json"
+
+# What worker WORKER of ENV needs (WORKER=producer: the producer), as .env lines, from the
+# deployed stack's outputs.
+worker-env: install $(TF_CLI_CONFIG)
+	@$(PIPENV) run python main.py
+	@$(PIPENV) run python -m tools.worker_env cdktf.out/stacks/$(ENV) \
+		$(if $(filter producer,$(WORKER)),--producer,--worker $(WORKER))
 
 # After a bindings upgrade or a new google_* type: the schema the tests hold those resources to.
 google-schema: install

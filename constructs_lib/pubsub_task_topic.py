@@ -253,6 +253,21 @@ class PubSubTaskTopic(Construct):
         return self._shared.name if self._shared else None
 
     @property
+    def topic_path(self) -> str:
+        """`projects/P/topics/T`, what publishers pass to the API."""
+        return self._topic.id
+
+    @property
+    def subscription_path(self) -> str | None:
+        """`projects/P/subscriptions/S` of the shared subscription; None when there is none."""
+        return self._shared.id if self._shared else None
+
+    @property
+    def worker_subscription_paths(self) -> list[str]:
+        """In worker order: what worker N passes to the API to pull its tasks."""
+        return [subscription.id for subscription in self._workers]
+
+    @property
     def worker_subscription_names(self) -> list[str]:
         """In worker order (worker 1 first)."""
         return [subscription.name for subscription in self._workers]

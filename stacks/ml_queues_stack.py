@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from cdktf import (
     GcsBackend,
     LocalBackend,
@@ -59,12 +61,20 @@ class MlQueuesStack(TerraformStack):
     def __init__(self, scope: Construct, settings: EnvironmentSettings) -> None:
         super().__init__(scope, settings.name)
         self._use_state(settings.state)
+        # What producers and each worker need, per backend, gathered for the wiring outputs.
+        self._producer: dict[str, dict[str, Any]] = {}
+        self._workers: list[dict[str, dict[str, Any]]] = [{} for _ in range(settings.workers)]
         if settings.sqs is not None:
             self._sqs(settings, settings.sqs)
         if settings.pubsub is not None:
             self._pubsub(settings, settings.pubsub)
         if settings.rabbitmq is not None:
             self._rabbitmq(settings, settings.rabbitmq)
+        # One structured output each, so nobody copies URLs or names by hand
+        # (`make worker-env ENV=dev WORKER=2` turns one into a .env file).
+        TerraformOutput(self, "producer", value=self._producer)
+        for number, wiring in enumerate(self._workers, start=1):
+            TerraformOutput(self, f"worker_{number}", value=wiring)
 
     def _sqs(self, settings: EnvironmentSettings, sqs: SqsSettings) -> None:
         self._aws_provider(settings, sqs.region, sqs.endpoint)
@@ -118,6 +128,18 @@ class MlQueuesStack(TerraformStack):
                 TerraformOutput(self, "ml_training_dlq_url", value=shared.dead_letter_queue_url)
                 TerraformOutput(self, "ml_training_dlq_arn", value=shared.dead_letter_queue_arn)
         TerraformOutput(self, "sqs_worker_queue_urls", value=[queue.queue_url for queue in workers])
+        shared_url = shared.queue_url if shared is not None else None
+        self._producer["sqs"] = {
+            "region": sqs.region,
+            "worker_queue_urls": [queue.queue_url for queue in workers],
+            "shared_queue_url": shared_url,
+        }
+        for wiring, queue in zip(self._workers, workers, strict=True):
+            wiring["sqs"] = {
+                "region": sqs.region,
+                "queue_url": queue.queue_url,
+                "shared_queue_url": shared_url,
+            }
 
     def _pubsub(self, settings: EnvironmentSettings, pubsub: PubSubSettings) -> None:
         GoogleProvider(
@@ -162,6 +184,17 @@ class MlQueuesStack(TerraformStack):
         TerraformOutput(
             self, "pubsub_worker_subscription_names", value=topic.worker_subscription_names
         )
+        self._producer["pubsub"] = {"topic": topic.topic_path, "worker_attribute": "worker"}
+        for number, (wiring, path) in enumerate(
+            zip(self._workers, topic.worker_subscription_paths, strict=True), start=1
+        ):
+            attribute, value = topic.worker_attribute(number)
+            wiring["pubsub"] = {
+                "subscription": path,
+                "shared_subscription": topic.subscription_path,
+                "attribute": attribute,
+                "attribute_value": value,
+            }
 
     def _rabbitmq(self, settings: EnvironmentSettings, rabbitmq: RabbitMqSettings) -> None:
         # Admin credentials come from RABBITMQ_USERNAME / RABBITMQ_PASSWORD, read by the
@@ -217,6 +250,21 @@ class MlQueuesStack(TerraformStack):
             )
         TerraformOutput(self, "rabbitmq_producer_user", value=producer.name)
         TerraformOutput(self, "rabbitmq_worker_users", value=workers)
+        self._producer["rabbitmq"] = {
+            "vhost": vhost.name,
+            "exchange": exchange.exchange_name,
+            "routing_keys": exchange.routing_keys,
+            "user": producer.name,
+        }
+        for wiring, queue, user in zip(
+            self._workers, exchange.worker_queue_names, workers, strict=True
+        ):
+            wiring["rabbitmq"] = {
+                "vhost": vhost.name,
+                "exchange": exchange.exchange_name,
+                "queue": queue,
+                "user": user,
+            }
 
     def _rabbitmq_user(self, id: str, name: str, who: str) -> User:
         """A broker user whose password is a sensitive variable: it never enters the JSON."""

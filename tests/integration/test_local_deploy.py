@@ -22,6 +22,7 @@ import pytest
 from stacks.settings import load_environment
 from tests.integration.harness import PROJECT_ROOT, require, run
 from tests.synth_helpers import copy_app
+from tools import worker_env
 
 CDKTF = PROJECT_ROOT / "node_modules" / ".bin" / "cdktf"
 _LOCAL_SQS = load_environment(PROJECT_ROOT / "config", "local").sqs
@@ -225,6 +226,21 @@ def test_a_task_that_keeps_failing_lands_in_the_dead_letter_queue_intact(
     [dead] = _receive(deployment, dlq_url)
     assert dead["Body"] == body
     deployment.sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=dead["ReceiptHandle"])
+
+
+def test_worker_env_gives_worker_2_its_queue_from_the_deployed_state(
+    deployment: Deployment, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`make worker-env ENV=local WORKER=2` runs this command."""
+    stack_dir = deployment.checkout / "cdktf.out" / "stacks" / "local"
+    assert worker_env.main([str(stack_dir), "--worker", "2"]) == 0
+    header, *lines = capsys.readouterr().out.splitlines()
+    assert header.startswith("# worker 2 of local")
+    assert dict(line.split("=", 1) for line in lines) == {
+        "SQS_REGION": "us-east-1",
+        "SQS_QUEUE_URL": deployment.outputs["sqs_worker_queue_urls"][1],
+        "SQS_SHARED_QUEUE_URL": deployment.outputs["ml_training_queue_url"],
+    }
 
 
 def test_destroy_removes_the_queue(deployment: Deployment) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 from typing import Any
 
@@ -224,7 +225,9 @@ def test_only_prod_protects_its_rabbitmq_topology_from_destroy(
 @pytest.mark.parametrize("env", CLOUD_ENVIRONMENTS)
 def test_outputs_for_every_seed_export(stack_json: dict[str, dict[str, Any]], env: str) -> None:
     outputs = {name: body["value"] for name, body in stack_json[env]["output"].items()}
-    assert set(outputs) == {
+    workers = load_environment(PROJECT_CONFIG, env).workers
+    wiring = {"producer", *(f"worker_{n}" for n in range(1, workers + 1))}
+    assert set(outputs) - wiring == {
         "ml_training_queue_url",
         "ml_training_queue_arn",
         "ml_training_dlq_url",
@@ -243,8 +246,35 @@ def test_outputs_for_every_seed_export(stack_json: dict[str, dict[str, Any]], en
     assert outputs["ml_training_queue_url"].endswith(".url}")
     assert outputs["ml_training_queue_arn"].endswith(".arn}")
     assert outputs["exchange_name"].startswith("${rabbitmq_exchange.")
-    workers = load_environment(PROJECT_CONFIG, env).workers
     assert len(outputs["worker_queue_names"]) == workers
+
+
+@pytest.mark.parametrize("env", CLOUD_ENVIRONMENTS)
+def test_each_worker_gets_one_output_with_its_own_queue_on_every_backend(
+    stack_json: dict[str, dict[str, Any]], env: str
+) -> None:
+    outputs = {name: body["value"] for name, body in stack_json[env]["output"].items()}
+    workers = load_environment(PROJECT_CONFIG, env).workers
+    for n in range(1, workers + 1):
+        wiring = outputs[f"worker_{n}"]
+        assert set(wiring) == {"sqs", "pubsub", "rabbitmq"}
+        assert wiring["sqs"]["queue_url"] == outputs["sqs_worker_queue_urls"][n - 1]
+        assert wiring["sqs"]["shared_queue_url"] == outputs["ml_training_queue_url"]
+        assert f"worker_{n}_subscription" in wiring["pubsub"]["subscription"]
+        assert wiring["pubsub"]["subscription"].endswith(".id}")
+        assert (wiring["pubsub"]["attribute"], wiring["pubsub"]["attribute_value"]) == (
+            "worker",
+            f"worker_{n}",
+        )
+        assert wiring["rabbitmq"]["queue"] == outputs["worker_queue_names"][n - 1]
+        assert wiring["rabbitmq"]["user"] == outputs["rabbitmq_worker_users"][n - 1]
+    producer = outputs["producer"]
+    assert producer["sqs"]["worker_queue_urls"] == outputs["sqs_worker_queue_urls"]
+    assert producer["pubsub"]["topic"].endswith(".id}")
+    assert producer["rabbitmq"]["routing_keys"] == [
+        f"worker_queue_{n}" for n in range(1, workers + 1)
+    ]
+    assert "password" not in json.dumps(outputs)
 
 
 def test_state_is_local_and_relative_in_dev_and_remote_elsewhere(
@@ -333,6 +363,10 @@ def test_local_environment_deploys_sqs_only_into_an_emulator_with_short_timings(
         "ml_training_dlq_url",
         "ml_training_dlq_arn",
         "sqs_worker_queue_urls",
+        "producer",
+        "worker_1",
+        "worker_2",
+        "worker_3",
     }
 
 

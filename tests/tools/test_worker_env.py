@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tools import worker_env
+from tools.worker_env import env_lines
+
+
+def test_each_backend_gets_its_prefix_and_lists_are_joined() -> None:
+    wiring = {
+        "sqs": {"queue_url": "http://q/2", "region": "us-east-1", "shared_queue_url": None},
+        "rabbitmq": {"routing_keys": ["worker_queue_1", "worker_queue_2"], "vhost": "v"},
+        "pubsub": {"subscription": "projects/p/subscriptions/s-2", "attribute": "worker"},
+    }
+    assert env_lines(wiring) == [
+        "PUBSUB_ATTRIBUTE=worker",
+        "PUBSUB_SUBSCRIPTION=projects/p/subscriptions/s-2",
+        "AMQP_ROUTING_KEYS=worker_queue_1,worker_queue_2",
+        "AMQP_VHOST=v",
+        "SQS_QUEUE_URL=http://q/2",
+        "SQS_REGION=us-east-1",
+    ]
+
+
+@pytest.fixture
+def dev_stack(synth_dir: Path, tmp_path: Path) -> Path:
+    """The synthesized dev stack at cdktf.out/stacks/dev inside a project root of its own."""
+    stack_dir = tmp_path / "cdktf.out" / "stacks" / "dev"
+    shutil.copytree(synth_dir / "stacks" / "dev", stack_dir)
+    return stack_dir
+
+
+def test_a_stack_never_deployed_says_so_and_how_to_deploy(
+    dev_stack: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert worker_env.main([str(dev_stack), "--worker", "2"]) == 3
+    error = capsys.readouterr().err
+    assert error.startswith("error: stack dev is not deployed (no state at ")
+    assert error.rstrip().endswith("deploy it first: `npx cdktf deploy dev`")
+
+
+def test_the_deployed_outputs_of_one_worker_become_env_lines(
+    dev_stack: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The local backend's path, relative to the stack folder, lands in the project root.
+    state = {"outputs": {"worker_2": {"value": {"sqs": {"queue_url": "https://sqs/q-2"}}}}}
+    (dev_stack.parent.parent.parent / "terraform.dev.tfstate").write_text(json.dumps(state))
+    assert worker_env.main([str(dev_stack), "--worker", "2"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("# worker 2 of dev; passwords are not here")
+    assert out[1:] == ["SQS_QUEUE_URL=https://sqs/q-2"]
+    assert worker_env.main([str(dev_stack), "--worker", "9"]) == 2
+    assert "dev has no worker_9; it has worker_2" in capsys.readouterr().err

@@ -1,0 +1,124 @@
+"""Print what one worker (or the producer) needs as KEY=value lines for a .env file.
+
+Why: the stacks output, per worker, one structured value with its queue URL, subscription
+path, vhost, exchange and queue; copying those by hand is how workers end up reading another
+worker's queue. This reads the deployed outputs (the state, not the synthesized JSON, so it
+shows real URLs) and says clearly when the stack has not been deployed. Passwords are never
+printed: they live in your secret store.
+
+    python -m tools.worker_env cdktf.out/stacks/dev --worker 2
+    python -m tools.worker_env cdktf.out/stacks/dev --producer
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+PREFIXES = {"sqs": "SQS", "pubsub": "PUBSUB", "rabbitmq": "AMQP"}
+
+
+class NotDeployed(Exception):
+    """The stack has no outputs yet; the message says what to run."""
+
+
+def env_lines(wiring: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """`{"sqs": {"queue_url": u}}` -> `SQS_QUEUE_URL=u`; lists joined with commas."""
+    lines = []
+    for backend in sorted(wiring):
+        for key, value in sorted(wiring[backend].items()):
+            if value is None:
+                continue
+            text = ",".join(map(str, value)) if isinstance(value, list) else str(value)
+            lines.append(f"{PREFIXES[backend]}_{key.upper()}={text}")
+    return lines
+
+
+def _local_state_outputs(stack_dir: Path, path: str) -> dict[str, Any]:
+    state_file = (stack_dir / path).resolve()
+    if not state_file.is_file():
+        raise NotDeployed(f"no state at {state_file}")
+    outputs: dict[str, Any] = json.loads(state_file.read_text(encoding="utf-8"))["outputs"]
+    return outputs
+
+
+def _terraform_outputs(stack_dir: Path) -> dict[str, Any]:
+    """Remote state: Terraform reads it, after `init` if this checkout never ran one."""
+
+    def output() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["terraform", "output", "-json", "-no-color"],
+            cwd=stack_dir,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+
+    result = output()
+    if result.returncode != 0 and "terraform init" in result.stderr:
+        init = subprocess.run(
+            ["terraform", "init", "-input=false", "-no-color"],
+            cwd=stack_dir,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        if init.returncode != 0:
+            raise NotDeployed(f"terraform init failed: {init.stderr.strip()[-1000:]}")
+        result = output()
+    if result.returncode != 0:
+        raise NotDeployed(f"terraform output failed: {result.stderr.strip()[-1000:]}")
+    outputs: dict[str, Any] = json.loads(result.stdout)
+    return outputs
+
+
+def deployed_outputs(stack_dir: Path) -> dict[str, Any]:
+    synthesized = stack_dir / "cdk.tf.json"
+    if not synthesized.is_file():
+        raise NotDeployed(f"{synthesized} does not exist; run `make synth`")
+    backend = json.loads(synthesized.read_text(encoding="utf-8"))["terraform"]["backend"]
+    if "local" in backend:
+        return _local_state_outputs(stack_dir, backend["local"]["path"])
+    return _terraform_outputs(stack_dir)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("stack_dir", type=Path, help="cdktf.out/stacks/<env>")
+    who = parser.add_mutually_exclusive_group(required=True)
+    who.add_argument("--worker", type=int, help="the worker's number, from 1")
+    who.add_argument("--producer", action="store_true")
+    args = parser.parse_args(argv)
+    env = args.stack_dir.name
+    name = "producer" if args.producer else f"worker_{args.worker}"
+    try:
+        outputs = deployed_outputs(args.stack_dir)
+    except NotDeployed as error:
+        print(
+            f"error: stack {env} is not deployed ({error}); deploy it first:"
+            f" `npx cdktf deploy {env}`",
+            file=sys.stderr,
+        )
+        return 3
+    if not outputs:
+        print(f"error: stack {env} is not deployed (its state has no outputs)", file=sys.stderr)
+        return 3
+    if name not in outputs:
+        workers = sorted(key for key in outputs if key.startswith("worker_"))
+        print(f"error: {env} has no {name}; it has {', '.join(workers)}", file=sys.stderr)
+        return 2
+    print(f"# {name.replace('_', ' ')} of {env}; passwords are not here: use your secret store")
+    for line in env_lines(outputs[name]["value"]):
+        print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
