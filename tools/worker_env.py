@@ -23,7 +23,7 @@ from typing import Any
 PREFIXES = {"sqs": "SQS", "pubsub": "PUBSUB", "rabbitmq": "AMQP"}
 
 
-class NotDeployed(Exception):
+class NotDeployedError(Exception):
     """The stack has no outputs yet; the message says what to run."""
 
 
@@ -42,7 +42,7 @@ def env_lines(wiring: Mapping[str, Mapping[str, Any]]) -> list[str]:
 def _local_state_outputs(stack_dir: Path, path: str) -> dict[str, Any]:
     state_file = (stack_dir / path).resolve()
     if not state_file.is_file():
-        raise NotDeployed(f"no state at {state_file}")
+        raise NotDeployedError(f"no state at {state_file}")
     outputs: dict[str, Any] = json.loads(state_file.read_text(encoding="utf-8"))["outputs"]
     return outputs
 
@@ -71,10 +71,10 @@ def _terraform_outputs(stack_dir: Path) -> dict[str, Any]:
             check=False,
         )
         if init.returncode != 0:
-            raise NotDeployed(f"terraform init failed: {init.stderr.strip()[-1000:]}")
+            raise NotDeployedError(f"terraform init failed: {init.stderr.strip()[-1000:]}")
         result = output()
     if result.returncode != 0:
-        raise NotDeployed(f"terraform output failed: {result.stderr.strip()[-1000:]}")
+        raise NotDeployedError(f"terraform output failed: {result.stderr.strip()[-1000:]}")
     outputs: dict[str, Any] = json.loads(result.stdout)
     return outputs
 
@@ -82,7 +82,7 @@ def _terraform_outputs(stack_dir: Path) -> dict[str, Any]:
 def deployed_outputs(stack_dir: Path) -> dict[str, Any]:
     synthesized = stack_dir / "cdk.tf.json"
     if not synthesized.is_file():
-        raise NotDeployed(f"{synthesized} does not exist; run `make synth`")
+        raise NotDeployedError(f"{synthesized} does not exist; run `make synth`")
     backend = json.loads(synthesized.read_text(encoding="utf-8"))["terraform"]["backend"]
     if "local" in backend:
         return _local_state_outputs(stack_dir, backend["local"]["path"])
@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     name = "producer" if args.producer else f"worker_{args.worker}"
     try:
         outputs = deployed_outputs(args.stack_dir)
-    except NotDeployed as error:
+    except NotDeployedError as error:
         print(
             f"error: stack {env} is not deployed ({error}); deploy it first:"
             f" `npx cdktf deploy {env}`",
