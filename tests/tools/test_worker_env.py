@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -11,7 +12,7 @@ from tools.worker_env import env_lines
 
 
 def test_each_backend_gets_its_prefix_and_lists_are_joined() -> None:
-    wiring = {
+    wiring: dict[str, dict[str, Any]] = {
         "sqs": {"queue_url": "http://q/2", "region": "us-east-1", "shared_queue_url": None},
         "rabbitmq": {"routing_keys": ["worker_queue_1", "worker_queue_2"], "vhost": "v"},
         "pubsub": {"subscription": "projects/p/subscriptions/s-2", "attribute": "worker"},
