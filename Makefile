@@ -31,7 +31,7 @@ CHECKOV_VENV := .cache/checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-from-requirements
 
 .PHONY: install synth test test-integration snapshot-update lint bench \
-	rabbitmq-definitions google-schema worker-env deploy-local stop-local clean FORCE
+	rabbitmq-definitions google-schema worker-env diagram deploy-local stop-local clean FORCE
 
 install: $(VENV_STAMP) $(NPM_STAMP) $(CHECKOV_STAMP)
 
@@ -79,6 +79,12 @@ worker-env: install $(TF_CLI_CONFIG)
 	@$(PIPENV) run python main.py
 	@$(PIPENV) run python -m tools.worker_env cdktf.out/stacks/$(ENV) \
 		$(if $(filter producer,$(WORKER)),--producer,--worker $(WORKER))
+
+# Each environment's task flow, drawn from the synthesized stacks (needs Graphviz's dot).
+diagram: install
+	$(PIPENV) run python main.py
+	$(PIPENV) run python -m tools.topology cdktf.out/stacks --markdown docs/topology.md \
+		--svg-dir docs
 
 # After a bindings upgrade or a new google_* type: the schema the tests hold those resources to.
 google-schema: install

@@ -1,0 +1,83 @@
+"""The pictures show every queue-related resource and every flow of the synthesized stacks."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tools import topology as topology_tool
+from tools.topology import QUEUE_TYPES, markdown, mermaid, topology
+
+DOCS = Path(__file__).resolve().parent.parent.parent / "docs"
+
+
+def _count(stack: dict[str, Any], resource_type: str) -> int:
+    return len(stack.get("resource", {}).get(resource_type, {}))
+
+
+@pytest.mark.parametrize("env", ["dev", "staging", "prod", "local"])
+def test_one_node_per_resource_and_one_edge_per_flow(
+    stack_json: dict[str, dict[str, Any]], env: str
+) -> None:
+    stack = stack_json[env]
+    graph = topology(stack)
+    resource_nodes = [n for n in graph.nodes.values() if n.kind != "identity"]
+    assert len(resource_nodes) == sum(_count(stack, t) for t in QUEUE_TYPES)
+    kinds = [edge.kind for edge in graph.edges]
+    assert kinds.count("redrive") == _count(stack, "aws_sqs_queue_redrive_policy")
+    assert kinds.count("subscription") == _count(stack, "google_pubsub_subscription")
+    assert kinds.count("binding") == _count(stack, "rabbitmq_binding")
+    subscriptions = stack.get("resource", {}).get("google_pubsub_subscription", {}).values()
+    pubsub_dead_letters = [
+        e for e in graph.edges if e.kind == "dead_letter" and "google" in e.source
+    ]
+    assert len(pubsub_dead_letters) == sum("dead_letter_policy" in s for s in subscriptions)
+    workers = len([k for k in stack["output"] if re.fullmatch(r"worker_\d+", k)])
+    rabbit_dead_letters = [
+        e for e in graph.edges if e.kind == "dead_letter" and "rabbit" in e.source
+    ]
+    assert len(rabbit_dead_letters) == (workers if "rabbitmq_policy" in stack["resource"] else 0)
+
+
+def test_who_may_publish_and_consume_in_prod(stack_json: dict[str, dict[str, Any]]) -> None:
+    graph = topology(stack_json["prod"])
+    grants = {(e.source, e.target, e.kind) for e in graph.edges if e.kind in ("publish", "consume")}
+    assert (
+        "identity.ml-queues-prod-producer",
+        "rabbitmq_exchange.rabbitmq_task_exchange_9E56CFFD",
+        "publish",
+    ) in grants
+    worker_2 = {e.source for e in graph.edges if e.target == "identity.ml-queues-prod-worker-2"}
+    labels = sorted(graph.nodes[source].label for source in worker_2)
+    # Its own SQS queue and the shared one (IAM role), and its RabbitMQ queue (user).
+    assert labels == ["mlTrainingQueue-prod", "mlTrainingQueue-prod-worker-2", "worker_queue_2"]
+    agent = [n for n in graph.nodes.values() if "gcp-sa-pubsub" in n.label]
+    assert agent == []
+
+
+def test_mermaid_escapes_quotes_in_filters(stack_json: dict[str, dict[str, Any]]) -> None:
+    text = mermaid(topology(stack_json["dev"]))
+    assert "attributes.worker = #quot;worker_1#quot;" in text
+    assert text.startswith("flowchart LR\n")
+
+
+def test_the_committed_pictures_match_the_stacks(stack_json: dict[str, dict[str, Any]]) -> None:
+    """Run `make diagram` after a change that alters the stacks."""
+    graphs = {env: topology(stack) for env, stack in sorted(stack_json.items())}
+    assert (DOCS / "topology.md").read_text() == markdown(graphs)
+    for env, graph in graphs.items():
+        svg = (DOCS / f"topology-{env}.svg").read_text()
+        assert len(re.findall(r'class="node"', svg)) == len(graph.nodes), env
+        assert len(re.findall(r'class="edge"', svg)) == len(graph.edges), env
+
+
+def test_without_graphviz_it_says_how_to_install_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    args = [str(tmp_path), "--markdown", str(tmp_path / "t.md"), "--svg-dir", str(tmp_path)]
+    assert topology_tool.main(args) == 2
+    assert "apt-get install graphviz" in capsys.readouterr().err

@@ -1,0 +1,300 @@
+"""Draw each environment's task flow from its synthesized stack: Mermaid and Graphviz SVG.
+
+Why from `cdk.tf.json` and not from the Python objects: the picture then shows what
+Terraform will get. Drawn: every queue, topic, subscription and exchange; how tasks flow
+(SQS queue -> DLQ, topic -> subscription -> dead-letter topic, exchange -> binding -> queue
+-> dead-letter exchange); and who may publish or consume.
+
+    python -m tools.topology cdktf.out/stacks --markdown docs/topology.md --svg-dir docs
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+# The resources that hold or route tasks: one node each.
+QUEUE_TYPES = (
+    "aws_sqs_queue",
+    "google_pubsub_topic",
+    "google_pubsub_subscription",
+    "rabbitmq_exchange",
+    "rabbitmq_queue",
+)
+_REFERENCE = re.compile(r"\b(aws_sqs_queue|google_pubsub_\w+|rabbitmq_\w+)\.([\w-]+)\.(\w+)\b")
+_MAX_RECEIVE = re.compile(r'"maxReceiveCount" = (\d+)')
+# IAM grants to Pub/Sub's own service agent are plumbing for dead-lettering, not a user.
+_SERVICE_AGENT = "@gcp-sa-pubsub.iam.gserviceaccount.com"
+
+
+@dataclass(frozen=True, order=True)
+class Node:
+    id: str
+    label: str
+    kind: str  # queue, router (exchange or topic), subscription, identity
+
+
+@dataclass(frozen=True, order=True)
+class Edge:
+    source: str
+    target: str
+    label: str
+    kind: str  # redrive, subscription, dead_letter, binding, publish, consume
+
+
+@dataclass
+class Topology:
+    nodes: dict[str, Node] = field(default_factory=dict)
+    edges: list[Edge] = field(default_factory=list)
+
+    def add_identity(self, name: str) -> str:
+        node_id = f"identity.{name}"
+        self.nodes.setdefault(node_id, Node(node_id, name, "identity"))
+        return node_id
+
+
+def _references(value: str) -> Iterator[str]:
+    for resource_type, resource_id, _ in _REFERENCE.findall(value):
+        yield f"{resource_type}.{resource_id}"
+
+
+def _reference(value: str) -> str:
+    [address] = list(_references(value))
+    return address
+
+
+def topology(stack: Mapping[str, Any]) -> Topology:
+    resources: Mapping[str, Mapping[str, Any]] = stack.get("resource", {})
+
+    def each(resource_type: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
+        for resource_id, body in sorted(resources.get(resource_type, {}).items()):
+            yield f"{resource_type}.{resource_id}", body
+
+    graph = Topology()
+    kinds = {
+        "aws_sqs_queue": "queue",
+        "rabbitmq_queue": "queue",
+        "google_pubsub_topic": "router",
+        "rabbitmq_exchange": "router",
+        "google_pubsub_subscription": "subscription",
+    }
+    for resource_type in QUEUE_TYPES:
+        for address, body in each(resource_type):
+            graph.nodes[address] = Node(address, body["name"], kinds[resource_type])
+
+    for _, body in each("aws_sqs_queue_redrive_policy"):
+        [dead_letter_queue] = list(_references(body["redrive_policy"]))
+        [count] = _MAX_RECEIVE.findall(body["redrive_policy"])
+        label = f"after {count} receives"
+        graph.edges.append(Edge(_reference(body["queue_url"]), dead_letter_queue, label, "redrive"))
+    for address, body in each("google_pubsub_subscription"):
+        label = body.get("filter", "every task")
+        graph.edges.append(Edge(_reference(body["topic"]), address, label, "subscription"))
+        policy = body.get("dead_letter_policy")
+        if policy:
+            label = f"after {policy['max_delivery_attempts']} attempts"
+            target = _reference(policy["dead_letter_topic"])
+            graph.edges.append(Edge(address, target, label, "dead_letter"))
+    for _, body in each("rabbitmq_binding"):
+        label = body.get("routing_key") or "every task"
+        source, target = _reference(body["source"]), _reference(body["destination"])
+        graph.edges.append(Edge(source, target, label, "binding"))
+    _rabbitmq_dead_letters(
+        graph, dict(each("rabbitmq_queue")), dict(each("rabbitmq_exchange")), each
+    )
+    _grants(graph, dict(each("rabbitmq_user")), each)
+    return graph
+
+
+def _rabbitmq_dead_letters(graph: Topology, queues: Any, exchanges: Any, each: Any) -> None:
+    """A policy's dead-letter exchange, for every queue its pattern matches."""
+    by_name = {body["name"]: address for address, body in exchanges.items()}
+    for _, body in each("rabbitmq_policy"):
+        policy = body["policy"]
+        exchange = policy["definition"].get("dead-letter-exchange")
+        if exchange is None:
+            continue
+        limit = policy["definition"].get("delivery-limit")
+        label = f"delivery limit {limit}" if limit else "rejected or expired"
+        for address, queue in queues.items():
+            if re.search(policy["pattern"], queue["name"]):
+                graph.edges.append(Edge(address, by_name[exchange], label, "dead_letter"))
+
+
+def _grants(graph: Topology, users: Any, each: Any) -> None:
+    """Publish edges run from the identity, consume edges to it: the way tasks go."""
+    routers = {n.label: n.id for n in graph.nodes.values() if n.id.startswith("rabbitmq_exchange")}
+    queues = {n.label: n.id for n in graph.nodes.values() if n.id.startswith("rabbitmq_queue")}
+    for _, body in each("rabbitmq_permissions"):
+        user = graph.add_identity(users[_reference(body["user"])]["name"])
+        permissions = body["permissions"]
+        for name, address in sorted(routers.items()):
+            if permissions["write"] != "^$" and re.search(permissions["write"], name):
+                graph.edges.append(Edge(user, address, "publish", "publish"))
+        for name, address in sorted(queues.items()):
+            if permissions["read"] != "^$" and re.search(permissions["read"], name):
+                graph.edges.append(Edge(address, user, "consume", "consume"))
+    for _, body in each("aws_iam_role_policy"):
+        role = graph.add_identity(body["role"])
+        queue = next(iter(_references(body["policy"])))
+        if body["name"].endswith("-send"):
+            graph.edges.append(Edge(role, queue, "send", "publish"))
+        else:
+            graph.edges.append(Edge(queue, role, "consume", "consume"))
+    for resource_type, kind in (
+        ("google_pubsub_topic_iam_member", "publish"),
+        ("google_pubsub_subscription_iam_member", "consume"),
+    ):
+        for _, body in each(resource_type):
+            if body["member"].endswith(_SERVICE_AGENT):
+                continue
+            member = graph.add_identity(body["member"].split(":", 1)[1])
+            target = _reference(body.get("topic") or body["subscription"])
+            edge = Edge(member, target, kind, kind) if kind == "publish" else None
+            graph.edges.append(edge or Edge(target, member, kind, kind))
+
+
+_BACKENDS = (("aws_", "SQS"), ("google_", "Pub/Sub"), ("rabbitmq_", "RabbitMQ"))
+
+
+def _grouped(graph: Topology) -> Iterator[tuple[str | None, list[Node]]]:
+    """Nodes by backend, identities last and outside any group."""
+    nodes = sorted(graph.nodes.values())
+    for prefix, title in _BACKENDS:
+        members = [n for n in nodes if n.id.startswith(prefix)]
+        if members:
+            yield title, members
+    yield None, [n for n in nodes if n.kind == "identity"]
+
+
+def _mermaid_id(address: str) -> str:
+    return re.sub(r"\W", "_", address)
+
+
+def _mermaid_text(text: str) -> str:
+    return text.replace('"', "#quot;")
+
+
+_MERMAID_SHAPES = {
+    "queue": '[("{}")]',
+    "router": '{{{{"{}"}}}}',
+    "subscription": '[/"{}"/]',
+    "identity": '(["{}"])',
+}
+
+
+def mermaid(graph: Topology) -> str:
+    lines = ["flowchart LR"]
+    for title, nodes in _grouped(graph):
+        indent = "  " if title is None else "    "
+        if title is not None:
+            lines.append(f'  subgraph {_mermaid_id(title)}["{title}"]')
+        for node in nodes:
+            shape = _MERMAID_SHAPES[node.kind].format(_mermaid_text(node.label))
+            lines.append(f"{indent}{_mermaid_id(node.id)}{shape}")
+        if title is not None:
+            lines.append("  end")
+    for edge in sorted(graph.edges):
+        arrow = "-.->" if edge.kind in ("publish", "consume") else "-->"
+        label = _mermaid_text(edge.label)
+        lines.append(f'  {_mermaid_id(edge.source)} {arrow}|"{label}"| {_mermaid_id(edge.target)}')
+    return "\n".join(lines) + "\n"
+
+
+_DOT_SHAPES = {"queue": "cylinder", "router": "hexagon", "subscription": "box", "identity": "oval"}
+
+
+def _dot_text(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def dot(graph: Topology, title: str) -> str:
+    lines = [
+        f"digraph {_dot_text(title)} {{",
+        "  rankdir=LR;",
+        f"  label={_dot_text(title)}; labelloc=t;",
+        '  node [fontname="Helvetica", fontsize=11];',
+        '  edge [fontname="Helvetica", fontsize=9];',
+    ]
+    for group, nodes in _grouped(graph):
+        indent = "  " if group is None else "    "
+        if group is not None:
+            lines.append(f"  subgraph {_dot_text('cluster_' + group)} {{")
+            lines.append(f"    label={_dot_text(group)}; style=rounded; color=gray;")
+        for node in nodes:
+            lines.append(
+                f"{indent}{_dot_text(node.id)} [label={_dot_text(node.label)},"
+                f" shape={_DOT_SHAPES[node.kind]}];"
+            )
+        if group is not None:
+            lines.append("  }")
+    for edge in sorted(graph.edges):
+        style = ", style=dashed" if edge.kind in ("publish", "consume") else ""
+        lines.append(
+            f"  {_dot_text(edge.source)} -> {_dot_text(edge.target)}"
+            f" [label={_dot_text(edge.label)}{style}];"
+        )
+    return "\n".join(lines) + "\n}\n"
+
+
+def markdown(graphs: Mapping[str, Topology]) -> str:
+    parts = [
+        "# Topology\n",
+        "Generated by `make diagram` from `cdktf.out/stacks/*/cdk.tf.json`; do not edit.",
+        "Cylinders are queues, hexagons exchanges and topics, slanted boxes subscriptions,",
+        "rounded boxes the identities that may publish (dashed, towards a queue or topic) or",
+        "consume (dashed, from one). SVG renderings: `docs/topology-<env>.svg`.\n",
+    ]
+    for env, graph in graphs.items():
+        parts += [f"## {env}\n", "```mermaid", mermaid(graph).rstrip("\n"), "```\n"]
+    return "\n".join(parts)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("stacks_dir", type=Path, help="the synthesized cdktf.out/stacks")
+    parser.add_argument("--markdown", type=Path, required=True, help="the Mermaid page to write")
+    parser.add_argument("--svg-dir", type=Path, required=True, help="where topology-<env>.svg go")
+    args = parser.parse_args(argv)
+    dot_command = shutil.which("dot")
+    if dot_command is None:
+        print(
+            "error: Graphviz `dot` not found; install it (`apt-get install graphviz`,"
+            " `brew install graphviz`)",
+            file=sys.stderr,
+        )
+        return 2
+    graphs = {
+        path.parent.name: topology(json.loads(path.read_text(encoding="utf-8")))
+        for path in sorted(args.stacks_dir.glob("*/cdk.tf.json"))
+    }
+    if not graphs:
+        print(f"error: no stacks in {args.stacks_dir}; run `make synth`", file=sys.stderr)
+        return 2
+    args.markdown.parent.mkdir(parents=True, exist_ok=True)
+    args.markdown.write_text(markdown(graphs), encoding="utf-8")
+    args.svg_dir.mkdir(parents=True, exist_ok=True)
+    for env, graph in graphs.items():
+        svg = subprocess.run(
+            [dot_command, "-Tsvg"],
+            input=dot(graph, f"ml-queues {env}"),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        ).stdout
+        (args.svg_dir / f"topology-{env}.svg").write_text(svg, encoding="utf-8")
+        print(f"{env}: {len(graph.nodes)} nodes, {len(graph.edges)} edges")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
