@@ -31,7 +31,7 @@ CHECKOV_VENV := .cache/checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-from-requirements
 
 .PHONY: install synth test test-integration snapshot-update lint bench \
-	rabbitmq-definitions google-schema worker-env diagram deploy-local stop-local clean FORCE
+	rabbitmq-definitions google-schema worker-env diagram docs deploy-local stop-local clean FORCE
 
 install: $(VENV_STAMP) $(NPM_STAMP) $(CHECKOV_STAMP)
 
@@ -85,6 +85,10 @@ diagram: install
 	$(PIPENV) run python main.py
 	$(PIPENV) run python -m tools.topology cdktf.out/stacks --markdown docs/topology.md \
 		--svg-dir docs
+
+# The README's configuration reference, from the config loader itself.
+docs: install
+	$(PIPENV) run python -m tools.config_reference README.md
 
 # After a bindings upgrade or a new google_* type: the schema the tests hold those resources to.
 google-schema: install

@@ -177,16 +177,36 @@ class EnvironmentSettings:
     rabbitmq: RabbitMqSettings | None
 
 
+@dataclass(frozen=True)
+class FieldRead:
+    """One setting as the loader reads it: what the configuration reference is made from."""
+
+    path: str
+    kind: type
+    rule: limits.Rule | None
+    default: Any
+    required: bool
+
+
 class _Table:
     """One TOML table being read: typed look-ups, and a check that nothing was left over."""
 
-    _KINDS: Mapping[type, str] = {str: "a string", int: "an integer", bool: "true or false"}
+    KINDS: Mapping[type, str] = {str: "a string", int: "an integer", bool: "true or false"}
 
-    def __init__(self, data: Mapping[str, Any], *, source: str, path: str = "") -> None:
+    def __init__(
+        self,
+        data: Mapping[str, Any],
+        *,
+        source: str,
+        path: str = "",
+        reads: list[FieldRead] | None = None,
+    ) -> None:
         self._data = data
         self._source = source
         self._path = path
         self._read: set[str] = set()
+        # When given, every look-up is noted here (tools/config_reference.py).
+        self._reads = reads
 
     def _name(self, key: str) -> str:
         return f"{self._path}.{key}" if self._path else key
@@ -200,7 +220,7 @@ class _Table:
         if not isinstance(value, dict):
             found = "is missing" if value is None else f"= {value!r} is not a table"
             raise self.error(key, f"{found}; expected a [{self._name(key)}] table")
-        return _Table(value, source=self._source, path=self._name(key))
+        return _Table(value, source=self._source, path=self._name(key), reads=self._reads)
 
     def value(
         self,
@@ -212,13 +232,17 @@ class _Table:
         required: bool = True,
     ) -> Any:
         self._read.add(key)
+        if self._reads is not None:
+            self._reads.append(
+                FieldRead(self._name(key), kind, rule, default, required and default is None)
+            )
         if key not in self._data:
             if required and default is None:
                 raise self.error(key, f"is missing; expected {self._expected(kind, rule)}")
             return default
         value = self._data[key]
         if isinstance(value, bool) != (kind is bool) or not isinstance(value, kind):
-            raise self.error(key, f"= {value!r} has the wrong type; expected {self._KINDS[kind]}")
+            raise self.error(key, f"= {value!r} has the wrong type; expected {self.KINDS[kind]}")
         if rule is not None:
             try:
                 limits.check(value, rule, field=self._name(key), where=self._source)
@@ -227,7 +251,7 @@ class _Table:
         return value
 
     def _expected(self, kind: type, rule: limits.Rule | None) -> str:
-        return rule.describe() if rule is not None else self._KINDS[kind]
+        return rule.describe() if rule is not None else self.KINDS[kind]
 
     def finish(self) -> None:
         unknown = sorted(set(self._data) - self._read)
@@ -417,9 +441,14 @@ def _check_task_duration(root: _Table, settings: EnvironmentSettings) -> None:
             )
 
 
-def parse_environment(name: str, data: Mapping[str, Any], *, source: str) -> EnvironmentSettings:
-    """Build one environment's settings from parsed TOML; `source` names it in errors."""
-    root = _Table(data, source=source)
+def parse_environment(
+    name: str, data: Mapping[str, Any], *, source: str, reads: list[FieldRead] | None = None
+) -> EnvironmentSettings:
+    """Build one environment's settings from parsed TOML; `source` names it in errors.
+
+    `reads`, when given, collects every setting looked up, for the configuration reference.
+    """
+    root = _Table(data, source=source, reads=reads)
     settings = EnvironmentSettings(
         name=name,
         source=source,

@@ -243,6 +243,36 @@ def test_worker_env_gives_worker_2_its_queue_from_the_deployed_state(
     }
 
 
+def _example(
+    deployment: Deployment, moto_endpoint: str, name: str, wiring: str, *args: str
+) -> subprocess.CompletedProcess[str]:
+    """Run docs/examples/<name> with the env `make worker-env WORKER=...` would give it."""
+    stack_dir = deployment.checkout / "cdktf.out" / "stacks" / "local"
+    lines = worker_env.env_lines(worker_env.deployed_outputs(stack_dir)[wiring]["value"])
+    env = {
+        **deployment.env,
+        **dict(line.split("=", 1) for line in lines),
+        "AWS_ENDPOINT_URL_SQS": moto_endpoint,  # boto3 reads it; on AWS leave it unset
+    }
+    example = PROJECT_ROOT / "docs" / "examples" / name
+    return run([sys.executable, str(example), *args], cwd=deployment.checkout, env=env, timeout=60)
+
+
+def test_the_sqs_examples_deliver_a_task_to_worker_2_only(
+    deployment: Deployment, moto_endpoint: str
+) -> None:
+    sent = _example(
+        deployment, moto_endpoint, "sqs_producer.py", "producer", "2", "t-42", "s3://d/7"
+    )
+    assert sent.returncode == 0, sent.stderr
+    time.sleep(deployment.queue["delay_seconds"] + 0.5)
+    other = _example(deployment, moto_endpoint, "sqs_worker.py", "worker_1")
+    assert (other.returncode, other.stdout) == (0, ""), other.stderr
+    worker = _example(deployment, moto_endpoint, "sqs_worker.py", "worker_2")
+    assert worker.returncode == 0, worker.stderr
+    assert worker.stdout.startswith("task t-42: training on s3://d/7 with {'learning_rate'")
+
+
 def test_destroy_removes_the_queue(deployment: Deployment) -> None:
     destroy = deployment.cdktf("destroy", "local", "--auto-approve")
     assert destroy.returncode == 0, destroy.stdout[-4000:] + destroy.stderr[-4000:]

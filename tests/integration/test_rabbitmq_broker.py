@@ -8,7 +8,10 @@ imported with `rabbitmqctl import_definitions`.
 from __future__ import annotations
 
 import json
+import os
 import secrets
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -19,7 +22,7 @@ import pika
 import pytest
 
 from stacks.settings import load_environment
-from tests.integration.harness import require
+from tests.integration.harness import require, run
 from tests.integration.rabbitmq_broker import Broker, find_script
 from tests.synth_helpers import PROJECT_ROOT, resources
 from tools.rabbitmq_definitions import definitions
@@ -288,3 +291,49 @@ def test_a_worker_reads_its_own_queue(
         work.basic_ack(method.delivery_tag)
     finally:
         worker.close()
+
+
+def _example(
+    broker: Broker,
+    topology: dict[str, Any],
+    passwords: dict[str, str],
+    name: str,
+    user: str,
+    *args: str,
+) -> subprocess.CompletedProcess[str]:
+    """docs/examples/<name>, with what `make worker-env` and the secret store would give."""
+    env = {
+        **os.environ,
+        "AMQP_HOST": "127.0.0.1",
+        "AMQP_PORT": str(broker.amqp_port),
+        "AMQP_VHOST": topology["vhosts"][0]["name"],
+        "AMQP_EXCHANGE": "ml_tasks",
+        "AMQP_ROUTING_KEYS": "worker_queue_1,worker_queue_2,worker_queue_3",
+        "AMQP_QUEUE": f"worker_queue_{user.rsplit('-', 1)[1]}" if "worker" in user else "",
+        "AMQP_USER": user,
+        "AMQP_PASSWORD": passwords[user],
+    }
+    example = PROJECT_ROOT / "docs" / "examples" / name
+    return run([sys.executable, str(example), *args], cwd=PROJECT_ROOT, env=env, timeout=60)
+
+
+def test_the_rabbitmq_examples_deliver_a_task_to_worker_3_only(
+    broker: Broker, topology: dict[str, Any], channel: Any, passwords: dict[str, str]
+) -> None:
+    sent = _example(
+        broker,
+        topology,
+        passwords,
+        "rabbitmq_producer.py",
+        "ml-queues-dev-producer",
+        "3",
+        "t-7",
+        "gs://d/3",
+    )
+    assert sent.returncode == 0, sent.stderr
+    other = _example(broker, topology, passwords, "rabbitmq_worker.py", "ml-queues-dev-worker-1")
+    assert (other.returncode, other.stdout) == (0, ""), other.stderr
+    worker = _example(broker, topology, passwords, "rabbitmq_worker.py", "ml-queues-dev-worker-3")
+    assert worker.returncode == 0, worker.stderr
+    assert worker.stdout.startswith("task t-7: training on gs://d/3 with {'learning_rate'")
+    assert _depths(channel, topology)["worker_queue_3"] == 0

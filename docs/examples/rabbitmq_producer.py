@@ -1,0 +1,26 @@
+"""Publish one task for worker N: `python rabbitmq_producer.py N TASK_ID SHARD`.
+
+Environment: `make worker-env ENV=dev WORKER=producer` (AMQP_VHOST, AMQP_EXCHANGE,
+AMQP_ROUTING_KEYS, AMQP_USER), plus AMQP_HOST, AMQP_PORT and AMQP_PASSWORD (secret store).
+"""
+
+import json
+import os
+import sys
+
+import pika
+
+worker, task_id, shard = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+task = {"task_id": task_id, "shard": shard, "model": {"learning_rate": 0.001, "epochs": 1}}
+credentials = pika.PlainCredentials(os.environ["AMQP_USER"], os.environ["AMQP_PASSWORD"])
+connection = pika.BlockingConnection(
+    pika.ConnectionParameters(
+        os.environ["AMQP_HOST"], int(os.environ["AMQP_PORT"]), os.environ["AMQP_VHOST"], credentials
+    )
+)
+channel = connection.channel()
+channel.confirm_delivery()  # basic_publish raises unless the broker has stored the task
+routing_key = os.environ["AMQP_ROUTING_KEYS"].split(",")[worker - 1]
+properties = pika.BasicProperties(delivery_mode=pika.DeliveryMode.Persistent)
+channel.basic_publish(os.environ["AMQP_EXCHANGE"], routing_key, json.dumps(task), properties)
+connection.close()

@@ -1,0 +1,46 @@
+"""The producer and worker examples read only what `make worker-env` gives them.
+
+The SQS and RabbitMQ examples also run end to end in tests/integration; the Pub/Sub ones
+cannot (no emulator installs here), so this check and compiling them is what they get.
+"""
+
+from __future__ import annotations
+
+import py_compile
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tools.worker_env import env_lines
+
+EXAMPLES = Path(__file__).resolve().parent.parent.parent / "docs" / "examples"
+# What a user adds from their own setup and secret store, not from the stack.
+USER_SUPPLIED = {"AMQP_HOST", "AMQP_PORT", "AMQP_PASSWORD"}
+
+
+def _keys(wiring: dict[str, Any]) -> set[str]:
+    return {line.split("=", 1)[0] for line in env_lines(wiring)}
+
+
+@pytest.mark.parametrize("example", sorted(EXAMPLES.glob("*.py")), ids=lambda path: path.name)
+def test_each_example_compiles_and_reads_only_its_wiring(
+    stack_json: dict[str, dict[str, Any]], example: Path, tmp_path: Path
+) -> None:
+    py_compile.compile(str(example), cfile=str(tmp_path / "example.pyc"), doraise=True)
+    outputs = stack_json["dev"]["output"]
+    who = "producer" if example.stem.endswith("_producer") else "worker_1"
+    available = _keys(outputs[who]["value"]) | USER_SUPPLIED
+    used = set(re.findall(r'os\.environ(?:\.get\()?\["?([A-Z_]+)', example.read_text()))
+    assert used, example
+    assert used <= available, f"{example.name} reads {sorted(used - available)}"
+
+
+def test_there_is_a_producer_and_a_worker_per_backend() -> None:
+    names = sorted(path.stem for path in EXAMPLES.glob("*.py"))
+    assert names == [
+        f"{backend}_{role}"
+        for backend in ("pubsub", "rabbitmq", "sqs")
+        for role in ("producer", "worker")
+    ]
