@@ -25,6 +25,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results.md"
+# The README's performance section, rewritten with the targets table of each run.
+README = ROOT / "README.md"
+README_START = "<!-- bench:start (make bench) -->"
+README_END = "<!-- bench:end -->"
 PYTHON = sys.executable
 
 # Targets from the performance issue; the results say whether each one is met.
@@ -178,7 +182,7 @@ def main() -> int:
     lines = [
         "# Synth benchmark",
         "",
-        "Written by `make bench` (`bench/run.py`); do not edit by hand.",
+        "Written by `make bench` (`bench/run.py`), which copies the targets into the README.",
         "",
         f"Run on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC: {os.cpu_count()} cores,"
         f" Python {platform.python_version()}, {runs} counted runs after {warmup} warm-up"
@@ -215,6 +219,17 @@ def main() -> int:
     ]
     RESULTS.write_text("\n".join(lines))
     print(RESULTS.read_text())
+    start = lines.index("| target | measured | |")
+    summary = [
+        f"From `make bench` on {datetime.now(UTC):%Y-%m-%d} ({os.cpu_count()} cores);"
+        " every row and how it was measured: [bench/results.md](bench/results.md).",
+        "",
+        *lines[start : lines.index("", start)],
+    ]
+    readme = README.read_text()
+    before, _, rest = readme.partition(README_START)
+    _, _, after = rest.partition(README_END)
+    README.write_text(f"{before}{README_START}\n" + "\n".join(summary) + f"\n{README_END}{after}")
     return 0
 
 
