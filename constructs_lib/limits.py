@@ -94,6 +94,9 @@ PUBSUB_RETENTION_SECONDS = IntRange(600, 2_678_400)
 PUBSUB_DELIVERY_ATTEMPTS = IntRange(5, 100)
 # retry_policy minimum and maximum backoff.
 PUBSUB_BACKOFF_SECONDS = IntRange(0, 600)
+# An alert on the oldest unacked task's age; above the subscription's retention it could never
+# fire, so constructs narrow the upper end to it.
+PUBSUB_ALERT_AGE_SECONDS = IntRange(60, PUBSUB_RETENTION_SECONDS.high)
 
 # RabbitMQ names are AMQP short strings; names starting with "amq." belong to the broker.
 RABBITMQ_NAME = NameRule(
@@ -130,6 +133,10 @@ AWS_SNS_TOPIC_ARN = NameRule(
     "an SNS topic ARN such as 'arn:aws:sns:us-east-1:123456789012:ml-alarms'",
 )
 
+GCP_NOTIFICATION_CHANNEL = NameRule(
+    r"projects/[^/\s]+/notificationChannels/[^/\s]+",
+    "a Cloud Monitoring notification channel: 'projects/P/notificationChannels/ID'",
+)
 GCP_KMS_KEY = NameRule(
     r"projects/[^/\s]+/locations/[^/\s]+/keyRings/[^/\s]+/cryptoKeys/[^/\s]+",
     "a Cloud KMS key name: 'projects/P/locations/L/keyRings/R/cryptoKeys/K'",

@@ -100,6 +100,13 @@ from cdktf_cdktf_provider_google.data_google_project import DataGoogleProject  #
 from cdktf_cdktf_provider_google.kms_crypto_key_iam_member import (  # noqa: E402
     KmsCryptoKeyIamMember,
 )
+from cdktf_cdktf_provider_google.monitoring_alert_policy import (  # noqa: E402
+    MonitoringAlertPolicy,
+    MonitoringAlertPolicyConditions,
+    MonitoringAlertPolicyConditionsConditionThreshold,
+    MonitoringAlertPolicyConditionsConditionThresholdAggregations,
+    MonitoringAlertPolicyDocumentation,
+)
 from cdktf_cdktf_provider_google.provider import GoogleProvider  # noqa: E402
 from cdktf_cdktf_provider_google.pubsub_subscription import (  # noqa: E402
     PubsubSubscription,
@@ -122,6 +129,11 @@ __all__ = [
     "GoogleProvider",
     "IamRolePolicy",
     "KmsCryptoKeyIamMember",
+    "MonitoringAlertPolicy",
+    "MonitoringAlertPolicyConditions",
+    "MonitoringAlertPolicyConditionsConditionThreshold",
+    "MonitoringAlertPolicyConditionsConditionThresholdAggregations",
+    "MonitoringAlertPolicyDocumentation",
     "PubsubSubscription",
     "PubsubSubscriptionDeadLetterPolicy",
     "PubsubSubscriptionExpirationPolicy",

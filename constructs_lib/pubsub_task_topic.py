@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from cdktf import TerraformResourceLifecycle
@@ -11,6 +12,11 @@ from constructs_lib import limits
 from constructs_lib.providers import (
     DataGoogleProject,
     KmsCryptoKeyIamMember,
+    MonitoringAlertPolicy,
+    MonitoringAlertPolicyConditions,
+    MonitoringAlertPolicyConditionsConditionThreshold,
+    MonitoringAlertPolicyConditionsConditionThresholdAggregations,
+    MonitoringAlertPolicyDocumentation,
     PubsubSubscription,
     PubsubSubscriptionDeadLetterPolicy,
     PubsubSubscriptionExpirationPolicy,
@@ -39,6 +45,11 @@ class PubSubTaskTopic(Construct):
     drops what is published to it). Pub/Sub's service agent moves them and needs publisher
     on the dead-letter topic and subscriber on each source subscription; without that IAM,
     Pub/Sub does not even count delivery attempts.
+
+    Cloud Monitoring alerting policies fire when a task waits too long on any task
+    subscription (nobody is consuming) and when a dead letter arrives, like the SQS alarms.
+    Alerting policies take `user_labels`, which the provider's default labels do not reach,
+    so the construct sets `labels` on them itself.
     """
 
     def __init__(
@@ -59,6 +70,10 @@ class PubSubTaskTopic(Construct):
         exactly_once_delivery: bool = False,
         message_ordering: bool = False,
         kms_key_name: str | None = None,
+        alerts: bool = True,
+        oldest_message_alert_seconds: int = 3600,
+        alert_notification_channel: str | None = None,
+        labels: Mapping[str, str] | None = None,
         project: str | None = None,
         prevent_destroy: bool = False,
     ) -> None:
@@ -95,6 +110,23 @@ class PubSubTaskTopic(Construct):
             ]
         if kms_key_name is not None:
             checks.append(("kms_key_name", kms_key_name, limits.GCP_KMS_KEY))
+        if alerts:
+            checks.append(
+                (
+                    "oldest_message_alert_seconds (at most the subscriptions' retention)",
+                    oldest_message_alert_seconds,
+                    # Retention is checked above; the age cannot exceed it.
+                    limits.IntRange(limits.PUBSUB_ALERT_AGE_SECONDS.low, message_retention_seconds),
+                )
+            )
+        if alert_notification_channel is not None:
+            checks.append(
+                (
+                    "alert_notification_channel",
+                    alert_notification_channel,
+                    limits.GCP_NOTIFICATION_CHANNEL,
+                )
+            )
         for field, value, rule in checks:
             limits.check(value, rule, field=f"PubSubTaskTopic.{field}", where=self._where)
         if not shared_subscription and workers == 0:
@@ -107,6 +139,11 @@ class PubSubTaskTopic(Construct):
         self._lifecycle = (
             TerraformResourceLifecycle(prevent_destroy=True) if prevent_destroy else None
         )
+        self._alerts = alerts
+        self._alert_channels = (
+            [alert_notification_channel] if alert_notification_channel is not None else None
+        )
+        self._labels = dict(labels) if labels is not None else None
         self._project = DataGoogleProject(self, "project", project_id=project)
         self._agent = (
             f"serviceAccount:service-{self._project.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
@@ -128,11 +165,19 @@ class PubSubTaskTopic(Construct):
                 **encryption,
             )
             topics.append(dead_letter_topic)
-            self._subscription_on(
+            dead_letter_subscription = self._subscription_on(
                 "dead_letter_subscription",
                 name=f"{subscription_name}-dead-letter",
                 topic=dead_letter_topic.name,
                 message_retention_duration=_LONGEST_RETENTION,
+            )
+            self._alert(
+                "dead_letter_alert",
+                dead_letter_subscription,
+                metric="num_undelivered_messages",
+                threshold=0,
+                what=f"{subscription_name}-dead-letter: a dead letter is waiting",
+                why="a task failed too often and was moved to the dead-letter topic",
             )
             PubsubTopicIamMember(
                 self,
@@ -182,6 +227,14 @@ class PubSubTaskTopic(Construct):
                     role="roles/pubsub.subscriber",
                     member=self._agent,
                 )
+            self._alert(
+                f"{id}_oldest_task_alert",
+                subscription,
+                metric="oldest_unacked_message_age",
+                threshold=oldest_message_alert_seconds,
+                what=f"{name}: a task waited over {oldest_message_alert_seconds} s",
+                why="a task has waited too long: are the workers consuming?",
+            )
             return subscription
 
         self._shared = (
@@ -208,6 +261,51 @@ class PubSubTaskTopic(Construct):
             member=self._agent,
         )
         return {"kms_key_name": kms_key_name, "depends_on": [grant]}
+
+    def _alert(
+        self,
+        id: str,
+        subscription: PubsubSubscription,
+        *,
+        metric: str,
+        threshold: int,
+        what: str,
+        why: str,
+    ) -> None:
+        """The largest value in five minutes above `threshold`, as the SQS alarms measure."""
+        if not self._alerts:
+            return
+        MonitoringAlertPolicy(
+            self,
+            id,
+            display_name=what,
+            combiner="OR",
+            conditions=[
+                MonitoringAlertPolicyConditions(
+                    display_name=what,
+                    condition_threshold=MonitoringAlertPolicyConditionsConditionThreshold(
+                        filter=(
+                            'resource.type = "pubsub_subscription"'
+                            f' AND resource.labels.subscription_id = "{subscription.name}"'
+                            f' AND metric.type = "pubsub.googleapis.com/subscription/{metric}"'
+                        ),
+                        comparison="COMPARISON_GT",
+                        threshold_value=threshold,
+                        duration="0s",
+                        aggregations=[
+                            MonitoringAlertPolicyConditionsConditionThresholdAggregations(
+                                alignment_period="300s", per_series_aligner="ALIGN_MAX"
+                            )
+                        ],
+                    ),
+                )
+            ],
+            documentation=MonitoringAlertPolicyDocumentation(
+                content=why, mime_type="text/markdown"
+            ),
+            notification_channels=self._alert_channels,
+            user_labels=self._labels,
+        )
 
     def _subscription_on(self, id: str, **arguments: Any) -> PubsubSubscription:
         """Task subscriptions never expire: an idle week must not delete the worker's queue."""

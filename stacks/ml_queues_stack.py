@@ -165,6 +165,10 @@ class MlQueuesStack(TerraformStack):
             exactly_once_delivery=pubsub.exactly_once_delivery,
             message_ordering=pubsub.message_ordering,
             kms_key_name=pubsub.kms_key_name,
+            alerts=pubsub.alerts,
+            oldest_message_alert_seconds=pubsub.oldest_message_alert_seconds,
+            alert_notification_channel=pubsub.alert_notification_channel,
+            labels=common_tags(settings.name),
             project=pubsub.project,
             prevent_destroy=settings.prevent_destroy,
         )

@@ -107,6 +107,9 @@ class PubSubSettings:
     exactly_once_delivery: bool
     message_ordering: bool
     kms_key_name: str | None
+    alerts: bool
+    oldest_message_alert_seconds: int
+    alert_notification_channel: str | None
     # IAM members ('serviceAccount:...') to grant to; None leaves the grant out.
     producer_member: str | None
     worker_member_template: str | None
@@ -342,6 +345,7 @@ def _pubsub(table: _Table) -> PubSubSettings | None:
             ("max_delivery_attempts", limits.PUBSUB_DELIVERY_ATTEMPTS, 5),
             ("minimum_backoff_seconds", limits.PUBSUB_BACKOFF_SECONDS, 10),
             ("maximum_backoff_seconds", limits.PUBSUB_BACKOFF_SECONDS, 600),
+            ("oldest_message_alert_seconds", limits.PUBSUB_ALERT_AGE_SECONDS, 3600),
         )
     }
     if numbers["maximum_backoff_seconds"] < numbers["minimum_backoff_seconds"]:
@@ -357,10 +361,14 @@ def _pubsub(table: _Table) -> PubSubSettings | None:
             ("dead_letter", True),
             ("exactly_once_delivery", False),
             ("message_ordering", False),
+            ("alerts", True),
         )
     }
     optional = {
         "kms_key_name": table.value("kms_key_name", str, rule=limits.GCP_KMS_KEY, required=False),
+        "alert_notification_channel": table.value(
+            "alert_notification_channel", str, rule=limits.GCP_NOTIFICATION_CHANNEL, required=False
+        ),
         "producer_member": table.value("producer_member", str, rule=IAM_MEMBER, required=False),
         "worker_member_template": table.value(
             "worker_member_template", str, rule=IAM_MEMBER_TEMPLATE, required=False

@@ -79,6 +79,12 @@ MEANINGS = {
     "pubsub.exactly_once_delivery": "exactly-once delivery on the task subscriptions",
     "pubsub.message_ordering": "ordered delivery; immutable: changing it replaces them",
     "pubsub.kms_key_name": "CMEK for both topics; the service agent may use the key",
+    "pubsub.alerts": "Cloud Monitoring alerting policies on a dead letter waiting and on the"
+    " oldest task's age, per task subscription",
+    "pubsub.oldest_message_alert_seconds": "alert when the oldest unacknowledged task waited"
+    " longer; at most `message_retention_seconds`",
+    "pubsub.alert_notification_channel": "notification channel the alerts notify; unset:"
+    " alerts without notifications (incidents in the console)",
     "pubsub.producer_member": "IAM member that may publish to the topic",
     "pubsub.worker_member_template": "IAM member of worker `{worker}`: pull from its own"
     " subscription and the shared one",

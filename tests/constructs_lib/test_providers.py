@@ -34,6 +34,7 @@ def test_only_the_used_submodules_are_imported() -> None:
             "provider",
             "data_google_project",
             "kms_crypto_key_iam_member",
+            "monitoring_alert_policy",
             "pubsub_topic",
             "pubsub_topic_iam_member",
             "pubsub_subscription",

@@ -184,6 +184,76 @@ def test_grants_publish_on_the_topic_and_consume_on_one_subscription(
         tasks.grant_consume("w3", member="serviceAccount:w3@x.iam.gserviceaccount.com", worker=3)
 
 
+def _alerts(synthesized: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Alerting policies by the subscription their one condition watches, with its metric."""
+    subscriptions = {
+        resource_id: body["name"]
+        for resource_id, body in synthesized["resource"]["google_pubsub_subscription"].items()
+    }
+    watched = {}
+    for policy in resources(synthesized, "google_monitoring_alert_policy"):
+        [condition] = policy["conditions"]
+        threshold = condition["condition_threshold"]
+        [resource_id] = [
+            i for i in subscriptions if f"google_pubsub_subscription.{i}." in threshold["filter"]
+        ]
+        watched[subscriptions[resource_id]] = {**policy, "threshold": threshold}
+    return watched
+
+
+def test_alerts_on_each_task_subscription_s_oldest_task_and_on_dead_letters(
+    stack: TerraformStack,
+) -> None:
+    channel = "projects/ml-queues-dev/notificationChannels/123"
+    labels = {"environment": "dev"}
+    PubSubTaskTopic(
+        stack,
+        "tasks",
+        workers=2,
+        oldest_message_alert_seconds=7200,
+        alert_notification_channel=channel,
+        labels=labels,
+    )
+    alerts = _alerts(synth(stack))
+    assert set(alerts) == {
+        "mlTrainingSubscription",
+        "mlTrainingSubscription-worker-1",
+        "mlTrainingSubscription-worker-2",
+        "mlTrainingSubscription-dead-letter",
+    }
+    metric = "pubsub.googleapis.com/subscription/"
+    for name, alert in alerts.items():
+        threshold = alert["threshold"]
+        assert threshold["filter"].startswith('resource.type = "pubsub_subscription" AND ')
+        assert threshold["comparison"] == "COMPARISON_GT"
+        assert threshold["aggregations"] == [
+            {"alignment_period": "300s", "per_series_aligner": "ALIGN_MAX"}
+        ]
+        assert alert["display_name"].startswith(f"{name}: ")
+        assert alert["notification_channels"] == [channel]
+        assert alert["user_labels"] == labels
+        if name.endswith("-dead-letter"):
+            assert threshold["filter"].endswith(f'metric.type = "{metric}num_undelivered_messages"')
+            assert threshold["threshold_value"] == 0
+        else:
+            assert threshold["filter"].endswith(
+                f'metric.type = "{metric}oldest_unacked_message_age"'
+            )
+            assert threshold["threshold_value"] == 7200
+
+
+def test_alerts_can_be_switched_off(stack: TerraformStack) -> None:
+    PubSubTaskTopic(stack, "tasks", workers=2, alerts=False, oldest_message_alert_seconds=1)
+    assert resources(synth(stack), "google_monitoring_alert_policy") == []
+
+
+def test_without_a_channel_alerts_open_incidents_only(stack: TerraformStack) -> None:
+    PubSubTaskTopic(stack, "tasks")
+    for alert in _alerts(synth(stack)).values():
+        assert "notification_channels" not in alert
+        assert "user_labels" not in alert
+
+
 def test_a_topic_needs_a_subscription(stack: TerraformStack) -> None:
     with pytest.raises(LimitError, match="a topic without subscriptions drops every task"):
         PubSubTaskTopic(stack, "tasks", shared_subscription=False)
@@ -202,12 +272,18 @@ def test_a_topic_needs_a_subscription(stack: TerraformStack) -> None:
         ("maximum_backoff_seconds", 5, "an integer from 10 to 600"),
         ("kms_key_name", "tasks-key", "a Cloud KMS key name"),
         ("workers", -1, "an integer >= 0"),
+        (
+            "oldest_message_alert_seconds (at most the subscriptions' retention)",
+            59,
+            "an integer from 60 to 604800",
+        ),
+        ("alert_notification_channel", "ops-pager", "a Cloud Monitoring notification channel"),
     ],
 )
 def test_rejects_values_pubsub_would_refuse(
     stack: TerraformStack, field: str, value: object, allowed: str
 ) -> None:
-    arguments: dict[str, Any] = {field: value}
+    arguments: dict[str, Any] = {field.split(" ", maxsplit=1)[0]: value}
     with pytest.raises(LimitError) as error:
         PubSubTaskTopic(stack, "tasks", **arguments)
     assert str(error.value).startswith(

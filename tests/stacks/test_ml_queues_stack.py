@@ -119,6 +119,11 @@ def test_pubsub_names_carry_the_environment_and_each_worker_has_a_subscription(
         *(f"{base}-worker-{n}" for n in range(1, settings.workers + 1)),
     }
     assert subscriptions[base]["ack_deadline_seconds"] == settings.max_task_duration_seconds
+    # One alerting policy per subscription: the oldest task's age, or dead letters waiting.
+    alerts = resources(stack_json[env], "google_monitoring_alert_policy")
+    assert sorted(a["display_name"].split(":")[0] for a in alerts) == sorted(subscriptions)
+    tags = {"project": "ml-queues", "environment": env, "managed_by": "cdktf"}
+    assert all(alert["user_labels"] == tags for alert in alerts)
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)

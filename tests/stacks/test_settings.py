@@ -155,6 +155,7 @@ def test_the_project_config_files_load() -> None:
         ("pubsub.message_retention_seconds", 599, "from 600 to 2678400"),
         ("pubsub.max_delivery_attempts", 101, "from 5 to 100"),
         ("pubsub.minimum_backoff_seconds", 601, "from 0 to 600"),
+        ("pubsub.oldest_message_alert_seconds", 59, "from 60 to 2678400"),
         ("rabbitmq.delivery_limit", 0, "rabbitmq.delivery_limit = 0 is not allowed"),
         ("rabbitmq.message_ttl_seconds", 0, "expected an integer from 1 to 4294967"),
         ("rabbitmq.max_length", 0, "expected an integer >= 1"),
@@ -190,6 +191,11 @@ def test_values_out_of_the_cloud_range(path: str, value: int, expected: str) -> 
         ("sqs.producer_role", "a b", "expected an IAM role name"),
         ("sqs.worker_role_template", "ml-worker", "expected an IAM role name containing"),
         ("pubsub.kms_key_name", "key", "expected a Cloud KMS key name"),
+        (
+            "pubsub.alert_notification_channel",
+            "projects/p/channels/1",
+            "expected a Cloud Monitoring notification channel",
+        ),
         ("pubsub.producer_member", "producer@x.com", "expected an IAM member such as"),
         (
             "pubsub.worker_member_template",
@@ -371,6 +377,8 @@ def test_new_backend_settings_default_to_the_safe_choice() -> None:
     assert (pubsub.max_delivery_attempts, pubsub.message_retention_seconds) == (5, 604_800)
     assert (pubsub.minimum_backoff_seconds, pubsub.maximum_backoff_seconds) == (10, 600)
     assert (pubsub.exactly_once_delivery, pubsub.message_ordering) == (False, False)
+    assert (pubsub.alerts, pubsub.oldest_message_alert_seconds) == (True, 3600)
+    assert pubsub.alert_notification_channel is None
 
 
 def test_deduplication_needs_fifo() -> None:
