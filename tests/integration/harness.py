@@ -11,6 +11,12 @@ import pytest
 
 SKIP_VARIABLE = "ML_QUEUES_SKIP_INTEGRATION"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
+# Said with every failed provider install: offline, the registry is what is missing.
+PROVIDER_HINT = (
+    "\nIf Terraform could not install the AWS provider: without registry access, set"
+    " TF_PLUGIN_MIRROR to a folder holding registry.terraform.io/hashicorp/aws"
+    " (made with `terraform providers mirror DIR` on a machine that has access)."
+)
 
 
 def require(available: bool, what: str, how: str) -> None:

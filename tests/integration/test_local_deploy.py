@@ -20,7 +20,7 @@ import boto3
 import pytest
 
 from stacks.settings import load_environment
-from tests.integration.harness import PROJECT_ROOT, require, run
+from tests.integration.harness import PROJECT_ROOT, PROVIDER_HINT, require, run
 from tests.synth_helpers import copy_app
 from tools import worker_env
 
@@ -71,7 +71,7 @@ def deployment(
     }
     # --skip-provider-lock: locking asks the registry for every platform, which is offline.
     deploy = _cdktf(checkout, env, "deploy", "local", "--auto-approve", "--skip-provider-lock")
-    assert deploy.returncode == 0, deploy.stdout[-4000:] + deploy.stderr[-4000:]
+    assert deploy.returncode == 0, deploy.stdout[-4000:] + deploy.stderr[-4000:] + PROVIDER_HINT
     stack_dir = checkout / "cdktf.out" / "stacks" / "local"
     outputs = run(["terraform", "output", "-json"], cwd=stack_dir, env=env, timeout=120)
     assert outputs.returncode == 0, outputs.stderr

@@ -17,7 +17,7 @@ from cdktf import App
 
 from stacks.ml_queues_stack import MlQueuesStack
 from stacks.settings import ENVIRONMENTS, load_environment
-from tests.integration.harness import run
+from tests.integration.harness import PROVIDER_HINT, run
 
 PROJECT_CONFIG = Path(__file__).resolve().parent.parent.parent / "config"
 
@@ -47,7 +47,7 @@ def test_aws_part_passes_init_and_validate(
     init = _terraform(
         ["init", "-backend=false", "-input=false", "-no-color"], stack_dir, terraform_env
     )
-    assert init.returncode == 0, init.stdout + init.stderr
+    assert init.returncode == 0, init.stdout + init.stderr + PROVIDER_HINT
     validate = _terraform(["validate", "-json", "-no-color"], stack_dir, terraform_env)
     result = json.loads(validate.stdout)
     assert result["valid"], json.dumps(result["diagnostics"], indent=2)
