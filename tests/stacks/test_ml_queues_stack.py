@@ -49,6 +49,11 @@ def test_sqs_queue_has_the_seed_values_and_the_environment_in_its_name(
     }
 
 
+def _tags(env: str) -> dict[str, str]:
+    """What every taggable resource of `env` must carry, written out, not taken from the code."""
+    return {"project": "ml-queues", "environment": env, "managed_by": "cdktf"}
+
+
 @pytest.mark.parametrize("env", CLOUD_ENVIRONMENTS)
 def test_sqs_one_queue_per_worker_and_a_shared_one_each_with_a_dead_letter_queue(
     stack_json: dict[str, dict[str, Any]], env: str
@@ -122,7 +127,7 @@ def test_pubsub_names_carry_the_environment_and_each_worker_has_a_subscription(
     # One alerting policy per subscription: the oldest task's age, or dead letters waiting.
     alerts = resources(stack_json[env], "google_monitoring_alert_policy")
     assert sorted(a["display_name"].split(":")[0] for a in alerts) == sorted(subscriptions)
-    tags = {"project": "ml-queues", "environment": env, "managed_by": "cdktf"}
+    tags = _tags(env)
     assert all(alert["user_labels"] == tags for alert in alerts)
 
 
@@ -130,7 +135,7 @@ def test_pubsub_names_carry_the_environment_and_each_worker_has_a_subscription(
 def test_every_provider_tags_what_it_creates_with_project_and_environment(
     stack_json: dict[str, dict[str, Any]], env: str
 ) -> None:
-    tags = {"project": "ml-queues", "environment": env, "managed_by": "cdktf"}
+    tags = _tags(env)
     providers = stack_json[env]["provider"]
     assert providers["aws"][0]["default_tags"] == [{"tags": tags}]
     if "google" in providers:
@@ -341,9 +346,7 @@ def test_local_environment_deploys_sqs_only_into_an_emulator_with_short_timings(
     assert local["provider"]["aws"] == [
         {
             "region": "us-east-1",
-            "default_tags": [
-                {"tags": {"project": "ml-queues", "environment": "local", "managed_by": "cdktf"}}
-            ],
+            "default_tags": [{"tags": _tags("local")}],
             "endpoints": [
                 {
                     "sqs": "http://127.0.0.1:4566",
