@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -13,7 +13,7 @@ sys.path.insert(0, str(ROOT))
 from cdktf import App  # noqa: E402
 
 from stacks.ml_queues_stack import MlQueuesStack  # noqa: E402
-from stacks.settings import LocalState, load_environment  # noqa: E402
+from stacks.settings import parse_environment  # noqa: E402
 
 
 def main() -> int:
@@ -23,22 +23,20 @@ def main() -> int:
     parser.add_argument("--outdir", required=True)
     args = parser.parse_args()
 
-    dev = load_environment(ROOT / "config", "dev")
-    assert dev.rabbitmq is not None, "config/dev.toml must enable RabbitMQ for this benchmark"
+    dev = tomllib.loads((ROOT / "config" / "dev.toml").read_text(encoding="utf-8"))
+    assert dev["rabbitmq"]["enabled"], "config/dev.toml must enable RabbitMQ for this benchmark"
     app = App(outdir=args.outdir)
     for number in range(1, args.environments + 1):
         name = f"env{number}"
-        MlQueuesStack(
-            app,
-            dataclasses.replace(
-                dev,
-                name=name,
-                name_suffix=name,
-                workers=args.workers,
-                state=LocalState(path=f"terraform.{name}.tfstate"),
-                rabbitmq=dataclasses.replace(dev.rabbitmq, vhost=f"ml-queues-{name}"),
-            ),
-        )
+        # Through the loader, which sets every backend's worker count from `workers`.
+        data = {
+            **dev,
+            "name_suffix": name,
+            "workers": args.workers,
+            "state": {"backend": "local", "path": f"terraform.{name}.tfstate"},
+            "rabbitmq": {**dev["rabbitmq"], "vhost": f"ml-queues-{name}"},
+        }
+        MlQueuesStack(app, parse_environment(name, data, source=f"bench {name}"))
     app.synth()
     return 0
 

@@ -122,6 +122,27 @@ RABBITMQ_CONSUMER_TIMEOUT_SECONDS = IntRange(1, 2_147_483)
 
 WORKER_COUNT = IntRange(1)
 
+RABBITMQ_QUEUE_TYPE = NameRule("quorum|classic", "'quorum' or 'classic'")
+RABBITMQ_BROKER_VERSION = NameRule(
+    r"[0-9]{1,3}\.[0-9]{1,3}(\.[0-9]{1,3})?", "a RabbitMQ version such as '3.13' or '3.10.8'"
+)
+
+# Identities to grant to, as each cloud names them. "{worker}" stands for the worker's number.
+IAM_ROLE = NameRule(r"[\w+=,.@-]{1,64}", "an IAM role name: 1 to 64 of A-Z a-z 0-9 +=,.@_-")
+IAM_ROLE_TEMPLATE = NameRule(
+    r"[\w+=,.@-]*\{worker\}[\w+=,.@-]*",
+    "an IAM role name containing '{worker}', such as 'ml-worker-{worker}'",
+)
+IAM_MEMBER = NameRule(
+    r"(serviceAccount|user|group|principal|principalSet):\S+",
+    "an IAM member such as 'serviceAccount:producer@my-project.iam.gserviceaccount.com'",
+)
+IAM_MEMBER_TEMPLATE = NameRule(
+    r"(serviceAccount|user|group|principal|principalSet):\S*\{worker\}\S*",
+    "an IAM member containing '{worker}', such as"
+    " 'serviceAccount:worker-{worker}@my-project.iam.gserviceaccount.com'",
+)
+
 
 AWS_KMS_KEY = NameRule(
     r"(arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/[A-Za-z0-9/_-]+)"
@@ -176,6 +197,23 @@ SQS_ENDPOINT = _api_url("an SQS-compatible API", "http://127.0.0.1:4566")
 RABBITMQ_ENDPOINT = _api_url("the RabbitMQ management API", "https://rabbitmq.example.com:15672")
 
 
+def show(value: object) -> str:
+    """A value as the user wrote it: TOML's `true`, Python's repr otherwise."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value)
+
+
+def names_fit(names: list[str], rule: NameRule, *, what: str) -> str | None:
+    """For a rule between fields: None when `rule` takes every name a construct derives,
+    else what was expected of `what` (the field the names are made from)."""
+    for name in names:
+        # A name made from another resource's attribute is Terraform's to know.
+        if not Token.is_unresolved(name) and not rule.allows(name):
+            return f"expected {what} that makes {name!r} {rule.describe()}"
+    return None
+
+
 def check(value: object, rule: Rule, *, field: str, where: str) -> None:
     """Raise LimitError naming `where`, the field, the value and what is allowed.
 
@@ -185,7 +223,9 @@ def check(value: object, rule: Rule, *, field: str, where: str) -> None:
     if isinstance(value, str) and Token.is_unresolved(value):
         return
     if not rule.allows(value):
-        raise LimitError(f"{where}: {field} = {value!r} is not allowed; expected {rule.describe()}")
+        raise LimitError(
+            f"{where}: {field} = {show(value)} is not allowed; expected {rule.describe()}"
+        )
 
 
 def environment_of(scope: Construct) -> str:

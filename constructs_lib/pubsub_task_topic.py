@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
-from cdktf import TerraformResourceLifecycle
 from constructs import Construct
 
 from constructs_lib import limits
+from constructs_lib.channel import ChannelOutput
+from constructs_lib.props import CrossRule, FromEnvironment, check_props, setting
 from constructs_lib.providers import (
     DataGoogleProject,
     KmsCryptoKeyIamMember,
@@ -26,9 +28,157 @@ from constructs_lib.providers import (
     PubsubTopicIamMember,
 )
 from constructs_lib.scan_exceptions import skip_check
+from constructs_lib.wiring import PubSubProducerWiring, PubSubWorkerWiring
 
 # Dead letters are kept as long as Pub/Sub allows: someone has to look at them.
 _LONGEST_RETENTION = f"{limits.PUBSUB_RETENTION_SECONDS.high}s"
+# The message attribute that addresses a task to one worker.
+WORKER_ATTRIBUTE = "worker"
+
+
+def _topic_names_fit(values: Mapping[str, Any]) -> str | None:
+    topic = values["topic_name"]
+    names = [topic, f"{topic}-dead-letter"] if values["dead_letter"] else [topic]
+    return limits.names_fit(names, limits.PUBSUB_NAME, what="a name")
+
+
+def _subscription_names_fit(values: Mapping[str, Any]) -> str | None:
+    """The longest are the last worker's and the dead-letter subscription's."""
+    subscription = values["subscription_name"]
+    names = [subscription]
+    if values["workers"]:
+        names.append(f"{subscription}-worker-{values['workers']}")
+    if values["dead_letter"]:
+        names.append(f"{subscription}-dead-letter")
+    return limits.names_fit(names, limits.PUBSUB_NAME, what="a name")
+
+
+def _backoff_in_order(values: Mapping[str, Any]) -> str | None:
+    if values["maximum_backoff_seconds"] < values["minimum_backoff_seconds"]:
+        return f"expected at least minimum_backoff_seconds = {values['minimum_backoff_seconds']}"
+    return None
+
+
+def _alarm_can_fire(values: Mapping[str, Any]) -> str | None:
+    retention = values["message_retention_seconds"]
+    if values["alarms"] and values["oldest_message_alarm_seconds"] > retention:
+        return (
+            f"expected at most message_retention_seconds = {retention}: no task waits longer,"
+            " so the alarm could never fire"
+        )
+    return None
+
+
+def _someone_subscribes(values: Mapping[str, Any]) -> str | None:
+    if not values["shared"] and values["workers"] == 0:
+        return "expected true with workers = 0: a topic without subscriptions drops every task"
+    return None
+
+
+@dataclass(frozen=True, kw_only=True)
+class PubSubTaskTopicProps:
+    """The `[pubsub]` table: the project, the subscriptions, dead letters, alarms, grants."""
+
+    CROSS_RULES: ClassVar[tuple[CrossRule, ...]] = (
+        CrossRule("topic_name", _topic_names_fit),
+        CrossRule("subscription_name", _subscription_names_fit),
+        CrossRule("maximum_backoff_seconds", _backoff_in_order),
+        CrossRule("oldest_message_alarm_seconds", _alarm_can_fire),
+        CrossRule("shared", _someone_subscribes),
+    )
+
+    project: str = setting(rule=limits.GCP_PROJECT_ID, meaning="Google Cloud project ID")
+    region: str | None = setting(
+        None, rule=limits.GCP_REGION, meaning="Google Cloud region for the provider"
+    )
+    topic_name: str = setting(
+        "mlTrainingTopic", rule=limits.PUBSUB_NAME, config=False, meaning="the task topic"
+    )
+    subscription_name: str = setting(
+        "mlTrainingSubscription",
+        rule=limits.PUBSUB_NAME,
+        config=False,
+        meaning="the shared subscription; worker n's is `<name>-worker-<n>`",
+    )
+    workers: int = setting(
+        0,
+        rule=limits.IntRange(0),
+        from_environment=FromEnvironment("workers"),
+        meaning="one filtered subscription each",
+    )
+    ack_deadline_seconds: int = setting(
+        10,
+        rule=limits.PUBSUB_ACK_DEADLINE_SECONDS,
+        from_environment=FromEnvironment(
+            "max_task_duration_seconds",
+            "Pub/Sub's ack deadline",
+            "extend it with ModifyAckDeadline",
+        ),
+        meaning="how long a pulled task stays with its worker",
+    )
+    message_retention_seconds: int = setting(
+        604_800,
+        rule=limits.PUBSUB_RETENTION_SECONDS,
+        meaning="how long a subscription keeps unacknowledged tasks",
+    )
+    max_delivery_attempts: int = setting(
+        5,
+        rule=limits.PUBSUB_DELIVERY_ATTEMPTS,
+        meaning="before a task goes to the dead-letter topic",
+    )
+    minimum_backoff_seconds: int = setting(
+        10, rule=limits.PUBSUB_BACKOFF_SECONDS, meaning="retry backoff after a nack"
+    )
+    maximum_backoff_seconds: int = setting(
+        600, rule=limits.PUBSUB_BACKOFF_SECONDS, meaning="retry backoff, at least the minimum"
+    )
+    shared: bool = setting(
+        True,
+        meaning="besides one filtered subscription per worker, one for tasks without a"
+        " `worker` attribute",
+    )
+    dead_letter: bool = setting(
+        True,
+        meaning="topic `<topic>-dead-letter` (kept 31 days) with its own subscription, and the"
+        " service agent's IAM",
+    )
+    exactly_once_delivery: bool = setting(
+        False, meaning="exactly-once delivery on the task subscriptions"
+    )
+    message_ordering: bool = setting(
+        False, meaning="ordered delivery; immutable: changing it replaces them"
+    )
+    kms_key: str | None = setting(
+        None,
+        rule=limits.GCP_KMS_KEY,
+        meaning="CMEK for both topics; the service agent may use the key",
+    )
+    alarms: bool = setting(
+        True,
+        meaning="Cloud Monitoring alerting policies on a dead letter waiting and on the oldest"
+        " task's age, per task subscription",
+    )
+    oldest_message_alarm_seconds: int = setting(
+        3600,
+        rule=limits.PUBSUB_ALERT_AGE_SECONDS,
+        meaning="alarm when the oldest unacknowledged task waited longer; at most"
+        " `message_retention_seconds`",
+    )
+    alarm_target: str | None = setting(
+        None,
+        rule=limits.GCP_NOTIFICATION_CHANNEL,
+        meaning="notification channel the alarms notify; unset: alarms without notifications"
+        " (incidents in the console)",
+    )
+    producer: str | None = setting(
+        None, rule=limits.IAM_MEMBER, meaning="IAM member that may publish to the topic"
+    )
+    worker_template: str | None = setting(
+        None,
+        rule=limits.IAM_MEMBER_TEMPLATE,
+        meaning="IAM member of worker `{worker}`: pull from its own subscription and the"
+        " shared one",
+    )
 
 
 class PubSubTaskTopic(Construct):
@@ -48,146 +198,28 @@ class PubSubTaskTopic(Construct):
 
     Cloud Monitoring alerting policies fire when a task waits too long on any task
     subscription (nobody is consuming) and when a dead letter arrives, like the SQS alarms.
-    Alerting policies take `user_labels`, which the provider's default labels do not reach,
-    so the construct sets `labels` on them itself.
+    Alerting policies take `user_labels`, which the provider's default labels do not reach;
+    the stack's `CommonLabels` aspect sets them.
     """
 
-    def __init__(
-        self,
-        scope: Construct,
-        id: str,
-        *,
-        topic_name: str = "mlTrainingTopic",
-        subscription_name: str = "mlTrainingSubscription",
-        workers: int = 0,
-        shared_subscription: bool = True,
-        ack_deadline_seconds: int = 10,
-        message_retention_seconds: int = 604_800,
-        dead_letter: bool = True,
-        max_delivery_attempts: int = 5,
-        minimum_backoff_seconds: int = 10,
-        maximum_backoff_seconds: int = 600,
-        exactly_once_delivery: bool = False,
-        message_ordering: bool = False,
-        kms_key_name: str | None = None,
-        alerts: bool = True,
-        oldest_message_alert_seconds: int = 3600,
-        alert_notification_channel: str | None = None,
-        labels: Mapping[str, str] | None = None,
-        project: str | None = None,
-        prevent_destroy: bool = False,
-    ) -> None:
+    def __init__(self, scope: Construct, id: str, props: PubSubTaskTopicProps) -> None:
         super().__init__(scope, id)
         self._where = limits.environment_of(self)
-        worker_names = [f"{subscription_name}-worker-{n}" for n in range(1, workers + 1)]
-        checks: list[tuple[str, object, limits.Rule]] = [
-            ("topic_name", topic_name, limits.PUBSUB_NAME),
-            ("subscription_name", subscription_name, limits.PUBSUB_NAME),
-            ("workers", workers, limits.IntRange(0)),
-            ("ack_deadline_seconds", ack_deadline_seconds, limits.PUBSUB_ACK_DEADLINE_SECONDS),
-            (
-                "message_retention_seconds",
-                message_retention_seconds,
-                limits.PUBSUB_RETENTION_SECONDS,
-            ),
-            ("max_delivery_attempts", max_delivery_attempts, limits.PUBSUB_DELIVERY_ATTEMPTS),
-            ("minimum_backoff_seconds", minimum_backoff_seconds, limits.PUBSUB_BACKOFF_SECONDS),
-            (
-                "maximum_backoff_seconds",
-                maximum_backoff_seconds,
-                limits.IntRange(minimum_backoff_seconds, limits.PUBSUB_BACKOFF_SECONDS.high),
-            ),
-            *(("worker subscription name", name, limits.PUBSUB_NAME) for name in worker_names),
-        ]
-        if dead_letter:
-            checks += [
-                ("dead-letter topic name", f"{topic_name}-dead-letter", limits.PUBSUB_NAME),
-                (
-                    "dead-letter subscription name",
-                    f"{subscription_name}-dead-letter",
-                    limits.PUBSUB_NAME,
-                ),
-            ]
-        if kms_key_name is not None:
-            checks.append(("kms_key_name", kms_key_name, limits.GCP_KMS_KEY))
-        if alerts:
-            checks.append(
-                (
-                    "oldest_message_alert_seconds (at most the subscriptions' retention)",
-                    oldest_message_alert_seconds,
-                    # Retention is checked above; the age cannot exceed it.
-                    limits.IntRange(limits.PUBSUB_ALERT_AGE_SECONDS.low, message_retention_seconds),
-                )
-            )
-        if alert_notification_channel is not None:
-            checks.append(
-                (
-                    "alert_notification_channel",
-                    alert_notification_channel,
-                    limits.GCP_NOTIFICATION_CHANNEL,
-                )
-            )
-        for field, value, rule in checks:
-            limits.check(value, rule, field=f"PubSubTaskTopic.{field}", where=self._where)
-        if not shared_subscription and workers == 0:
-            raise limits.LimitError(
-                f"{self._where}: PubSubTaskTopic.shared_subscription = False is not allowed"
-                " with workers = 0; expected a shared subscription or at least one worker"
-                " (a topic without subscriptions drops every task)"
-            )
-
-        self._lifecycle = (
-            TerraformResourceLifecycle(prevent_destroy=True) if prevent_destroy else None
-        )
-        self._alerts = alerts
-        self._alert_channels = (
-            [alert_notification_channel] if alert_notification_channel is not None else None
-        )
-        self._labels = dict(labels) if labels is not None else None
-        self._project = DataGoogleProject(self, "project", project_id=project)
+        check_props(props, owner="PubSubTaskTopic", where=self._where)
+        self._props = props
+        self._alert_channels = [props.alarm_target] if props.alarm_target is not None else None
+        self._project = DataGoogleProject(self, "project", project_id=props.project)
         self._agent = (
             f"serviceAccount:service-{self._project.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
         )
-        encryption = self._encryption(kms_key_name)
-        topics = []
-        self._topic = PubsubTopic(
-            self, "topic", name=topic_name, lifecycle=self._lifecycle, **encryption
-        )
-        topics.append(self._topic)
-        dead_letter_topic = None
-        if dead_letter:
-            dead_letter_topic = PubsubTopic(
-                self,
-                "dead_letter_topic",
-                name=f"{topic_name}-dead-letter",
-                message_retention_duration=_LONGEST_RETENTION,
-                lifecycle=self._lifecycle,
-                **encryption,
-            )
-            topics.append(dead_letter_topic)
-            dead_letter_subscription = self._subscription_on(
-                "dead_letter_subscription",
-                name=f"{subscription_name}-dead-letter",
-                topic=dead_letter_topic.name,
-                message_retention_duration=_LONGEST_RETENTION,
-            )
-            self._alert(
-                "dead_letter_alert",
-                dead_letter_subscription,
-                metric="num_undelivered_messages",
-                threshold=0,
-                what=f"{subscription_name}-dead-letter: a dead letter is waiting",
-                why="a task failed too often and was moved to the dead-letter topic",
-            )
-            PubsubTopicIamMember(
-                self,
-                "dead_letter_publisher",
-                topic=dead_letter_topic.name,
-                role="roles/pubsub.publisher",
-                member=self._agent,
-            )
-
-        if kms_key_name is None:
+        encryption = self._encryption(props.kms_key)
+        self._topic = PubsubTopic(self, "topic", name=props.topic_name, **encryption)
+        topics = [self._topic]
+        self._dead_letter_topic: PubsubTopic | None = None
+        if props.dead_letter:
+            self._dead_letter_topic = self._dead_letters(encryption)
+            topics.append(self._dead_letter_topic)
+        if props.kms_key is None:
             for topic in topics:
                 skip_check(
                     topic,
@@ -195,72 +227,113 @@ class PubSubTaskTopic(Construct):
                     reason="Pub/Sub encrypts every topic with Google-managed keys; a"
                     " customer-managed key is optional (kms_key_name) and none was given",
                 )
-
-        def task_subscription(id: str, name: str, filter: str | None) -> PubsubSubscription:
-            subscription = self._subscription_on(
-                id,
-                name=name,
-                topic=self._topic.name,
-                filter=filter,
-                ack_deadline_seconds=ack_deadline_seconds,
-                message_retention_duration=f"{message_retention_seconds}s",
-                retry_policy=PubsubSubscriptionRetryPolicy(
-                    minimum_backoff=f"{minimum_backoff_seconds}s",
-                    maximum_backoff=f"{maximum_backoff_seconds}s",
-                ),
-                dead_letter_policy=(
-                    PubsubSubscriptionDeadLetterPolicy(
-                        dead_letter_topic=dead_letter_topic.id,
-                        max_delivery_attempts=max_delivery_attempts,
-                    )
-                    if dead_letter_topic is not None
-                    else None
-                ),
-                enable_exactly_once_delivery=exactly_once_delivery or None,
-                enable_message_ordering=message_ordering or None,
-            )
-            if dead_letter_topic is not None:
-                PubsubSubscriptionIamMember(
-                    self,
-                    f"{id}_dead_letter_subscriber",
-                    subscription=subscription.name,
-                    role="roles/pubsub.subscriber",
-                    member=self._agent,
-                )
-            self._alert(
-                f"{id}_oldest_task_alert",
-                subscription,
-                metric="oldest_unacked_message_age",
-                threshold=oldest_message_alert_seconds,
-                what=f"{name}: a task waited over {oldest_message_alert_seconds} s",
-                why="a task has waited too long: are the workers consuming?",
-            )
-            return subscription
-
         self._shared = (
-            task_subscription(
-                "subscription", subscription_name, "NOT attributes:worker" if workers else None
+            self._task_subscription(
+                "subscription",
+                props.subscription_name,
+                f"NOT attributes:{WORKER_ATTRIBUTE}" if props.workers else None,
             )
-            if shared_subscription
+            if props.shared
             else None
         )
         self._workers = [
-            task_subscription(f"worker_{n}_subscription", name, f'attributes.worker = "worker_{n}"')
-            for n, name in enumerate(worker_names, start=1)
+            self._task_subscription(
+                f"worker_{n}_subscription",
+                f"{props.subscription_name}-worker-{n}",
+                f'attributes.{WORKER_ATTRIBUTE} = "{self.worker_attribute(n)[1]}"',
+            )
+            for n in range(1, props.workers + 1)
         ]
 
-    def _encryption(self, kms_key_name: str | None) -> dict[str, Any]:
+    def _dead_letters(self, encryption: dict[str, Any]) -> PubsubTopic:
+        """The dead-letter topic, a subscription that keeps what lands there, its alarm, and
+        the service agent's right to publish to it."""
+        name = f"{self._props.subscription_name}-dead-letter"
+        topic = PubsubTopic(
+            self,
+            "dead_letter_topic",
+            name=f"{self._props.topic_name}-dead-letter",
+            message_retention_duration=_LONGEST_RETENTION,
+            **encryption,
+        )
+        subscription = self._subscription_on(
+            "dead_letter_subscription",
+            name=name,
+            topic=topic.name,
+            message_retention_duration=_LONGEST_RETENTION,
+        )
+        self._alert(
+            "dead_letter_alert",
+            subscription,
+            metric="num_undelivered_messages",
+            threshold=0,
+            what=f"{name}: a dead letter is waiting",
+            why="a task failed too often and was moved to the dead-letter topic",
+        )
+        PubsubTopicIamMember(
+            self,
+            "dead_letter_publisher",
+            topic=topic.name,
+            role="roles/pubsub.publisher",
+            member=self._agent,
+        )
+        return topic
+
+    def _task_subscription(self, id: str, name: str, filter: str | None) -> PubsubSubscription:
+        props = self._props
+        subscription = self._subscription_on(
+            id,
+            name=name,
+            topic=self._topic.name,
+            filter=filter,
+            ack_deadline_seconds=props.ack_deadline_seconds,
+            message_retention_duration=f"{props.message_retention_seconds}s",
+            retry_policy=PubsubSubscriptionRetryPolicy(
+                minimum_backoff=f"{props.minimum_backoff_seconds}s",
+                maximum_backoff=f"{props.maximum_backoff_seconds}s",
+            ),
+            dead_letter_policy=(
+                PubsubSubscriptionDeadLetterPolicy(
+                    dead_letter_topic=self._dead_letter_topic.id,
+                    max_delivery_attempts=props.max_delivery_attempts,
+                )
+                if self._dead_letter_topic is not None
+                else None
+            ),
+            enable_exactly_once_delivery=props.exactly_once_delivery or None,
+            enable_message_ordering=props.message_ordering or None,
+        )
+        if self._dead_letter_topic is not None:
+            PubsubSubscriptionIamMember(
+                self,
+                f"{id}_dead_letter_subscriber",
+                subscription=subscription.name,
+                role="roles/pubsub.subscriber",
+                member=self._agent,
+            )
+        seconds = props.oldest_message_alarm_seconds
+        self._alert(
+            f"{id}_oldest_task_alert",
+            subscription,
+            metric="oldest_unacked_message_age",
+            threshold=seconds,
+            what=f"{name}: a task waited over {seconds} s",
+            why="a task has waited too long: are the workers consuming?",
+        )
+        return subscription
+
+    def _encryption(self, kms_key: str | None) -> dict[str, Any]:
         """CMEK needs the service agent to use the key before any topic is created with it."""
-        if kms_key_name is None:
+        if kms_key is None:
             return {}
         grant = KmsCryptoKeyIamMember(
             self,
             "kms_encrypter_decrypter",
-            crypto_key_id=kms_key_name,
+            crypto_key_id=kms_key,
             role="roles/cloudkms.cryptoKeyEncrypterDecrypter",
             member=self._agent,
         )
-        return {"kms_key_name": kms_key_name, "depends_on": [grant]}
+        return {"kms_key_name": kms_key, "depends_on": [grant]}
 
     def _alert(
         self,
@@ -273,7 +346,7 @@ class PubSubTaskTopic(Construct):
         why: str,
     ) -> None:
         """The largest value in five minutes above `threshold`, as the SQS alarms measure."""
-        if not self._alerts:
+        if not self._props.alarms:
             return
         MonitoringAlertPolicy(
             self,
@@ -304,7 +377,6 @@ class PubSubTaskTopic(Construct):
                 content=why, mime_type="text/markdown"
             ),
             notification_channels=self._alert_channels,
-            user_labels=self._labels,
         )
 
     def _subscription_on(self, id: str, **arguments: Any) -> PubsubSubscription:
@@ -313,64 +385,90 @@ class PubSubTaskTopic(Construct):
             self,
             id,
             expiration_policy=PubsubSubscriptionExpirationPolicy(ttl=""),
-            lifecycle=self._lifecycle,
             **arguments,
         )
 
-    def grant_publish(self, id: str, *, member: str) -> PubsubTopicIamMember:
-        """Let `member` (e.g. 'serviceAccount:...') publish tasks to the topic, nothing else."""
-        return PubsubTopicIamMember(
-            self, id, topic=self._topic.name, role="roles/pubsub.publisher", member=member
+    def grant_publish(self, principal: str) -> None:
+        """`principal` is an IAM member ('serviceAccount:...'): publish to the topic only."""
+        PubsubTopicIamMember(
+            self,
+            "pubsub_producer_grant",
+            topic=self._topic.name,
+            role="roles/pubsub.publisher",
+            member=principal,
         )
 
-    def grant_consume(
-        self, id: str, *, member: str, worker: int | None
-    ) -> PubsubSubscriptionIamMember:
-        """Let `member` pull from worker `worker`'s own subscription (None: the shared one)."""
-        if worker is None and self._shared is not None:
-            subscription = self._shared
-        elif worker is not None and 1 <= worker <= len(self._workers):
-            subscription = self._workers[worker - 1]
-        else:
-            raise limits.LimitError(
-                f"{self._where}: PubSubTaskTopic.grant_consume worker = {worker!r} is not"
-                f" allowed; expected an integer from 1 to {len(self._workers)}"
-                + (" or None (the shared subscription)" if self._shared is not None else "")
+    def grant_consume(self, principal: str, worker: int) -> None:
+        """`principal` is an IAM member: pull from worker `worker`'s own subscription and the
+        shared one."""
+        grants = [(f"pubsub_worker_{worker}_grant", self._worker(worker, "grant_consume"))]
+        if self._shared is not None:
+            grants.append((f"pubsub_shared_worker_{worker}_grant", self._shared))
+        for id, subscription in grants:
+            PubsubSubscriptionIamMember(
+                self,
+                id,
+                subscription=subscription.name,
+                role="roles/pubsub.subscriber",
+                member=principal,
             )
-        return PubsubSubscriptionIamMember(
-            self, id, subscription=subscription.name, role="roles/pubsub.subscriber", member=member
-        )
+
+    def _worker(self, worker: int, what: str) -> PubsubSubscription:
+        if not limits.IntRange(1, len(self._workers)).allows(worker):
+            raise limits.LimitError(
+                f"{self._where}: PubSubTaskTopic.{what} worker = {worker!r} is not allowed;"
+                f" expected an integer from 1 to {len(self._workers)}"
+            )
+        return self._workers[worker - 1]
 
     @property
-    def topic_name(self) -> str:
-        return self._topic.name
+    def worker_addresses(self) -> list[str]:
+        """`projects/P/subscriptions/S` of each worker's subscription, worker 1 first."""
+        return [subscription.id for subscription in self._workers]
 
     @property
-    def subscription_name(self) -> str | None:
-        """The shared subscription; None when there is none."""
-        return self._shared.name if self._shared else None
+    def shared_address(self) -> str | None:
+        return self._shared.id if self._shared is not None else None
 
     @property
     def topic_path(self) -> str:
         """`projects/P/topics/T`, what publishers pass to the API."""
         return self._topic.id
 
-    @property
-    def subscription_path(self) -> str | None:
-        """`projects/P/subscriptions/S` of the shared subscription; None when there is none."""
-        return self._shared.id if self._shared else None
-
-    @property
-    def worker_subscription_paths(self) -> list[str]:
-        """In worker order: what worker N passes to the API to pull its tasks."""
-        return [subscription.id for subscription in self._workers]
-
-    @property
-    def worker_subscription_names(self) -> list[str]:
-        """In worker order (worker 1 first)."""
-        return [subscription.name for subscription in self._workers]
-
     @staticmethod
     def worker_attribute(worker: int) -> tuple[str, str]:
         """The message attribute that routes a task to `worker`."""
-        return "worker", f"worker_{worker}"
+        return WORKER_ATTRIBUTE, f"worker_{worker}"
+
+    def producer_wiring(self) -> PubSubProducerWiring:
+        return PubSubProducerWiring(topic=self._topic.id, worker_attribute=WORKER_ATTRIBUTE)
+
+    def worker_wiring(self, worker: int) -> PubSubWorkerWiring:
+        attribute, value = self.worker_attribute(worker)
+        return PubSubWorkerWiring(
+            subscription=self._worker(worker, "worker_wiring").id,
+            shared_subscription=self.shared_address,
+            attribute=attribute,
+            attribute_value=value,
+        )
+
+    def outputs(self) -> list[ChannelOutput]:
+        outputs = [
+            ChannelOutput("ml_training_topic_name", self._topic.name, "name of the task topic")
+        ]
+        if self._shared is not None:
+            outputs.append(
+                ChannelOutput(
+                    "ml_training_subscription_name",
+                    self._shared.name,
+                    "name of the shared subscription, for tasks without a worker attribute",
+                )
+            )
+        outputs.append(
+            ChannelOutput(
+                "pubsub_worker_subscription_names",
+                [subscription.name for subscription in self._workers],
+                "name of each worker's own subscription, worker 1 first",
+            )
+        )
+        return outputs

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
-from typing import Literal
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
-from cdktf import TerraformResourceLifecycle
 from constructs import Construct
 
 from constructs_lib import limits
+from constructs_lib.channel import ChannelOutput
+from constructs_lib.props import CrossRule, FromEnvironment, check_props, setting, values_of
 from constructs_lib.rabbitmq_bindings import (
     Binding,
     Exchange,
@@ -20,11 +23,129 @@ from constructs_lib.rabbitmq_bindings import (
     Queue,
     QueueSettings,
 )
+from constructs_lib.wiring import RabbitMqProducerWiring, RabbitMqWorkerWiring
 
-QueueType = Literal["quorum", "classic"]
-_QUEUE_TYPES: tuple[QueueType, ...] = ("quorum", "classic")
 # A permission regex that matches no name: the user may not touch that kind of access.
 _NOTHING = "^$"
+# Set explicitly: the broker's own default changed from unlimited to 20 in 4.0.
+DEFAULT_DELIVERY_LIMIT = 20
+# The `consumer-timeout` policy key exists from RabbitMQ 3.12 on; older brokers reject it.
+CONSUMER_TIMEOUT_POLICY_SINCE = (3, 12)
+
+
+def _queue_names(values: Mapping[str, Any]) -> list[str]:
+    prefix = values["queue_name_prefix"]
+    return [f"{prefix}{number}" for number in range(1, values["workers"] + 1)]
+
+
+def _queue_names_fit(values: Mapping[str, Any]) -> str | None:
+    return limits.names_fit(_queue_names(values), limits.RABBITMQ_NAME, what="a prefix")
+
+
+def _dead_letter_name_fits(values: Mapping[str, Any]) -> str | None:
+    if not values["dead_letter"]:
+        return None
+    name = [f"{values['exchange_name']}.dead_letter"]
+    return limits.names_fit(name, limits.RABBITMQ_NAME, what="an exchange name")
+
+
+def _only_quorum_queues_count(values: Mapping[str, Any]) -> str | None:
+    if values["queue_type"] == "classic" and values["delivery_limit"] is not None:
+        return (
+            "expected it unset with queue_type = 'classic': classic queues do not count deliveries"
+        )
+    return None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RabbitMqTaskExchangeProps:
+    """The `[rabbitmq]` table: the vhost, the worker queues' type and the policy's knobs."""
+
+    CROSS_RULES: ClassVar[tuple[CrossRule, ...]] = (
+        CrossRule("queue_name_prefix", _queue_names_fit),
+        CrossRule("exchange_name", _dead_letter_name_fits),
+        CrossRule("delivery_limit", _only_quorum_queues_count),
+    )
+
+    vhost: str = setting(
+        rule=limits.RABBITMQ_VHOST, meaning="the environment's own vhost; unique per environment"
+    )
+    endpoint: str | None = setting(
+        None,
+        rule=limits.RABBITMQ_ENDPOINT,
+        meaning="management API URL, without credentials; unset: the provider reads"
+        " `RABBITMQ_ENDPOINT`",
+    )
+    exchange_name: str = setting(
+        "ml_tasks", rule=limits.RABBITMQ_NAME, config=False, meaning="the direct task exchange"
+    )
+    queue_name_prefix: str = setting(
+        "worker_queue_",
+        config=False,
+        meaning="worker n's queue, and its routing key, is `<prefix><n>`",
+    )
+    workers: int = setting(
+        3,
+        rule=limits.WORKER_COUNT,
+        from_environment=FromEnvironment("workers"),
+        meaning="one queue each",
+    )
+    consumer_timeout_seconds: int | None = setting(
+        None,
+        rule=limits.RABBITMQ_CONSUMER_TIMEOUT_SECONDS,
+        from_environment=FromEnvironment(
+            "max_task_duration_seconds",
+            "RabbitMQ's consumer timeout",
+            "ack early and track progress elsewhere",
+        ),
+        meaning="how long a delivered task may stay unacknowledged (broker 3.12 and newer)",
+    )
+    queue_type: str = setting(
+        "quorum",
+        rule=limits.RABBITMQ_QUEUE_TYPE,
+        meaning="worker queues' type, also the vhost's default",
+    )
+    dead_letter: bool = setting(
+        True,
+        meaning="exchange and queue `ml_tasks.dead_letter` take tasks past the delivery limit,"
+        " rejected or expired",
+    )
+    delivery_limit: int | None = setting(
+        None,
+        rule=limits.RABBITMQ_DELIVERY_LIMIT,
+        meaning=f"quorum queues only; unset: {DEFAULT_DELIVERY_LIMIT}, set explicitly (the"
+        " broker's default changed in 4.0)",
+    )
+    message_ttl_seconds: int | None = setting(
+        None, rule=limits.RABBITMQ_MESSAGE_TTL_SECONDS, meaning="unset: tasks never expire"
+    )
+    max_length: int | None = setting(
+        None,
+        rule=limits.RABBITMQ_MAX_LENGTH,
+        meaning="unset: no limit; a full queue refuses new tasks (`reject-publish`)",
+    )
+    min_broker_version: str = setting(
+        "3.13",
+        rule=limits.RABBITMQ_BROKER_VERSION,
+        meaning="oldest broker the environment runs; below 3.12 the `consumer-timeout` policy"
+        " key is left out",
+    )
+
+    @property
+    def effective_delivery_limit(self) -> int | None:
+        if self.queue_type != "quorum":
+            return None
+        return self.delivery_limit if self.delivery_limit is not None else DEFAULT_DELIVERY_LIMIT
+
+    @property
+    def broker_version(self) -> tuple[int, ...]:
+        """`min_broker_version` as numbers, so that 3.9 < 3.12."""
+        return tuple(int(part) for part in self.min_broker_version.split("."))
+
+    @property
+    def consumer_timeout_policy(self) -> bool:
+        """Whether the broker takes the `consumer-timeout` policy key."""
+        return self.broker_version >= CONSUMER_TIMEOUT_POLICY_SINCE
 
 
 class RabbitMqTaskExchange(Construct):
@@ -45,151 +166,79 @@ class RabbitMqTaskExchange(Construct):
     from. Quorum queues dead-letter at-least-once, so a dead letter is not lost either.
     """
 
-    def __init__(
-        self,
-        scope: Construct,
-        id: str,
-        *,
-        vhost: str,
-        exchange_name: str = "ml_tasks",
-        workers: int = 3,
-        queue_name_prefix: str = "worker_queue_",
-        queue_type: QueueType = "quorum",
-        dead_letter: bool = True,
-        delivery_limit: int | None = 20,
-        message_ttl_seconds: int | None = None,
-        max_length: int | None = None,
-        consumer_timeout_seconds: int | None = None,
-        prevent_destroy: bool = False,
-    ) -> None:
+    def __init__(self, scope: Construct, id: str, props: RabbitMqTaskExchangeProps) -> None:
         super().__init__(scope, id)
         self._where = limits.environment_of(self)
-        names = [f"{queue_name_prefix}{number}" for number in range(1, workers + 1)]
-        self._validate(
-            vhost=vhost,
-            exchange_name=exchange_name,
-            workers=workers,
-            names=names,
-            queue_type=queue_type,
-            delivery_limit=delivery_limit,
-            optional=(
-                ("message_ttl_seconds", message_ttl_seconds, limits.RABBITMQ_MESSAGE_TTL_SECONDS),
-                ("max_length", max_length, limits.RABBITMQ_MAX_LENGTH),
-                (
-                    "consumer_timeout_seconds",
-                    consumer_timeout_seconds,
-                    limits.RABBITMQ_CONSUMER_TIMEOUT_SECONDS,
-                ),
-            ),
-        )
-        self._vhost = vhost
-        self._exchange_name = exchange_name
-        self._queue_names = names
-        self._queue_type = queue_type
-        self._lifecycle = (
-            TerraformResourceLifecycle(prevent_destroy=True) if prevent_destroy else None
-        )
-
+        check_props(props, owner="RabbitMqTaskExchange", where=self._where)
+        self._props = props
+        self._vhost = props.vhost
+        self._exchange_name = props.exchange_name
+        self._queue_names = _queue_names(values_of(props))
+        self._producer: str | None = None
+        self._consumers: dict[int, str] = {}
         self._exchange = Exchange(
             self,
             "exchange",
-            name=exchange_name,
-            vhost=vhost,
+            name=props.exchange_name,
+            vhost=props.vhost,
             settings=ExchangeSettings(type="direct", durable=True),
-            lifecycle=self._lifecycle,
         )
-        self._queues = [self._queue(name, name) for name in names]
-        for name, queue in zip(names, self._queues, strict=True):
+        self._queues = [self._queue(name, name) for name in self._queue_names]
+        for name, queue in zip(self._queue_names, self._queues, strict=True):
             Binding(
                 self,
                 f"{name}_binding",
                 source=self._exchange.name,
-                vhost=vhost,
+                vhost=props.vhost,
                 destination=queue.name,
                 destination_type="queue",
                 routing_key=name,
             )
-        self._dead_letter_queue = self._dead_letter() if dead_letter else None
+        self._dead_letter_queue = self._dead_letter() if props.dead_letter else None
+        self._policy = self._worker_policy()
 
+    def _worker_policy(self) -> Policy | None:
+        """Everything that may change later, in one policy the broker applies in place."""
+        props = self._props
         definition: dict[str, str] = {}
         if self._dead_letter_queue is not None:
             definition["dead-letter-exchange"] = self._dead_letter_name
-            if queue_type == "quorum":
+            if props.queue_type == "quorum":
                 # at-least-once needs reject-publish: drop-head would fall back to at-most-once.
                 definition["dead-letter-strategy"] = "at-least-once"
                 definition["overflow"] = "reject-publish"
+        timeout = props.consumer_timeout_seconds if props.consumer_timeout_policy else None
         for key, value, scale in (
-            ("delivery-limit", delivery_limit, 1),
-            ("message-ttl", message_ttl_seconds, 1000),
-            ("max-length", max_length, 1),
-            ("consumer-timeout", consumer_timeout_seconds, 1000),
+            ("delivery-limit", props.effective_delivery_limit, 1),
+            ("message-ttl", props.message_ttl_seconds, 1000),
+            ("max-length", props.max_length, 1),
+            ("consumer-timeout", timeout, 1000),
         ):
             if value is not None:
                 definition[key] = str(value * scale)
-        self._policy: Policy | None = None
-        if definition:
-            self._policy = Policy(
-                self,
-                "worker_policy",
-                name=f"{exchange_name}-workers",
-                vhost=vhost,
-                policy=PolicyPolicy(
-                    # Only the worker queues (names ending in digits), never the dead-letter
-                    # queue: a DLQ that dead-lettered into itself would cycle.
-                    pattern=f"^{re.escape(queue_name_prefix)}[0-9]+$",
-                    priority=0,
-                    apply_to="queues",
-                    definition=definition,
-                ),
-            )
-
-    def _validate(
-        self,
-        *,
-        vhost: str,
-        exchange_name: str,
-        workers: int,
-        names: list[str],
-        queue_type: str,
-        delivery_limit: int | None,
-        optional: tuple[tuple[str, int | None, limits.Rule], ...],
-    ) -> None:
-        self._check(vhost, limits.RABBITMQ_VHOST, "vhost")
-        self._check(exchange_name, limits.RABBITMQ_NAME, "exchange_name")
-        self._check(workers, limits.WORKER_COUNT, "workers")
-        if queue_type not in _QUEUE_TYPES:
-            raise limits.LimitError(
-                f"{self._where}: RabbitMqTaskExchange.queue_type = {queue_type!r} is not"
-                " allowed; expected 'quorum' or 'classic'"
-            )
-        if delivery_limit is not None and queue_type != "quorum":
-            raise limits.LimitError(
-                f"{self._where}: RabbitMqTaskExchange.delivery_limit = {delivery_limit!r}"
-                " is not allowed with classic queues; expected None (only quorum queues"
-                " count deliveries)"
-            )
-        for field, value, rule in (
-            ("delivery_limit", delivery_limit, limits.RABBITMQ_DELIVERY_LIMIT),
-            *optional,
-        ):
-            if value is not None:
-                self._check(value, rule, field)
-        for name in [*names, f"{exchange_name}.dead_letter"]:
-            self._check(name, limits.RABBITMQ_NAME, "queue name")
+        if not definition:
+            return None
+        return Policy(
+            self,
+            "worker_policy",
+            name=f"{props.exchange_name}-workers",
+            vhost=props.vhost,
+            policy=PolicyPolicy(
+                # Only the worker queues (names ending in digits), never the dead-letter
+                # queue: a DLQ that dead-lettered into itself would cycle.
+                pattern=f"^{re.escape(props.queue_name_prefix)}[0-9]+$",
+                priority=0,
+                apply_to="queues",
+                definition=definition,
+            ),
+        )
 
     @property
     def _dead_letter_name(self) -> str:
         return f"{self._exchange_name}.dead_letter"
 
     def _queue(self, id: str, name: str) -> Queue:
-        return Queue(
-            self,
-            id,
-            name=name,
-            vhost=self._vhost,
-            settings=self._settings(),
-            lifecycle=self._lifecycle,
-        )
+        return Queue(self, id, name=name, vhost=self._vhost, settings=self._settings())
 
     def _dead_letter(self) -> Queue:
         """A fanout exchange, so every dead letter reaches the one queue whatever its key."""
@@ -199,7 +248,6 @@ class RabbitMqTaskExchange(Construct):
             name=self._dead_letter_name,
             vhost=self._vhost,
             settings=ExchangeSettings(type="fanout", durable=True),
-            lifecycle=self._lifecycle,
         )
         queue = self._queue("dead_letter_queue", self._dead_letter_name)
         Binding(
@@ -213,28 +261,40 @@ class RabbitMqTaskExchange(Construct):
         )
         return queue
 
-    def _check(self, value: object, rule: limits.Rule, field: str) -> None:
-        limits.check(value, rule, field=f"RabbitMqTaskExchange.{field}", where=self._where)
-
     def _settings(self) -> QueueSettings:
-        if self._queue_type == "quorum":
+        if self._props.queue_type == "quorum":
             return QueueSettings(durable=True, arguments={"x-queue-type": "quorum"})
         return QueueSettings(durable=True)
 
-    def grant_publish(self, id: str, *, user: str) -> Permissions:
-        """Let `user` publish to the task exchange and nothing else: no reads, no declares."""
-        return self._permissions(id, user=user, write=f"^{re.escape(self._exchange_name)}$")
+    def grant_publish(self, principal: str) -> None:
+        """`principal` is a broker user: publish to the task exchange and nothing else, no
+        reads, no declares."""
+        self._permissions(
+            "rabbitmq_producer_permissions",
+            user=principal,
+            write=f"^{re.escape(self._exchange_name)}$",
+        )
+        self._producer = principal
 
-    def grant_consume(self, id: str, *, user: str, worker: int) -> Permissions:
-        """Let `user` read worker `worker`'s queue only, so a worker cannot take another's
-        tasks. Acks and rejects need no permission; dead-lettering is done by the broker."""
-        if not 1 <= worker <= len(self._queue_names):
+    def grant_consume(self, principal: str, worker: int) -> None:
+        """`principal` is a broker user: read worker `worker`'s queue only, so a worker cannot
+        take another's tasks. Acks and rejects need no permission; the broker dead-letters."""
+        queue_name = self._queue_names[self._worker(worker, "grant_consume")]
+        self._permissions(
+            f"rabbitmq_worker_{worker}_permissions",
+            user=principal,
+            read=f"^{re.escape(queue_name)}$",
+        )
+        self._consumers[worker] = principal
+
+    def _worker(self, worker: int, what: str) -> int:
+        """The list index of `worker`."""
+        if not limits.IntRange(1, len(self._queue_names)).allows(worker):
             raise limits.LimitError(
-                f"{self._where}: RabbitMqTaskExchange.grant_consume worker = {worker!r} is not"
+                f"{self._where}: RabbitMqTaskExchange.{what} worker = {worker!r} is not"
                 f" allowed; expected an integer from 1 to {len(self._queue_names)}"
             )
-        queue_name = self._queue_names[worker - 1]
-        return self._permissions(id, user=user, read=f"^{re.escape(queue_name)}$")
+        return worker - 1
 
     def _permissions(
         self, id: str, *, user: str, write: str = _NOTHING, read: str = _NOTHING
@@ -249,6 +309,16 @@ class RabbitMqTaskExchange(Construct):
         )
 
     @property
+    def worker_addresses(self) -> list[str]:
+        """The routing key that reaches each worker (its queue's name), worker 1 first."""
+        return list(self._queue_names)
+
+    @property
+    def shared_address(self) -> str | None:
+        """None: a task on a direct exchange is always addressed to one worker."""
+        return None
+
+    @property
     def exchange_name(self) -> str:
         return self._exchange.name
 
@@ -258,11 +328,6 @@ class RabbitMqTaskExchange(Construct):
         return [queue.name for queue in self._queues]
 
     @property
-    def routing_keys(self) -> list[str]:
-        """The routing key that reaches each worker, in worker order."""
-        return list(self._queue_names)
-
-    @property
     def dead_letter_queue_name(self) -> str | None:
         """None when the construct was built without dead-lettering."""
         return self._dead_letter_queue.name if self._dead_letter_queue else None
@@ -270,3 +335,51 @@ class RabbitMqTaskExchange(Construct):
     @property
     def policy_name(self) -> str | None:
         return self._policy.name if self._policy else None
+
+    def producer_wiring(self) -> RabbitMqProducerWiring:
+        return RabbitMqProducerWiring(
+            vhost=self._vhost,
+            exchange=self._exchange.name,
+            routing_keys=self.worker_addresses,
+            user=self._producer,
+        )
+
+    def worker_wiring(self, worker: int) -> RabbitMqWorkerWiring:
+        return RabbitMqWorkerWiring(
+            vhost=self._vhost,
+            exchange=self._exchange.name,
+            queue=self._queues[self._worker(worker, "worker_wiring")].name,
+            user=self._consumers.get(worker),
+        )
+
+    def outputs(self) -> list[ChannelOutput]:
+        outputs = [
+            ChannelOutput("rabbitmq_vhost", self._vhost, "the environment's vhost"),
+            ChannelOutput("exchange_name", self._exchange.name, "the direct task exchange"),
+            ChannelOutput(
+                "worker_queue_names",
+                self.worker_queue_names,
+                "each worker's queue, worker 1 first; its name is also its routing key",
+            ),
+        ]
+        if self._dead_letter_queue is not None:
+            outputs.append(
+                ChannelOutput(
+                    "rabbitmq_dead_letter_queue",
+                    self._dead_letter_queue.name,
+                    "where tasks past the delivery limit, rejected or expired, are kept",
+                )
+            )
+        if self._producer is not None:
+            outputs.append(
+                ChannelOutput("rabbitmq_producer_user", self._producer, "the producer's user")
+            )
+        if self._consumers:
+            outputs.append(
+                ChannelOutput(
+                    "rabbitmq_worker_users",
+                    [self._consumers[n] for n in sorted(self._consumers)],
+                    "each worker's user, worker 1 first",
+                )
+            )
+        return outputs

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
-from cdktf import Fn, TerraformResourceLifecycle
+from cdktf import Fn
 from constructs import Construct
 
 from constructs_lib import limits
+from constructs_lib.props import CrossRule, FromEnvironment, check_props, setting, values_of
 from constructs_lib.providers import (
     CloudwatchMetricAlarm,
     IamRolePolicy,
@@ -31,8 +34,122 @@ CONSUME_KMS_ACTIONS = ("kms:Decrypt",)
 _FIFO = ".fifo"
 
 
+def queue_names(values: Mapping[str, Any]) -> list[str]:
+    """The queue's and its DLQ's full names; a FIFO queue's DLQ must be FIFO too."""
+    suffix = _FIFO if values["fifo"] else ""
+    names = [f"{values['name']}{suffix}"]
+    if values["dead_letter"]:
+        names.append(f"{values['name']}-dlq{suffix}")
+    return names
+
+
+def names_fit(values: Mapping[str, Any]) -> str | None:
+    """Whether SQS takes the names of the queue and its DLQ, `.fifo` included."""
+    rule = limits.SQS_FIFO_QUEUE_NAME if values["fifo"] else limits.SQS_QUEUE_NAME
+    return limits.names_fit(queue_names(values), rule, what="a name")
+
+
+def _deduplication_needs_fifo(values: Mapping[str, Any]) -> str | None:
+    if values["content_based_deduplication"] and not values["fifo"]:
+        return "expected false, or fifo = true: only FIFO queues deduplicate"
+    return None
+
+
+def _dead_letters_outlive_tasks(values: Mapping[str, Any]) -> str | None:
+    retention = values["message_retention_seconds"]
+    if values["dead_letter"] and values["dead_letter_retention_seconds"] < retention:
+        return (
+            f"expected at least message_retention_seconds = {retention}: a moved task keeps"
+            " its original enqueue time"
+        )
+    return None
+
+
+@dataclass(frozen=True, kw_only=True)
+class SqsTaskQueueProps:
+    """One task queue and its dead-letter queue; defaults are the seed program's values."""
+
+    CROSS_RULES: ClassVar[tuple[CrossRule, ...]] = (
+        CrossRule("name", names_fit),
+        CrossRule("content_based_deduplication", _deduplication_needs_fifo),
+        CrossRule("dead_letter_retention_seconds", _dead_letters_outlive_tasks),
+    )
+
+    name: str = setting(
+        "mlTrainingQueue", config=False, meaning="the queue's name; the DLQ's is `<name>-dlq`"
+    )
+    visibility_timeout_seconds: int = setting(
+        30,
+        rule=limits.SQS_VISIBILITY_TIMEOUT_SECONDS,
+        from_environment=FromEnvironment(
+            "max_task_duration_seconds",
+            "SQS's visibility timeout",
+            "extend it with ChangeMessageVisibility",
+        ),
+        meaning="how long a received task stays hidden from other workers",
+    )
+    delay_seconds: int = setting(
+        90,
+        rule=limits.SQS_DELAY_SECONDS,
+        meaning="every task is invisible this long after it is sent",
+    )
+    max_message_size: int = setting(
+        262_144,
+        rule=limits.SQS_MAX_MESSAGE_SIZE,
+        meaning="bytes (256 KiB is the limit of aws provider 5.x)",
+    )
+    message_retention_seconds: int = setting(
+        86_400,
+        rule=limits.SQS_MESSAGE_RETENTION_SECONDS,
+        meaning="how long an unconsumed task is kept",
+    )
+    receive_wait_time_seconds: int = setting(
+        10, rule=limits.SQS_RECEIVE_WAIT_TIME_SECONDS, meaning="long polling"
+    )
+    dead_letter: bool = setting(True, meaning="a DLQ `<queue>-dlq` per queue")
+    max_receive_count: int = setting(
+        5,
+        rule=limits.SQS_MAX_RECEIVE_COUNT,
+        meaning="receives before a task moves to its dead-letter queue",
+    )
+    dead_letter_retention_seconds: int = setting(
+        1_209_600,
+        rule=limits.SQS_MESSAGE_RETENTION_SECONDS,
+        meaning="at least the queue's retention: a moved task keeps its original enqueue time",
+    )
+    dead_letter_sources_only: bool = setting(
+        True,
+        meaning="the DLQ accepts tasks only from its source queue (redrive-allow); `false`"
+        " only for APIs without it, such as moto",
+    )
+    fifo: bool = setting(False, meaning="FIFO queues (and DLQs), named `….fifo`")
+    content_based_deduplication: bool = setting(False, meaning="needs `fifo = true`")
+    kms_key: str | None = setting(
+        None,
+        rule=limits.AWS_KMS_KEY,
+        meaning="unset: SQS-managed encryption (SSE-SQS), always on",
+    )
+    kms_data_key_reuse_period_seconds: int = setting(
+        300, rule=limits.SQS_KMS_DATA_KEY_REUSE_SECONDS, meaning="with `kms_key`"
+    )
+    enforce_ssl: bool = setting(True, meaning="a queue policy denies every request without TLS")
+    alarms: bool = setting(
+        True, meaning="CloudWatch alarms on DLQ depth > 0 and on the oldest task's age"
+    )
+    oldest_message_alarm_seconds: int = setting(
+        3600,
+        rule=limits.SQS_MESSAGE_RETENTION_SECONDS,
+        meaning="alarm when the oldest task waited longer",
+    )
+    alarm_target: str | None = setting(
+        None,
+        rule=limits.AWS_SNS_TOPIC_ARN,
+        meaning="SNS topic the alarms notify; unset: alarms without actions",
+    )
+
+
 class SqsTaskQueue(Construct):
-    """One SQS task queue; queue defaults are the seed program's values.
+    """One SQS task queue.
 
     `visibility_timeout_seconds` must cover a whole training step, or the task reappears
     for another worker while the first is still on it; workers with longer steps extend it
@@ -51,132 +168,54 @@ class SqsTaskQueue(Construct):
     """
 
     def __init__(
-        self,
-        scope: Construct,
-        id: str,
-        *,
-        name: str = "mlTrainingQueue",
-        delay_seconds: int = 90,
-        max_message_size: int = 262_144,
-        message_retention_seconds: int = 86_400,
-        receive_wait_time_seconds: int = 10,
-        visibility_timeout_seconds: int = 30,
-        dead_letter_queue: bool = True,
-        max_receive_count: int = 5,
-        dead_letter_retention_seconds: int = 1_209_600,
-        dead_letter_sources_only: bool = True,
-        fifo: bool = False,
-        content_based_deduplication: bool = False,
-        kms_master_key_id: str | None = None,
-        kms_data_key_reuse_period_seconds: int = 300,
-        enforce_ssl: bool = True,
-        alarms: bool = True,
-        oldest_message_alarm_seconds: int = 3600,
-        alarm_topic_arn: str | None = None,
-        prevent_destroy: bool = False,
+        self, scope: Construct, id: str, props: SqsTaskQueueProps = SqsTaskQueueProps()
     ) -> None:
         super().__init__(scope, id)
         self._where = limits.environment_of(self)
-        suffix = _FIFO if fifo else ""
-        dlq_name = f"{name}-dlq{suffix}"
-        name_rule = limits.SQS_FIFO_QUEUE_NAME if fifo else limits.SQS_QUEUE_NAME
-        checks: list[tuple[str, object, limits.Rule]] = [
-            ("name", f"{name}{suffix}", name_rule),
-            ("delay_seconds", delay_seconds, limits.SQS_DELAY_SECONDS),
-            ("max_message_size", max_message_size, limits.SQS_MAX_MESSAGE_SIZE),
-            (
-                "message_retention_seconds",
-                message_retention_seconds,
-                limits.SQS_MESSAGE_RETENTION_SECONDS,
-            ),
-            (
-                "receive_wait_time_seconds",
-                receive_wait_time_seconds,
-                limits.SQS_RECEIVE_WAIT_TIME_SECONDS,
-            ),
-            (
-                "visibility_timeout_seconds",
-                visibility_timeout_seconds,
-                limits.SQS_VISIBILITY_TIMEOUT_SECONDS,
-            ),
-            (
-                "kms_data_key_reuse_period_seconds",
-                kms_data_key_reuse_period_seconds,
-                limits.SQS_KMS_DATA_KEY_REUSE_SECONDS,
-            ),
-            (
-                "oldest_message_alarm_seconds",
-                oldest_message_alarm_seconds,
-                limits.SQS_MESSAGE_RETENTION_SECONDS,
-            ),
-        ]
-        if dead_letter_queue:
-            checks += [
-                ("DLQ name", dlq_name, name_rule),
-                ("max_receive_count", max_receive_count, limits.SQS_MAX_RECEIVE_COUNT),
-                (
-                    "dead_letter_retention_seconds (at least the queue's retention)",
-                    dead_letter_retention_seconds,
-                    limits.IntRange(
-                        message_retention_seconds, limits.SQS_MESSAGE_RETENTION_SECONDS.high
-                    ),
-                ),
-            ]
-        if kms_master_key_id is not None:
-            checks.append(("kms_master_key_id", kms_master_key_id, limits.AWS_KMS_KEY))
-        if alarm_topic_arn is not None:
-            checks.append(("alarm_topic_arn", alarm_topic_arn, limits.AWS_SNS_TOPIC_ARN))
-        for field, value, rule in checks:
-            limits.check(value, rule, field=f"SqsTaskQueue.{field}", where=self._where)
-        if content_based_deduplication and not fifo:
-            raise limits.LimitError(
-                f"{self._where}: SqsTaskQueue.content_based_deduplication = True is not allowed"
-                " on a standard queue; expected fifo = True"
-            )
-
-        self._name = f"{name}{suffix}"
-        self._kms_master_key_id = kms_master_key_id
+        check_props(props, owner="SqsTaskQueue", where=self._where)
+        queue_name, *dlq_name = queue_names(values_of(props))
+        self._name = queue_name
+        self._kms_key = props.kms_key
         common: dict[str, Any] = {
-            "max_message_size": max_message_size,
-            "receive_wait_time_seconds": receive_wait_time_seconds,
-            "visibility_timeout_seconds": visibility_timeout_seconds,
-            "lifecycle": (
-                TerraformResourceLifecycle(prevent_destroy=True) if prevent_destroy else None
-            ),
-            **self._encryption(kms_data_key_reuse_period_seconds),
-            **self._fifo(fifo, content_based_deduplication),
+            "max_message_size": props.max_message_size,
+            "receive_wait_time_seconds": props.receive_wait_time_seconds,
+            "visibility_timeout_seconds": props.visibility_timeout_seconds,
+            **self._encryption(props.kms_data_key_reuse_period_seconds),
+            **self._fifo(props.fifo, props.content_based_deduplication),
         }
         self._queue = SqsQueue(
             self,
             "queue",
             name=self._name,
-            delay_seconds=delay_seconds,
-            message_retention_seconds=message_retention_seconds,
+            delay_seconds=props.delay_seconds,
+            message_retention_seconds=props.message_retention_seconds,
             **common,
         )
         self._dead_letter_queue: SqsQueue | None = None
         redrive: SqsQueueRedrivePolicy | None = None
-        if dead_letter_queue:
+        if dlq_name:
             self._dead_letter_queue = SqsQueue(
                 self,
                 "dead_letter_queue",
-                name=dlq_name,
-                message_retention_seconds=dead_letter_retention_seconds,
+                name=dlq_name[0],
+                message_retention_seconds=props.dead_letter_retention_seconds,
                 **common,
             )
-            redrive = self._redrive(max_receive_count, sources_only=dead_letter_sources_only)
-        if enforce_ssl:
+            redrive = self._redrive(
+                props.max_receive_count, sources_only=props.dead_letter_sources_only
+            )
+        if props.enforce_ssl:
             self._deny_insecure_transport("queue_policy", self._queue, after=redrive)
             if self._dead_letter_queue is not None:
                 self._deny_insecure_transport("dead_letter_queue_policy", self._dead_letter_queue)
-        if alarms:
-            self._alarms(oldest_message_alarm_seconds, alarm_topic_arn)
+        if props.alarms:
+            self._alarms(props.oldest_message_alarm_seconds, props.alarm_target)
 
     def _encryption(self, reuse_seconds: int) -> dict[str, Any]:
-        if self._kms_master_key_id is None:
+        if self._kms_key is None:
             return {"sqs_managed_sse_enabled": True}
         return {
-            "kms_master_key_id": self._kms_master_key_id,
+            "kms_master_key_id": self._kms_key,
             "kms_data_key_reuse_period_seconds": reuse_seconds,
         }
 
@@ -289,12 +328,12 @@ class SqsTaskQueue(Construct):
         statements: list[dict[str, Any]] = [
             {"Effect": "Allow", "Action": list(actions), "Resource": self._queue.arn}
         ]
-        if self._kms_master_key_id is not None:
+        if self._kms_key is not None:
             statements.append(
                 {
                     "Effect": "Allow",
                     "Action": list(kms_actions),
-                    "Resource": self._kms_master_key_id,
+                    "Resource": self._kms_key,
                 }
             )
         return {"Version": "2012-10-17", "Statement": statements}

@@ -2,44 +2,42 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from dataclasses import replace
 
 from cdktf import (
+    Aspects,
     GcsBackend,
     LocalBackend,
     S3Backend,
     TerraformOutput,
-    TerraformResourceLifecycle,
     TerraformStack,
     TerraformVariable,
 )
 from constructs import Construct
 
+from constructs_lib.aspects import CommonLabels, PreventDestroy
+from constructs_lib.channel import TaskChannel
 from constructs_lib.providers import (
     AwsProvider,
     AwsProviderDefaultTags,
     AwsProviderEndpoints,
     GoogleProvider,
 )
-from constructs_lib.pubsub_task_topic import PubSubTaskTopic
+from constructs_lib.pubsub_task_topic import PubSubTaskTopic, PubSubTaskTopicProps
 from constructs_lib.rabbitmq_bindings import RabbitmqProvider, User, Vhost
-from constructs_lib.rabbitmq_task_exchange import RabbitMqTaskExchange
-from constructs_lib.sqs_task_queue import SqsTaskQueue
-from stacks.settings import (
-    EnvironmentSettings,
-    GcsState,
-    LocalState,
-    PubSubSettings,
-    RabbitMqSettings,
-    S3State,
-    SqsSettings,
-    StateSettings,
-)
+from constructs_lib.rabbitmq_task_exchange import RabbitMqTaskExchange, RabbitMqTaskExchangeProps
+from constructs_lib.sqs_task_channel import SqsTaskChannel, SqsTaskChannelProps
+from constructs_lib.wiring import output
+from stacks.settings import EnvironmentSettings, GcsState, LocalState, S3State, StateSettings
 
 # Terraform runs in cdktf.out/stacks/<env>/; a local state path is written relative to that
 # folder so that it points into the project root, survives `rm -rf cdktf.out`, and holds no
 # absolute path.
 _STACK_DIR_TO_PROJECT_ROOT = "../../../"
+
+# Who uses a channel: the producer's principal, and worker n's (None: grant nothing).
+Principals = tuple[str | None, Callable[[int], str | None]]
 
 
 def common_tags(environment: str) -> dict[str, str]:
@@ -51,6 +49,11 @@ def common_tags(environment: str) -> dict[str, str]:
     return {"project": "ml-queues", "environment": environment, "managed_by": "cdktf"}
 
 
+def _from_template(template: str | None) -> Callable[[int], str | None]:
+    """'ml-worker-{worker}' -> worker n's principal; None: workers get no grant."""
+    return lambda n: template.replace("{worker}", str(n)) if template is not None else None
+
+
 class MlQueuesStack(TerraformStack):
     """The stack for one environment; its id is the environment name (`cdktf deploy dev`).
 
@@ -60,215 +63,99 @@ class MlQueuesStack(TerraformStack):
 
     def __init__(self, scope: Construct, settings: EnvironmentSettings) -> None:
         super().__init__(scope, settings.name)
+        self._settings = settings
         self._use_state(settings.state)
-        # What producers and each worker need, per backend, gathered for the wiring outputs.
-        self._producer: dict[str, dict[str, Any]] = {}
-        self._workers: list[dict[str, dict[str, Any]]] = [{} for _ in range(settings.workers)]
+        channels: list[tuple[TaskChannel, Principals]] = []
         if settings.sqs is not None:
-            self._sqs(settings, settings.sqs)
+            channels.append(self._sqs(settings.sqs))
         if settings.pubsub is not None:
-            self._pubsub(settings, settings.pubsub)
+            channels.append(self._pubsub(settings.pubsub))
         if settings.rabbitmq is not None:
-            self._rabbitmq(settings, settings.rabbitmq)
+            channels.append(self._rabbitmq(settings.rabbitmq))
+        workers = range(1, settings.workers + 1)
+        for channel, (producer, worker) in channels:
+            if len(channel.worker_addresses) != settings.workers:
+                # Props made by hand rather than by stacks.settings.parse_environment.
+                raise ValueError(
+                    f"environment {settings.name!r} has {settings.workers} workers, a channel"
+                    f" {len(channel.worker_addresses)}"
+                )
+            if producer is not None:
+                channel.grant_publish(producer)
+            for n in workers:
+                principal = worker(n)
+                if principal is not None:
+                    channel.grant_consume(principal, n)
+            for item in channel.outputs():
+                TerraformOutput(self, item.id, value=item.value)
         # One structured output each, so nobody copies URLs or names by hand
         # (`make worker-env ENV=dev WORKER=2` turns one into a .env file).
-        TerraformOutput(self, "producer", value=self._producer)
-        for number, wiring in enumerate(self._workers, start=1):
-            TerraformOutput(self, f"worker_{number}", value=wiring)
-
-    def _sqs(self, settings: EnvironmentSettings, sqs: SqsSettings) -> None:
-        self._aws_provider(settings, sqs.region, sqs.endpoint)
-        base = f"mlTrainingQueue-{settings.name_suffix}"
-
-        def task_queue(id: str, name: str) -> SqsTaskQueue:
-            return SqsTaskQueue(
+        TerraformOutput(
+            self,
+            "producer",
+            value=output([channel.producer_wiring() for channel, _ in channels]),
+        )
+        for n in workers:
+            TerraformOutput(
                 self,
-                id,
-                name=name,
-                delay_seconds=sqs.delay_seconds,
-                max_message_size=sqs.max_message_size,
-                message_retention_seconds=sqs.message_retention_seconds,
-                receive_wait_time_seconds=sqs.receive_wait_time_seconds,
-                visibility_timeout_seconds=settings.max_task_duration_seconds,
-                dead_letter_queue=sqs.dead_letter_queue,
-                max_receive_count=sqs.max_receive_count,
-                dead_letter_retention_seconds=sqs.dead_letter_retention_seconds,
-                dead_letter_sources_only=sqs.dead_letter_sources_only,
-                fifo=sqs.fifo,
-                content_based_deduplication=sqs.content_based_deduplication,
-                kms_master_key_id=sqs.kms_key_id,
-                kms_data_key_reuse_period_seconds=sqs.kms_data_key_reuse_period_seconds,
-                enforce_ssl=sqs.enforce_ssl,
-                alarms=sqs.alarms,
-                oldest_message_alarm_seconds=sqs.oldest_message_alarm_seconds,
-                alarm_topic_arn=sqs.alarm_topic_arn,
-                prevent_destroy=settings.prevent_destroy,
+                f"worker_{n}",
+                value=output([channel.worker_wiring(n) for channel, _ in channels]),
             )
+        if settings.prevent_destroy:
+            Aspects.of(self).add(PreventDestroy())
+        Aspects.of(self).add(CommonLabels(common_tags(settings.name)))
 
-        # The seed's queue is the shared one; its logical id stays, so state carries over.
-        shared = task_queue("sqs_task_queue", base) if sqs.shared_queue else None
-        workers = [
-            task_queue(f"sqs_worker_{n}_queue", f"{base}-worker-{n}")
-            for n in range(1, settings.workers + 1)
-        ]
-        for n, queue in enumerate(workers, start=1):
-            if sqs.producer_role is not None:
-                queue.grant_send_messages(f"sqs_worker_{n}_producer_grant", role=sqs.producer_role)
-            if sqs.worker_role_template is not None:
-                role = sqs.worker_role_template.replace("{worker}", str(n))
-                queue.grant_consume_messages(f"sqs_worker_{n}_worker_grant", role=role)
-                if shared is not None:
-                    shared.grant_consume_messages(f"sqs_shared_worker_{n}_grant", role=role)
-        if shared is not None:
-            if sqs.producer_role is not None:
-                shared.grant_send_messages("sqs_shared_producer_grant", role=sqs.producer_role)
-            TerraformOutput(self, "ml_training_queue_url", value=shared.queue_url)
-            TerraformOutput(self, "ml_training_queue_arn", value=shared.queue_arn)
-            if shared.dead_letter_queue_url is not None:
-                TerraformOutput(self, "ml_training_dlq_url", value=shared.dead_letter_queue_url)
-                TerraformOutput(self, "ml_training_dlq_arn", value=shared.dead_letter_queue_arn)
-        TerraformOutput(self, "sqs_worker_queue_urls", value=[queue.queue_url for queue in workers])
-        shared_url = shared.queue_url if shared is not None else None
-        self._producer["sqs"] = {
-            "region": sqs.region,
-            "worker_queue_urls": [queue.queue_url for queue in workers],
-            "shared_queue_url": shared_url,
-        }
-        for wiring, queue in zip(self._workers, workers, strict=True):
-            wiring["sqs"] = {
-                "region": sqs.region,
-                "queue_url": queue.queue_url,
-                "shared_queue_url": shared_url,
-            }
+    def _sqs(self, sqs: SqsTaskChannelProps) -> tuple[TaskChannel, Principals]:
+        self._aws_provider(sqs.region, sqs.endpoint)
+        name = f"mlTrainingQueue-{self._settings.name_suffix}"
+        channel = SqsTaskChannel(self, replace(sqs, queue=replace(sqs.queue, name=name)))
+        return channel, (sqs.producer, _from_template(sqs.worker_template))
 
-    def _pubsub(self, settings: EnvironmentSettings, pubsub: PubSubSettings) -> None:
+    def _pubsub(self, pubsub: PubSubTaskTopicProps) -> tuple[TaskChannel, Principals]:
+        suffix = self._settings.name_suffix
         GoogleProvider(
             self,
             "google",
             project=pubsub.project,
             region=pubsub.region,
-            default_labels=common_tags(settings.name),
+            default_labels=common_tags(self._settings.name),
         )
         topic = PubSubTaskTopic(
             self,
             "pubsub_task_topic",
-            topic_name=f"mlTrainingTopic-{settings.name_suffix}",
-            subscription_name=f"mlTrainingSubscription-{settings.name_suffix}",
-            workers=settings.workers,
-            shared_subscription=pubsub.shared_subscription,
-            ack_deadline_seconds=settings.max_task_duration_seconds,
-            message_retention_seconds=pubsub.message_retention_seconds,
-            dead_letter=pubsub.dead_letter,
-            max_delivery_attempts=pubsub.max_delivery_attempts,
-            minimum_backoff_seconds=pubsub.minimum_backoff_seconds,
-            maximum_backoff_seconds=pubsub.maximum_backoff_seconds,
-            exactly_once_delivery=pubsub.exactly_once_delivery,
-            message_ordering=pubsub.message_ordering,
-            kms_key_name=pubsub.kms_key_name,
-            alerts=pubsub.alerts,
-            oldest_message_alert_seconds=pubsub.oldest_message_alert_seconds,
-            alert_notification_channel=pubsub.alert_notification_channel,
-            labels=common_tags(settings.name),
-            project=pubsub.project,
-            prevent_destroy=settings.prevent_destroy,
+            replace(
+                pubsub,
+                topic_name=f"mlTrainingTopic-{suffix}",
+                subscription_name=f"mlTrainingSubscription-{suffix}",
+            ),
         )
-        if pubsub.producer_member is not None:
-            topic.grant_publish("pubsub_producer_grant", member=pubsub.producer_member)
-        if pubsub.worker_member_template is not None:
-            for n in range(1, settings.workers + 1):
-                member = pubsub.worker_member_template.replace("{worker}", str(n))
-                topic.grant_consume(f"pubsub_worker_{n}_grant", member=member, worker=n)
-                if pubsub.shared_subscription:
-                    topic.grant_consume(
-                        f"pubsub_shared_worker_{n}_grant", member=member, worker=None
-                    )
-        TerraformOutput(self, "ml_training_topic_name", value=topic.topic_name)
-        if topic.subscription_name is not None:
-            TerraformOutput(self, "ml_training_subscription_name", value=topic.subscription_name)
-        TerraformOutput(
-            self, "pubsub_worker_subscription_names", value=topic.worker_subscription_names
-        )
-        self._producer["pubsub"] = {"topic": topic.topic_path, "worker_attribute": "worker"}
-        for number, (wiring, path) in enumerate(
-            zip(self._workers, topic.worker_subscription_paths, strict=True), start=1
-        ):
-            attribute, value = topic.worker_attribute(number)
-            wiring["pubsub"] = {
-                "subscription": path,
-                "shared_subscription": topic.subscription_path,
-                "attribute": attribute,
-                "attribute_value": value,
-            }
+        return topic, (pubsub.producer, _from_template(pubsub.worker_template))
 
-    def _rabbitmq(self, settings: EnvironmentSettings, rabbitmq: RabbitMqSettings) -> None:
+    def _rabbitmq(self, rabbitmq: RabbitMqTaskExchangeProps) -> tuple[TaskChannel, Principals]:
         # Admin credentials come from RABBITMQ_USERNAME / RABBITMQ_PASSWORD, read by the
         # provider; the producer and worker passwords from sensitive variables (TF_VAR_...).
         RabbitmqProvider(self, "rabbitmq", endpoint=rabbitmq.endpoint)
-        lifecycle = (
-            TerraformResourceLifecycle(prevent_destroy=True) if settings.prevent_destroy else None
-        )
         vhost = Vhost(
             self,
             "vhost",
             name=rabbitmq.vhost,
-            description=f"ml-queues training tasks, environment {settings.name}",
+            description=f"ml-queues training tasks, environment {self._settings.name}",
             default_queue_type=rabbitmq.queue_type,
-            lifecycle=lifecycle,
         )
         exchange = RabbitMqTaskExchange(
-            self,
-            "rabbitmq_task_exchange",
-            vhost=vhost.name,
-            workers=settings.workers,
-            queue_type="quorum" if rabbitmq.queue_type == "quorum" else "classic",
-            dead_letter=rabbitmq.dead_letter,
-            delivery_limit=rabbitmq.delivery_limit,
-            message_ttl_seconds=rabbitmq.message_ttl_seconds,
-            max_length=rabbitmq.max_length,
-            consumer_timeout_seconds=(
-                settings.max_task_duration_seconds if rabbitmq.consumer_timeout_policy else None
-            ),
-            prevent_destroy=settings.prevent_destroy,
+            self, "rabbitmq_task_exchange", replace(rabbitmq, vhost=vhost.name)
         )
+        suffix = self._settings.name_suffix
         producer = self._rabbitmq_user(
-            "rabbitmq_producer", f"ml-queues-{settings.name_suffix}-producer", "the producer"
+            "rabbitmq_producer", f"ml-queues-{suffix}-producer", "the producer"
         )
-        exchange.grant_publish("rabbitmq_producer_permissions", user=producer.name)
-        workers = []
-        for number in range(1, settings.workers + 1):
-            worker = self._rabbitmq_user(
-                f"rabbitmq_worker_{number}",
-                f"ml-queues-{settings.name_suffix}-worker-{number}",
-                f"worker {number}",
-            )
-            exchange.grant_consume(
-                f"rabbitmq_worker_{number}_permissions", user=worker.name, worker=number
-            )
-            workers.append(worker.name)
-        TerraformOutput(self, "rabbitmq_vhost", value=vhost.name)
-        TerraformOutput(self, "exchange_name", value=exchange.exchange_name)
-        TerraformOutput(self, "worker_queue_names", value=exchange.worker_queue_names)
-        if exchange.dead_letter_queue_name is not None:
-            TerraformOutput(
-                self, "rabbitmq_dead_letter_queue", value=exchange.dead_letter_queue_name
-            )
-        TerraformOutput(self, "rabbitmq_producer_user", value=producer.name)
-        TerraformOutput(self, "rabbitmq_worker_users", value=workers)
-        self._producer["rabbitmq"] = {
-            "vhost": vhost.name,
-            "exchange": exchange.exchange_name,
-            "routing_keys": exchange.routing_keys,
-            "user": producer.name,
+        users = {
+            n: self._rabbitmq_user(
+                f"rabbitmq_worker_{n}", f"ml-queues-{suffix}-worker-{n}", f"worker {n}"
+            ).name
+            for n in range(1, self._settings.workers + 1)
         }
-        for wiring, queue, user in zip(
-            self._workers, exchange.worker_queue_names, workers, strict=True
-        ):
-            wiring["rabbitmq"] = {
-                "vhost": vhost.name,
-                "exchange": exchange.exchange_name,
-                "queue": queue,
-                "user": user,
-            }
+        return exchange, (producer.name, users.get)
 
     def _rabbitmq_user(self, id: str, name: str, who: str) -> User:
         """A broker user whose password is a sensitive variable: it never enters the JSON."""
@@ -282,10 +169,8 @@ class MlQueuesStack(TerraformStack):
         )
         return User(self, id, name=name, password=password.string_value)
 
-    def _aws_provider(
-        self, settings: EnvironmentSettings, region: str, endpoint: str | None
-    ) -> None:
-        tags = [AwsProviderDefaultTags(tags=common_tags(settings.name))]
+    def _aws_provider(self, region: str, endpoint: str | None) -> None:
+        tags = [AwsProviderDefaultTags(tags=common_tags(self._settings.name))]
         if endpoint is None:
             AwsProvider(self, "aws", region=region, default_tags=tags)
             return

@@ -1,12 +1,16 @@
-"""Typed settings for each environment, read from `config/<env>.toml` and checked in full.
+"""Each environment's settings, read from `config/<env>.toml` by walking the props fields.
 
 Why so strict: a config mistake should stop the build with one clear line that names the
 file, the key, the value and what is allowed, before anything is written. Unknown keys are
-errors too, because a misspelt optional key would otherwise be silently ignored.
+errors too, because a misspelt optional key would otherwise be silently ignored, and a key
+that was renamed names its new spelling. No line here is about one particular setting: the
+keys, types, defaults and rules come from the constructs' props (constructs_lib/props.py).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -14,6 +18,18 @@ from pathlib import Path
 from typing import Any
 
 from constructs_lib import limits
+from constructs_lib.limits import show
+from constructs_lib.props import (
+    Field,
+    fields_of,
+    first_violation,
+    inline_fields,
+    setting,
+    values_of,
+)
+from constructs_lib.pubsub_task_topic import PubSubTaskTopicProps
+from constructs_lib.rabbitmq_task_exchange import RabbitMqTaskExchangeProps
+from constructs_lib.sqs_task_channel import SqsTaskChannelProps
 
 # `local` deploys SQS into an emulator on this machine (moto), for the integration tests and
 # for trying a deploy without a cloud account.
@@ -30,32 +46,29 @@ LOCAL_STATE_PATH = limits.NameRule(
     r"(?!/)(?!.*\.\.)[A-Za-z0-9._/-]+\.tfstate",
     "a relative path inside the project ending in '.tfstate', without '..'",
 )
-BROKER_VERSION = limits.NameRule(
-    r"[0-9]{1,3}\.[0-9]{1,3}(\.[0-9]{1,3})?", "a RabbitMQ version such as '3.13' or '3.10.8'"
-)
-# The `consumer-timeout` policy key exists from RabbitMQ 3.12 on; older brokers reject it.
-RABBITMQ_CONSUMER_TIMEOUT_POLICY_SINCE = (3, 12)
-IAM_ROLE = limits.NameRule(r"[\w+=,.@-]{1,64}", "an IAM role name: 1 to 64 of A-Z a-z 0-9 +=,.@_-")
-# One identity per worker: "{worker}" is replaced with the worker's number.
-IAM_ROLE_TEMPLATE = limits.NameRule(
-    r"[\w+=,.@-]*\{worker\}[\w+=,.@-]*",
-    "an IAM role name containing '{worker}', such as 'ml-worker-{worker}'",
-)
-IAM_MEMBER = limits.NameRule(
-    r"(serviceAccount|user|group|principal|principalSet):\S+",
-    "an IAM member such as 'serviceAccount:producer@my-project.iam.gserviceaccount.com'",
-)
-IAM_MEMBER_TEMPLATE = limits.NameRule(
-    r"(serviceAccount|user|group|principal|principalSet):\S*\{worker\}\S*",
-    "an IAM member containing '{worker}', such as"
-    " 'serviceAccount:worker-{worker}@my-project.iam.gserviceaccount.com'",
-)
-QUEUE_TYPE = limits.NameRule("quorum|classic", "'quorum' or 'classic'")
-# Positive; each enabled backend's own cap is checked once the backends are known.
-TASK_DURATION = limits.IntRange(1)
 STATE_KEY = limits.NameRule(
     r"[A-Za-z0-9!_.*'()/-]{1,1024}", "an object key of 1 to 1024 safe characters"
 )
+# Positive; each enabled backend's own cap is checked once the backends are known.
+TASK_DURATION = limits.IntRange(1)
+
+# Keys renamed so that one idea has one word on every backend; the old spelling fails and
+# names the new one, so an old config cannot silently lose a setting.
+RENAMED = {
+    "sqs.dead_letter_queue": "dead_letter",
+    "sqs.shared_queue": "shared",
+    "sqs.kms_key_id": "kms_key",
+    "sqs.alarm_topic_arn": "alarm_target",
+    "sqs.producer_role": "producer",
+    "sqs.worker_role_template": "worker_template",
+    "pubsub.shared_subscription": "shared",
+    "pubsub.kms_key_name": "kms_key",
+    "pubsub.alerts": "alarms",
+    "pubsub.oldest_message_alert_seconds": "oldest_message_alarm_seconds",
+    "pubsub.alert_notification_channel": "alarm_target",
+    "pubsub.producer_member": "producer",
+    "pubsub.worker_member_template": "worker_template",
+}
 
 
 class ConfigError(ValueError):
@@ -63,101 +76,63 @@ class ConfigError(ValueError):
 
 
 @dataclass(frozen=True, kw_only=True)
-class SqsSettings:
-    """Where the queue lives and its settings; defaults are the seed program's values."""
-
-    region: str
-    # An SQS-compatible API (moto, LocalStack) instead of AWS; None means AWS itself.
-    endpoint: str | None
-    delay_seconds: int
-    max_message_size: int
-    message_retention_seconds: int
-    receive_wait_time_seconds: int
-    dead_letter_queue: bool
-    max_receive_count: int
-    dead_letter_retention_seconds: int
-    dead_letter_sources_only: bool
-    # A queue any worker may take from, besides one queue per worker.
-    shared_queue: bool
-    fifo: bool
-    content_based_deduplication: bool
-    # None: SQS-managed encryption (SSE-SQS).
-    kms_key_id: str | None
-    kms_data_key_reuse_period_seconds: int
-    enforce_ssl: bool
-    alarms: bool
-    oldest_message_alarm_seconds: int
-    alarm_topic_arn: str | None
-    # IAM role names to grant to; None leaves the grant to whoever attaches the policy output.
-    producer_role: str | None
-    worker_role_template: str | None
-
-
-@dataclass(frozen=True, kw_only=True)
-class PubSubSettings:
-    project: str
-    region: str | None
-    # A subscription any worker may pull from, besides one filtered subscription per worker.
-    shared_subscription: bool
-    message_retention_seconds: int
-    dead_letter: bool
-    max_delivery_attempts: int
-    minimum_backoff_seconds: int
-    maximum_backoff_seconds: int
-    exactly_once_delivery: bool
-    message_ordering: bool
-    kms_key_name: str | None
-    alerts: bool
-    oldest_message_alert_seconds: int
-    alert_notification_channel: str | None
-    # IAM members ('serviceAccount:...') to grant to; None leaves the grant out.
-    producer_member: str | None
-    worker_member_template: str | None
-
-
-@dataclass(frozen=True, kw_only=True)
-class RabbitMqSettings:
-    """The vhost this environment owns on the broker; `endpoint` None means RABBITMQ_ENDPOINT.
-
-    `min_broker_version` is the oldest RabbitMQ the environment's broker may run; features
-    the broker would reject (the per-queue consumer timeout before 3.12) are left out below it.
-    """
-
-    vhost: str
-    endpoint: str | None
-    queue_type: str
-    dead_letter: bool
-    delivery_limit: int | None
-    message_ttl_seconds: int | None
-    max_length: int | None
-    min_broker_version: tuple[int, ...]
-
-    @property
-    def consumer_timeout_policy(self) -> bool:
-        return self.min_broker_version >= RABBITMQ_CONSUMER_TIMEOUT_POLICY_SINCE
-
-
-@dataclass(frozen=True, kw_only=True)
 class LocalState:
     """State in a file under the project root, for one person's environment."""
 
-    path: str
+    path: str = setting(
+        rule=LOCAL_STATE_PATH, meaning="state file, relative to the project root (`local`)"
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
 class S3State:
-    bucket: str
-    key: str
-    region: str
+    bucket: str = setting(rule=limits.S3_BUCKET, meaning="S3 bucket (`s3`)")
+    key: str = setting(
+        rule=STATE_KEY,
+        meaning="object key (`s3`); the state is encrypted and locked (`use_lockfile`)",
+    )
+    region: str = setting(rule=limits.AWS_REGION, meaning="the bucket's region (`s3`)")
 
 
 @dataclass(frozen=True, kw_only=True)
 class GcsState:
-    bucket: str
-    prefix: str
+    bucket: str = setting(rule=limits.GCS_BUCKET, meaning="Cloud Storage bucket (`gcs`)")
+    prefix: str = setting(rule=STATE_KEY, meaning="object prefix (`gcs`)")
 
 
 StateSettings = LocalState | S3State | GcsState
+STATE_BACKENDS: Mapping[str, type[StateSettings]] = {
+    "local": LocalState,
+    "s3": S3State,
+    "gcs": GcsState,
+}
+STATE_BACKEND_MEANING = "`local`, `s3` or `gcs`"
+
+
+@dataclass(frozen=True)
+class Backend:
+    """One backend's config table and the props it becomes; `switch` means `enabled`."""
+
+    key: str
+    props: type
+    switch: str
+
+
+BACKENDS = (
+    Backend(
+        "sqs", SqsTaskChannelProps, "`false` leaves out the AWS provider and every SQS resource"
+    ),
+    Backend(
+        "pubsub",
+        PubSubTaskTopicProps,
+        "`false` leaves out the Google provider and every Pub/Sub resource",
+    ),
+    Backend(
+        "rabbitmq",
+        RabbitMqTaskExchangeProps,
+        "`false` leaves out the RabbitMQ provider and every RabbitMQ resource",
+    ),
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -166,29 +141,46 @@ class EnvironmentSettings:
 
     name: str
     source: str
-    name_suffix: str
-    workers: int
-    # How long one task may take before the backend hands it to another worker: SQS
-    # visibility timeout, Pub/Sub ack deadline and RabbitMQ consumer timeout.
-    max_task_duration_seconds: int
-    # Terraform refuses to destroy queues, topics, subscriptions and exchanges.
-    prevent_destroy: bool
+    name_suffix: str = setting(
+        rule=NAME_SUFFIX,
+        meaning="appended to SQS and Pub/Sub names (`mlTrainingQueue-<suffix>`) and to"
+        " RabbitMQ user names; unique per environment",
+    )
+    workers: int = setting(
+        rule=limits.WORKER_COUNT,
+        meaning="number of workers: a queue, subscription, RabbitMQ queue and user each",
+    )
+    max_task_duration_seconds: int = setting(
+        30,
+        rule=TASK_DURATION,
+        meaning="how long one task may stay with a worker before it goes to another: SQS"
+        " visibility timeout (up to 43200), Pub/Sub ack deadline (10 to 600), RabbitMQ"
+        " `consumer-timeout` (from broker 3.12); checked against each enabled backend",
+    )
+    prevent_destroy: bool = setting(
+        False,
+        by_environment={"prod": True},
+        meaning="Terraform refuses to destroy queues, topics, subscriptions, the vhost and"
+        " exchanges",
+    )
     state: StateSettings
     # None: the backend is switched off in this environment.
-    sqs: SqsSettings | None
-    pubsub: PubSubSettings | None
-    rabbitmq: RabbitMqSettings | None
+    sqs: SqsTaskChannelProps | None
+    pubsub: PubSubTaskTopicProps | None
+    rabbitmq: RabbitMqTaskExchangeProps | None
 
 
-@dataclass(frozen=True)
-class FieldRead:
-    """One setting as the loader reads it: what the configuration reference is made from."""
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
-    path: str
-    kind: type
-    rule: limits.Rule | None
-    default: Any
-    required: bool
+
+def _key_text(key: str) -> str:
+    """A key as it can be shown on one line: quoted keys may hold anything."""
+    return key if _PLAIN_KEY.fullmatch(key) else repr(key)
+
+
+def _value_text(value: object) -> str:
+    text = show(value)
+    return text if len(text) <= 80 else f"{text[:77]}..."
 
 
 class _Table:
@@ -196,301 +188,172 @@ class _Table:
 
     KINDS: Mapping[type, str] = {str: "a string", int: "an integer", bool: "true or false"}
 
-    def __init__(
-        self,
-        data: Mapping[str, Any],
-        *,
-        source: str,
-        path: str = "",
-        reads: list[FieldRead] | None = None,
-    ) -> None:
+    def __init__(self, data: Mapping[str, Any], *, source: str, path: str = "") -> None:
         self._data = data
         self._source = source
         self._path = path
         self._read: set[str] = set()
-        # When given, every look-up is noted here (tools/config_reference.py).
-        self._reads = reads
 
-    def _name(self, key: str) -> str:
+    def name(self, key: str) -> str:
         return f"{self._path}.{key}" if self._path else key
 
     def error(self, key: str, message: str) -> ConfigError:
-        return ConfigError(f"{self._source}: {self._name(key)} {message}")
+        return ConfigError(f"{self._source}: {_key_text(self.name(key))} {message}")
 
     def table(self, key: str) -> _Table:
         self._read.add(key)
         value = self._data.get(key)
         if not isinstance(value, dict):
-            found = "is missing" if value is None else f"= {value!r} is not a table"
-            raise self.error(key, f"{found}; expected a [{self._name(key)}] table")
-        return _Table(value, source=self._source, path=self._name(key), reads=self._reads)
+            found = "is missing" if value is None else f"= {_value_text(value)} is not a table"
+            raise self.error(key, f"{found}; expected a [{self.name(key)}] table")
+        return _Table(value, source=self._source, path=self.name(key))
 
     def value(
-        self,
-        key: str,
-        kind: type,
-        *,
-        rule: limits.Rule | None = None,
-        default: Any = None,
-        required: bool = True,
+        self, key: str, kind: type, *, rule: limits.Rule | None = None, required: bool = True
     ) -> Any:
+        """The value of `key`, checked; None when it is absent and not required."""
         self._read.add(key)
-        if self._reads is not None:
-            self._reads.append(
-                FieldRead(self._name(key), kind, rule, default, required and default is None)
-            )
         if key not in self._data:
-            if required and default is None:
-                raise self.error(key, f"is missing; expected {self._expected(kind, rule)}")
-            return default
+            if required:
+                expected = rule.describe() if rule is not None else self.KINDS[kind]
+                raise self.error(key, f"is missing; expected {expected}")
+            return None
         value = self._data[key]
         if isinstance(value, bool) != (kind is bool) or not isinstance(value, kind):
-            raise self.error(key, f"= {value!r} has the wrong type; expected {self.KINDS[kind]}")
-        if rule is not None:
-            try:
-                limits.check(value, rule, field=self._name(key), where=self._source)
-            except limits.LimitError as error:
-                raise ConfigError(str(error)) from None
+            raise self.error(
+                key, f"= {_value_text(value)} has the wrong type; expected {self.KINDS[kind]}"
+            )
+        if rule is not None and not rule.allows(value):
+            raise self.error(
+                key, f"= {_value_text(value)} is not allowed; expected {rule.describe()}"
+            )
         return value
 
-    def _expected(self, kind: type, rule: limits.Rule | None) -> str:
-        return rule.describe() if rule is not None else self.KINDS[kind]
+    def field(self, field: Field, *, enabled: bool = True, environment: str = "") -> Any:
+        """A declared setting: its value, or its default (per environment where it has one)."""
+        value = self.value(
+            field.name,
+            field.kind,
+            rule=field.setting.rule,
+            required=enabled and field.setting.required,
+        )
+        if value is None and not field.optional:
+            return field.setting.by_environment.get(environment, field.default)
+        return value
 
     def finish(self) -> None:
         unknown = sorted(set(self._data) - self._read)
+        for key in unknown:
+            if self.name(key) in RENAMED:
+                raise self.error(
+                    key,
+                    f"has been renamed; write {self.name(RENAMED[self.name(key)])} instead"
+                    " (same values, same meaning)",
+                )
         if unknown:
             allowed = ", ".join(sorted(self._read))
             raise self.error(unknown[0], f"is not a known setting; allowed here: {allowed}")
 
 
+def _build(props: type, values: Mapping[str, Any]) -> Any:
+    """`props` from the values read, its inline props too; unread fields keep their default."""
+    given = {
+        field.name: values[field.name]
+        for field in dataclasses.fields(props)
+        if field.name in values and values[field.name] is not None
+    }
+    for name, inner in inline_fields(props):
+        given[name] = _build(inner, values)
+    return props(**given)
+
+
 def _state(table: _Table) -> StateSettings:
     backend = table.value("backend", str)
-    state: StateSettings
-    if backend == "local":
-        state = LocalState(path=table.value("path", str, rule=LOCAL_STATE_PATH))
-    elif backend == "s3":
-        state = S3State(
-            bucket=table.value("bucket", str, rule=limits.S3_BUCKET),
-            key=table.value("key", str, rule=STATE_KEY),
-            region=table.value("region", str, rule=limits.AWS_REGION),
-        )
-    elif backend == "gcs":
-        state = GcsState(
-            bucket=table.value("bucket", str, rule=limits.GCS_BUCKET),
-            prefix=table.value("prefix", str, rule=STATE_KEY),
-        )
-    else:
+    if backend not in STATE_BACKENDS:
         raise table.error(
-            "backend", f"= {backend!r} is not allowed; expected 'local', 's3' or 'gcs'"
+            "backend",
+            f"= {_value_text(backend)} is not allowed; expected 'local', 's3' or 'gcs'",
         )
+    props = STATE_BACKENDS[backend]
+    state: StateSettings = _build(props, {f.name: table.field(f) for f in fields_of(props)})
     table.finish()
     return state
 
 
-def _sqs(table: _Table) -> SqsSettings | None:
+def _backend(root: _Table, backend: Backend, environment: Mapping[str, Any]) -> Any:
+    """The backend's props, or None when it is switched off; every key is checked either way."""
+    table = root.table(backend.key)
     enabled = table.value("enabled", bool)
-    region = table.value("region", str, rule=limits.AWS_REGION, required=enabled)
-    endpoint = table.value("endpoint", str, rule=limits.SQS_ENDPOINT, required=False)
-    numbers = {
-        field: table.value(field, int, rule=rule, default=default)
-        for field, rule, default in (
-            ("delay_seconds", limits.SQS_DELAY_SECONDS, 90),
-            ("max_message_size", limits.SQS_MAX_MESSAGE_SIZE, 262_144),
-            ("message_retention_seconds", limits.SQS_MESSAGE_RETENTION_SECONDS, 86_400),
-            ("receive_wait_time_seconds", limits.SQS_RECEIVE_WAIT_TIME_SECONDS, 10),
-            ("max_receive_count", limits.SQS_MAX_RECEIVE_COUNT, 5),
-            ("dead_letter_retention_seconds", limits.SQS_MESSAGE_RETENTION_SECONDS, 1_209_600),
-            ("kms_data_key_reuse_period_seconds", limits.SQS_KMS_DATA_KEY_REUSE_SECONDS, 300),
-            ("oldest_message_alarm_seconds", limits.SQS_MESSAGE_RETENTION_SECONDS, 3600),
-        )
-    }
-    switches = {
-        field: table.value(field, bool, default=default)
-        for field, default in (
-            ("dead_letter_queue", True),
-            ("dead_letter_sources_only", True),
-            ("shared_queue", True),
-            ("fifo", False),
-            ("content_based_deduplication", False),
-            ("enforce_ssl", True),
-            ("alarms", True),
-        )
-    }
-    if switches["content_based_deduplication"] and not switches["fifo"]:
-        raise table.error("content_based_deduplication", "= true needs fifo = true")
-    optional = {
-        "kms_key_id": table.value("kms_key_id", str, rule=limits.AWS_KMS_KEY, required=False),
-        "alarm_topic_arn": table.value(
-            "alarm_topic_arn", str, rule=limits.AWS_SNS_TOPIC_ARN, required=False
-        ),
-        "producer_role": table.value("producer_role", str, rule=IAM_ROLE, required=False),
-        "worker_role_template": table.value(
-            "worker_role_template", str, rule=IAM_ROLE_TEMPLATE, required=False
-        ),
+    fields = list(fields_of(backend.props))
+    values = {
+        field.name: table.field(field, enabled=enabled) for field in fields if field.setting.config
     }
     table.finish()
     if not enabled:
         return None
-    return SqsSettings(region=region, endpoint=endpoint, **numbers, **switches, **optional)
+    for field in fields:
+        if field.setting.from_environment is not None:
+            values[field.name] = _from_environment(root, field, environment)
+    props = _build(backend.props, values)
+    # Rules on what the stack sets (names) are the constructs' to report.
+    keys = [field.name for field in fields if field.setting.config]
+    violation = first_violation(backend.props, values_of(props), among=keys)
+    if violation is not None:
+        key, expected = violation
+        raise table.error(key, f"= {show(values_of(props)[key])} is not allowed; {expected}")
+    return props
 
 
-def _pubsub(table: _Table) -> PubSubSettings | None:
-    enabled = table.value("enabled", bool)
-    project = table.value("project", str, rule=limits.GCP_PROJECT_ID, required=enabled)
-    region = table.value("region", str, rule=limits.GCP_REGION, required=False)
-    numbers = {
-        field: table.value(field, int, rule=rule, default=default)
-        for field, rule, default in (
-            ("message_retention_seconds", limits.PUBSUB_RETENTION_SECONDS, 604_800),
-            ("max_delivery_attempts", limits.PUBSUB_DELIVERY_ATTEMPTS, 5),
-            ("minimum_backoff_seconds", limits.PUBSUB_BACKOFF_SECONDS, 10),
-            ("maximum_backoff_seconds", limits.PUBSUB_BACKOFF_SECONDS, 600),
-            ("oldest_message_alert_seconds", limits.PUBSUB_ALERT_AGE_SECONDS, 3600),
+def _from_environment(root: _Table, field: Field, environment: Mapping[str, Any]) -> Any:
+    """An environment-wide value beyond what this backend takes: say what to do instead."""
+    origin = field.setting.from_environment
+    assert origin is not None
+    value = environment[origin.key]
+    rule = field.setting.rule
+    if rule is not None and not rule.allows(value):
+        raise root.error(
+            origin.key,
+            f"= {show(value)} is beyond {origin.becomes} ({rule.describe()}); set a value in"
+            f" range and have workers on longer tasks {origin.advice} while they work",
         )
+    return value
+
+
+def parse_environment(name: str, data: Mapping[str, Any], *, source: str) -> EnvironmentSettings:
+    """Build one environment's settings from parsed TOML; `source` names it in errors."""
+    root = _Table(data, source=source)
+    top = {
+        field.name: root.field(field, environment=name) for field in fields_of(EnvironmentSettings)
     }
-    if numbers["maximum_backoff_seconds"] < numbers["minimum_backoff_seconds"]:
-        raise table.error(
-            "maximum_backoff_seconds",
-            f"= {numbers['maximum_backoff_seconds']} is below minimum_backoff_seconds"
-            f" = {numbers['minimum_backoff_seconds']}",
-        )
-    switches = {
-        field: table.value(field, bool, default=default)
-        for field, default in (
-            ("shared_subscription", True),
-            ("dead_letter", True),
-            ("exactly_once_delivery", False),
-            ("message_ordering", False),
-            ("alerts", True),
-        )
-    }
-    optional = {
-        "kms_key_name": table.value("kms_key_name", str, rule=limits.GCP_KMS_KEY, required=False),
-        "alert_notification_channel": table.value(
-            "alert_notification_channel", str, rule=limits.GCP_NOTIFICATION_CHANNEL, required=False
-        ),
-        "producer_member": table.value("producer_member", str, rule=IAM_MEMBER, required=False),
-        "worker_member_template": table.value(
-            "worker_member_template", str, rule=IAM_MEMBER_TEMPLATE, required=False
-        ),
-    }
-    table.finish()
-    if not enabled:
-        return None
-    return PubSubSettings(project=project, region=region, **numbers, **switches, **optional)
-
-
-def _rabbitmq(table: _Table) -> RabbitMqSettings | None:
-    enabled = table.value("enabled", bool)
-    vhost = table.value("vhost", str, rule=limits.RABBITMQ_VHOST, required=enabled)
-    endpoint = table.value("endpoint", str, rule=limits.RABBITMQ_ENDPOINT, required=False)
-    queue_type = table.value("queue_type", str, rule=QUEUE_TYPE, default="quorum")
-    dead_letter = table.value("dead_letter", bool, default=True)
-    delivery_limit = table.value(
-        "delivery_limit", int, rule=limits.RABBITMQ_DELIVERY_LIMIT, required=False
-    )
-    if queue_type == "quorum" and delivery_limit is None:
-        # Set explicitly: the broker's own default changed from unlimited to 20 in 4.0.
-        delivery_limit = 20
-    elif queue_type == "classic" and delivery_limit is not None:
-        raise table.error(
-            "delivery_limit",
-            "is only allowed with queue_type = 'quorum'; classic queues do not count deliveries",
-        )
-    message_ttl = table.value(
-        "message_ttl_seconds", int, rule=limits.RABBITMQ_MESSAGE_TTL_SECONDS, required=False
-    )
-    max_length = table.value("max_length", int, rule=limits.RABBITMQ_MAX_LENGTH, required=False)
-    version = table.value("min_broker_version", str, rule=BROKER_VERSION, default="3.13")
-    table.finish()
-    if not enabled:
-        return None
-    return RabbitMqSettings(
-        vhost=vhost,
-        endpoint=endpoint,
-        queue_type=queue_type,
-        dead_letter=dead_letter,
-        delivery_limit=delivery_limit,
-        message_ttl_seconds=message_ttl,
-        max_length=max_length,
-        min_broker_version=tuple(int(part) for part in version.split(".")),
-    )
-
-
-def _check_task_duration(root: _Table, settings: EnvironmentSettings) -> None:
-    """Each backend caps how long a task may stay with one worker; say what to do instead."""
-    duration = settings.max_task_duration_seconds
-    caps = (
-        (
-            settings.sqs,
-            "SQS's visibility timeout",
-            limits.SQS_VISIBILITY_TIMEOUT_SECONDS,
-            "extend it with ChangeMessageVisibility",
-        ),
-        (
-            settings.pubsub,
-            "Pub/Sub's ack deadline",
-            limits.PUBSUB_ACK_DEADLINE_SECONDS,
-            "extend it with ModifyAckDeadline",
-        ),
-        (
-            settings.rabbitmq,
-            "RabbitMQ's consumer timeout",
-            limits.RABBITMQ_CONSUMER_TIMEOUT_SECONDS,
-            "ack early and track progress elsewhere",
-        ),
-    )
-    for backend, what, rule, instead in caps:
-        if backend is not None and not rule.allows(duration):
-            raise root.error(
-                "max_task_duration_seconds",
-                f"= {duration!r} is beyond {what} ({rule.describe()}); set a value in range"
-                f" and have workers on longer tasks {instead} while they work",
-            )
-
-
-def parse_environment(
-    name: str, data: Mapping[str, Any], *, source: str, reads: list[FieldRead] | None = None
-) -> EnvironmentSettings:
-    """Build one environment's settings from parsed TOML; `source` names it in errors.
-
-    `reads`, when given, collects every setting looked up, for the configuration reference.
-    """
-    root = _Table(data, source=source, reads=reads)
-    settings = EnvironmentSettings(
-        name=name,
-        source=source,
-        name_suffix=root.value("name_suffix", str, rule=NAME_SUFFIX),
-        workers=root.value("workers", int, rule=limits.WORKER_COUNT),
-        max_task_duration_seconds=root.value(
-            "max_task_duration_seconds", int, rule=TASK_DURATION, default=30
-        ),
-        prevent_destroy=root.value("prevent_destroy", bool, default=name == "prod"),
-        state=_state(root.table("state")),
-        sqs=_sqs(root.table("sqs")),
-        pubsub=_pubsub(root.table("pubsub")),
-        rabbitmq=_rabbitmq(root.table("rabbitmq")),
-    )
+    state = _state(root.table("state"))
+    backends = {backend.key: _backend(root, backend, top) for backend in BACKENDS}
     root.finish()
-    _check_task_duration(root, settings)
-    return settings
+    return EnvironmentSettings(name=name, source=source, state=state, **top, **backends)
 
 
 def load_environment(config_dir: Path, name: str) -> EnvironmentSettings:
-    """Read and check `config/<name>.toml`."""
+    """Read and check `config/<name>.toml`; whatever the file holds, a bad one is one line."""
     path = config_dir / f"{name}.toml"
     source = f"config/{path.name}"
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_bytes().decode("utf-8")
     except FileNotFoundError:
         raise ConfigError(
             f"{source}: file not found in {config_dir}; every environment"
             f" ({', '.join(ENVIRONMENTS)}) needs one"
         ) from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(
+            f"{source}: not UTF-8 text (byte {error.start}); TOML files are UTF-8"
+        ) from None
+    except OSError as error:
+        raise ConfigError(f"{source}: cannot be read: {error.strerror}") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{source}: not valid TOML: {error}") from None
+    except RecursionError:
+        raise ConfigError(f"{source}: not valid TOML: nested too deeply") from None
     return parse_environment(name, data, source=source)
 
 
@@ -499,7 +362,7 @@ def load_all(config_dir: Path) -> list[EnvironmentSettings]:
     extra = sorted(path.name for path in config_dir.glob("*.toml") if path.stem not in ENVIRONMENTS)
     if extra:
         raise ConfigError(
-            f"config/{extra[0]}: not a known environment; expected one of"
+            f"config/{_key_text(extra[0])}: not a known environment; expected one of"
             f" {', '.join(f'{env}.toml' for env in ENVIRONMENTS)}"
         )
     environments = [load_environment(config_dir, name) for name in ENVIRONMENTS]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -12,8 +11,9 @@ from pathlib import Path
 import pytest
 
 import main
+from constructs_lib import limits
 from constructs_lib.limits import NameRule
-from stacks import settings
+from stacks.settings import ENVIRONMENTS
 from tests.synth_helpers import copy_app
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -49,7 +49,7 @@ def test_two_checkouts_at_different_paths_synthesize_identical_bytes(tmp_path: P
         assert run.returncode == 0, run.stderr
     first_tree = _tree(first / "cdktf.out")
     assert first_tree == _tree(tmp_path / "out-b")
-    assert {f"stacks/{env}/cdk.tf.json" for env in settings.ENVIRONMENTS} <= set(first_tree)
+    assert {f"stacks/{env}/cdk.tf.json" for env in ENVIRONMENTS} <= set(first_tree)
 
 
 def test_bad_config_exits_non_zero_with_one_line_and_writes_nothing(tmp_path: Path) -> None:
@@ -69,20 +69,16 @@ def test_bad_config_exits_non_zero_with_one_line_and_writes_nothing(tmp_path: Pa
 def test_an_error_found_while_building_removes_the_folder_it_created(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # A suffix the config accepts but SQS does not (queue names stop at 80 characters).
-    long_suffix = "x" * 70
-    monkeypatch.setattr(settings, "NAME_SUFFIX", NameRule(r"[a-z]+", "letters"))
-    config = tmp_path / "config"
-    shutil.copytree(PROJECT_ROOT / "config", config)
-    dev = config / "dev.toml"
-    dev.write_text(dev.read_text().replace('name_suffix = "dev"', f'name_suffix = "{long_suffix}"'))
-    monkeypatch.setattr(main, "CONFIG_DIR", config)
+    # A queue name rule that only the constructs check (names are not config keys): the
+    # config loads, and the error comes while the stacks are built.
+    monkeypatch.setattr(limits, "SQS_QUEUE_NAME", NameRule(r"[a-z]{1,3}", "1 to 3 letters"))
+    monkeypatch.setattr(main, "CONFIG_DIR", PROJECT_ROOT / "config")
     outdir = tmp_path / "cdktf.out"
     monkeypatch.setenv("CDKTF_OUTDIR", str(outdir))
 
     assert main.main() == 2
     assert capsys.readouterr().err == (
-        f"error: environment 'dev': SqsTaskQueue.name = 'mlTrainingQueue-{long_suffix}' is not"
-        " allowed; expected 1 to 80 characters: letters, digits, hyphens and underscores\n"
+        "error: environment 'dev': SqsTaskChannel.name = 'mlTrainingQueue-dev' is not allowed;"
+        " expected a name that makes 'mlTrainingQueue-dev-worker-3' 1 to 3 letters\n"
     )
     assert not outdir.exists()

@@ -2,9 +2,10 @@
 
 Why: the stacks output, per worker, one structured value with its queue URL, subscription
 path, vhost, exchange and queue; copying those by hand is how workers end up reading another
-worker's queue. This reads the deployed outputs (the state, not the synthesized JSON, so it
-shows real URLs) and says clearly when the stack has not been deployed. Passwords are never
-printed: they live in your secret store.
+worker's queue. The variable names come from the typed wiring classes
+(constructs_lib/wiring.py), which the docs examples are held to. This reads the deployed
+outputs (the state, not the synthesized JSON, so it shows real URLs) and says clearly when
+the stack has not been deployed. Passwords are never printed: they live in your secret store.
 
     python -m tools.worker_env cdktf.out/stacks/dev --worker 2
     python -m tools.worker_env cdktf.out/stacks/dev --producer
@@ -16,27 +17,14 @@ import argparse
 import json
 import subprocess
 import sys
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-PREFIXES = {"sqs": "SQS", "pubsub": "PUBSUB", "rabbitmq": "AMQP"}
+from constructs_lib.wiring import env_lines
 
 
 class NotDeployedError(Exception):
     """The stack has no outputs yet; the message says what to run."""
-
-
-def env_lines(wiring: Mapping[str, Mapping[str, Any]]) -> list[str]:
-    """`{"sqs": {"queue_url": u}}` -> `SQS_QUEUE_URL=u`; lists joined with commas."""
-    lines = []
-    for backend in sorted(wiring):
-        for key, value in sorted(wiring[backend].items()):
-            if value is None:
-                continue
-            text = ",".join(map(str, value)) if isinstance(value, list) else str(value)
-            lines.append(f"{PREFIXES[backend]}_{key.upper()}={text}")
-    return lines
 
 
 def _local_state_outputs(stack_dir: Path, path: str) -> dict[str, Any]:
@@ -47,32 +35,25 @@ def _local_state_outputs(stack_dir: Path, path: str) -> dict[str, Any]:
     return outputs
 
 
+def _terraform(stack_dir: Path, *arguments: str, timeout: int) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["terraform", *arguments, "-no-color"],
+        cwd=stack_dir,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
 def _terraform_outputs(stack_dir: Path) -> dict[str, Any]:
     """Remote state: Terraform reads it, after `init` if this checkout never ran one."""
-
-    def output() -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            ["terraform", "output", "-json", "-no-color"],
-            cwd=stack_dir,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-
-    result = output()
+    result = _terraform(stack_dir, "output", "-json", timeout=300)
     if result.returncode != 0 and "terraform init" in result.stderr:
-        init = subprocess.run(
-            ["terraform", "init", "-input=false", "-no-color"],
-            cwd=stack_dir,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
+        init = _terraform(stack_dir, "init", "-input=false", timeout=600)
         if init.returncode != 0:
             raise NotDeployedError(f"terraform init failed: {init.stderr.strip()[-1000:]}")
-        result = output()
+        result = _terraform(stack_dir, "output", "-json", timeout=300)
     if result.returncode != 0:
         raise NotDeployedError(f"terraform output failed: {result.stderr.strip()[-1000:]}")
     outputs: dict[str, Any] = json.loads(result.stdout)
@@ -115,7 +96,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {env} has no {name}; it has {', '.join(workers)}", file=sys.stderr)
         return 2
     print(f"# {name.replace('_', ' ')} of {env}; passwords are not here: use your secret store")
-    for line in env_lines(outputs[name]["value"]):
+    try:
+        lines = env_lines(outputs[name]["value"], producer=args.producer)
+    except KeyError as error:
+        print(f"error: {env}'s {name} output: {error.args[0]}", file=sys.stderr)
+        return 2
+    for line in lines:
         print(line)
     return 0
 

@@ -5,12 +5,28 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cdktf import TerraformOutput, TerraformStack, Testing
+from cdktf import Aspects, TerraformOutput, TerraformStack, TerraformVariable, Testing
 
+from constructs_lib.aspects import CommonLabels, PreventDestroy
+from constructs_lib.channel import TaskChannel
 from constructs_lib.limits import LimitError
-from constructs_lib.providers import GoogleProvider, PubsubSubscription, PubsubTopic
-from constructs_lib.pubsub_task_topic import PubSubTaskTopic
+from constructs_lib.providers import (
+    GoogleProvider,
+    PubsubSubscription,
+    PubsubSubscriptionIamMember,
+    PubsubTopic,
+    PubsubTopicIamMember,
+)
+from constructs_lib.pubsub_task_topic import PubSubTaskTopic, PubSubTaskTopicProps
+from constructs_lib.wiring import PubSubProducerWiring, PubSubWorkerWiring
 from tests.synth_helpers import resources, synth
+
+PROJECT = "ml-queues-dev"
+NAME_RULE = (
+    "3 to 255 characters, starting with a letter, then letters, digits and - _ . ~ + %;"
+    " not starting with 'goog'"
+)
+PRODUCER = "serviceAccount:p@x.iam.gserviceaccount.com"
 
 
 def _with_comments(stack: TerraformStack) -> dict[str, Any]:
@@ -28,10 +44,27 @@ def _by_name(synthesized: dict[str, Any], resource_type: str) -> dict[str, dict[
     }
 
 
+def _resolved(stack: TerraformStack, values: dict[str, object]) -> dict[str, Any]:
+    """What tokens stand for: every read of an attribute is a new token, so two references
+    are only comparable once synthesized."""
+    for name, value in values.items():
+        TerraformOutput(stack, name, value=value)
+    return {name: output["value"] for name, output in synth(stack)["output"].items()}
+
+
+def _names_by_reference(synthesized: dict[str, Any], attribute: str) -> dict[str, str]:
+    """`${type.logical_id.<attribute>}` -> the name of the topic or subscription it reaches."""
+    return {
+        f"${{{resource_type}.{resource_id}.{attribute}}}": body["name"]
+        for resource_type in (PubsubTopic.TF_RESOURCE_TYPE, PubsubSubscription.TF_RESOURCE_TYPE)
+        for resource_id, body in synthesized["resource"][resource_type].items()
+    }
+
+
 def test_seed_names_without_dead_letters_are_one_topic_and_its_subscription(
     stack: TerraformStack,
 ) -> None:
-    PubSubTaskTopic(stack, "tasks", dead_letter=False)
+    PubSubTaskTopic(stack, "tasks", PubSubTaskTopicProps(project=PROJECT, dead_letter=False))
     synthesized = synth(stack)
     topics = _by_name(synthesized, PubsubTopic.TF_RESOURCE_TYPE)
     assert list(topics) == ["mlTrainingTopic"]
@@ -52,10 +85,13 @@ def test_task_subscriptions_never_expire_and_retry_with_backoff(stack: Terraform
     PubSubTaskTopic(
         stack,
         "tasks",
-        ack_deadline_seconds=600,
-        message_retention_seconds=86_400,
-        minimum_backoff_seconds=30,
-        maximum_backoff_seconds=300,
+        PubSubTaskTopicProps(
+            project=PROJECT,
+            ack_deadline_seconds=600,
+            message_retention_seconds=86_400,
+            minimum_backoff_seconds=30,
+            maximum_backoff_seconds=300,
+        ),
     )
     subscriptions = _by_name(synth(stack), PubsubSubscription.TF_RESOURCE_TYPE)
     shared = subscriptions["mlTrainingSubscription"]
@@ -70,7 +106,7 @@ def test_task_subscriptions_never_expire_and_retry_with_backoff(stack: Terraform
 def test_one_filtered_subscription_per_worker_and_a_shared_one_for_any_worker(
     stack: TerraformStack,
 ) -> None:
-    tasks = PubSubTaskTopic(stack, "tasks", workers=3)
+    tasks = PubSubTaskTopic(stack, "tasks", PubSubTaskTopicProps(project=PROJECT, workers=3))
     subscriptions = _by_name(synth(stack), PubsubSubscription.TF_RESOURCE_TYPE)
     filters = {name: body.get("filter") for name, body in subscriptions.items()}
     assert filters == {
@@ -81,11 +117,15 @@ def test_one_filtered_subscription_per_worker_and_a_shared_one_for_any_worker(
         "mlTrainingSubscription-dead-letter": None,
     }
     assert tasks.worker_attribute(2) == ("worker", "worker_2")
-    assert len(tasks.worker_subscription_names) == 3
+    assert len(tasks.worker_addresses) == 3
 
 
 def test_dead_letters_go_to_their_own_topic_and_are_kept(stack: TerraformStack) -> None:
-    PubSubTaskTopic(stack, "tasks", workers=1, max_delivery_attempts=7)
+    PubSubTaskTopic(
+        stack,
+        "tasks",
+        PubSubTaskTopicProps(project=PROJECT, workers=1, max_delivery_attempts=7),
+    )
     synthesized = synth(stack)
     topics = _by_name(synthesized, PubsubTopic.TF_RESOURCE_TYPE)
     dead_topic = topics["mlTrainingTopic-dead-letter"]
@@ -102,10 +142,10 @@ def test_dead_letters_go_to_their_own_topic_and_are_kept(stack: TerraformStack) 
 
 
 def test_the_service_agent_may_move_dead_letters(stack: TerraformStack) -> None:
-    PubSubTaskTopic(stack, "tasks", workers=2, project="ml-queues-dev")
+    PubSubTaskTopic(stack, "tasks", PubSubTaskTopicProps(project=PROJECT, workers=2))
     synthesized = synth(stack)
     [project] = synthesized["data"]["google_project"].values()
-    assert project == {"project_id": "ml-queues-dev"}
+    assert project == {"project_id": PROJECT}
     [project_id] = synthesized["data"]["google_project"]
     agent = (
         f"serviceAccount:service-${{data.google_project.{project_id}.number}}"
@@ -123,11 +163,13 @@ def test_customer_managed_key_on_both_topics_after_the_agent_may_use_it(
     stack: TerraformStack,
 ) -> None:
     key = "projects/p/locations/us/keyRings/ml/cryptoKeys/tasks"
-    PubSubTaskTopic(stack, "tasks", kms_key_name=key)
+    PubSubTaskTopic(stack, "tasks", PubSubTaskTopicProps(project=PROJECT, kms_key=key))
     synthesized = synth(stack)
     [grant] = synthesized["resource"]["google_kms_crypto_key_iam_member"].items()
     assert grant[1]["role"] == "roles/cloudkms.cryptoKeyEncrypterDecrypter"
-    for topic in resources(synthesized, PubsubTopic.TF_RESOURCE_TYPE):
+    topics = resources(synthesized, PubsubTopic.TF_RESOURCE_TYPE)
+    assert len(topics) == 2
+    for topic in topics:
         assert topic["kms_key_name"] == key
         assert topic["depends_on"] == [f"google_kms_crypto_key_iam_member.{grant[0]}"]
     for topic in _with_comments(stack)["resource"][PubsubTopic.TF_RESOURCE_TYPE].values():
@@ -137,51 +179,243 @@ def test_customer_managed_key_on_both_topics_after_the_agent_may_use_it(
 def test_without_a_customer_key_the_topics_say_why_the_cmek_check_does_not_apply(
     stack: TerraformStack,
 ) -> None:
-    PubSubTaskTopic(stack, "tasks")
+    PubSubTaskTopic(stack, "tasks", PubSubTaskTopicProps(project=PROJECT))
     topics = _with_comments(stack)["resource"][PubsubTopic.TF_RESOURCE_TYPE].values()
     assert len(topics) == 2
     for topic in topics:
         assert "Google-managed keys" in topic["//"]["checkov_skip"]["CKV_GCP_83"]
 
 
-def test_options_and_protection(stack: TerraformStack) -> None:
+def test_delivery_options_on_the_task_subscriptions_only(stack: TerraformStack) -> None:
     PubSubTaskTopic(
-        stack, "tasks", exactly_once_delivery=True, message_ordering=True, prevent_destroy=True
+        stack,
+        "tasks",
+        PubSubTaskTopicProps(project=PROJECT, exactly_once_delivery=True, message_ordering=True),
     )
+    subscriptions = _by_name(synth(stack), PubsubSubscription.TF_RESOURCE_TYPE)
+    assert len(subscriptions) == 2
+    for name, subscription in subscriptions.items():
+        options = {
+            key: subscription.get(key)
+            for key in ("enable_exactly_once_delivery", "enable_message_ordering")
+        }
+        if name.endswith("-dead-letter"):
+            assert options == dict.fromkeys(options)
+        else:
+            assert options == dict.fromkeys(options, True)
+
+
+def test_prevent_destroy_protects_every_topic_and_subscription(stack: TerraformStack) -> None:
+    PubSubTaskTopic(stack, "tasks", PubSubTaskTopicProps(project=PROJECT, workers=1))
+    Aspects.of(stack).add(PreventDestroy())
     synthesized = synth(stack)
-    for subscription in resources(synthesized, PubsubSubscription.TF_RESOURCE_TYPE):
-        assert subscription["lifecycle"] == {"prevent_destroy": True}
-        if "dead-letter" not in subscription["name"]:
-            assert subscription["enable_exactly_once_delivery"] is True
-            assert subscription["enable_message_ordering"] is True
-    for topic in resources(synthesized, PubsubTopic.TF_RESOURCE_TYPE):
-        assert topic["lifecycle"] == {"prevent_destroy": True}
+    subscriptions = resources(synthesized, PubsubSubscription.TF_RESOURCE_TYPE)
+    topics = resources(synthesized, PubsubTopic.TF_RESOURCE_TYPE)
+    assert (len(subscriptions), len(topics)) == (3, 2)
+    for resource in (*subscriptions, *topics):
+        assert resource["lifecycle"] == {"prevent_destroy": True}
+    # IAM and alerting policies hold no tasks: Terraform may still replace them.
+    for resource_type in (
+        "google_pubsub_topic_iam_member",
+        "google_pubsub_subscription_iam_member",
+        "google_monitoring_alert_policy",
+    ):
+        others = resources(synthesized, resource_type)
+        assert others
+        for other in others:
+            assert "lifecycle" not in other
 
 
-def test_grants_publish_on_the_topic_and_consume_on_one_subscription(
+def _consumers(stack: TerraformStack, tasks: PubSubTaskTopic) -> dict[str, tuple[str, str]]:
+    """Subscriber grants by the id the construct gave them (logical ids are hashed), each as
+    (member, name of the subscription granted)."""
+    synthesized = synth(stack)
+    names = _names_by_reference(synthesized, "name")
+    grants = synthesized["resource"].get("google_pubsub_subscription_iam_member", {})
+    consumers = {}
+    for child in tasks.node.children:
+        if isinstance(child, PubsubSubscriptionIamMember):
+            grant = grants[stack.get_logical_id(child)]
+            assert grant["role"] == "roles/pubsub.subscriber"
+            consumers[child.node.id] = (grant["member"], names[grant["subscription"]])
+    return consumers
+
+
+def test_grants_publish_on_the_topic_and_consume_on_a_worker_s_and_the_shared_subscription(
     stack: TerraformStack,
 ) -> None:
-    tasks = PubSubTaskTopic(stack, "tasks", workers=2, dead_letter=False)
-    tasks.grant_publish("producer", member="serviceAccount:p@x.iam.gserviceaccount.com")
-    tasks.grant_consume("w2", member="serviceAccount:w2@x.iam.gserviceaccount.com", worker=2)
-    tasks.grant_consume("any", member="serviceAccount:w1@x.iam.gserviceaccount.com", worker=None)
+    tasks = PubSubTaskTopic(
+        stack, "tasks", PubSubTaskTopicProps(project=PROJECT, workers=2, dead_letter=False)
+    )
+    tasks.grant_publish(PRODUCER)
+    tasks.grant_consume("serviceAccount:w2@x.iam.gserviceaccount.com", 2)
+    with pytest.raises(LimitError) as error:
+        tasks.grant_consume("serviceAccount:w3@x.iam.gserviceaccount.com", 3)
+    assert str(error.value) == (
+        "environment 'test': PubSubTaskTopic.grant_consume worker = 3 is not allowed;"
+        " expected an integer from 1 to 2"
+    )
     synthesized = synth(stack)
     [publish] = resources(synthesized, "google_pubsub_topic_iam_member")
-    assert publish["role"] == "roles/pubsub.publisher"
-    subscriptions = {
-        body["id"]: name
-        for name, body in _by_name(synthesized, PubsubSubscription.TF_RESOURCE_TYPE).items()
+    assert (publish["role"], publish["member"]) == ("roles/pubsub.publisher", PRODUCER)
+    assert _names_by_reference(synthesized, "name")[publish["topic"]] == "mlTrainingTopic"
+    assert isinstance(tasks.node.find_child("pubsub_producer_grant"), PubsubTopicIamMember)
+    # The refused worker got nothing, not even the shared subscription.
+    assert _consumers(stack, tasks) == {
+        "pubsub_worker_2_grant": (
+            "serviceAccount:w2@x.iam.gserviceaccount.com",
+            "mlTrainingSubscription-worker-2",
+        ),
+        "pubsub_shared_worker_2_grant": (
+            "serviceAccount:w2@x.iam.gserviceaccount.com",
+            "mlTrainingSubscription",
+        ),
     }
-    consumers = {
-        c["member"]: subscriptions[c["subscription"].split(".")[1]]
-        for c in resources(synthesized, "google_pubsub_subscription_iam_member")
+
+
+def test_without_a_shared_subscription_workers_take_only_their_own_tasks(
+    stack: TerraformStack,
+) -> None:
+    tasks = PubSubTaskTopic(
+        stack,
+        "tasks",
+        PubSubTaskTopicProps(project=PROJECT, workers=2, shared=False, dead_letter=False),
+    )
+    tasks.grant_consume("serviceAccount:w1@x.iam.gserviceaccount.com", 1)
+    assert tasks.shared_address is None
+    assert tasks.worker_wiring(1).shared_subscription is None
+    assert [output.id for output in tasks.outputs()] == [
+        "ml_training_topic_name",
+        "pubsub_worker_subscription_names",
+    ]
+    filters = {
+        name: body.get("filter")
+        for name, body in _by_name(synth(stack), PubsubSubscription.TF_RESOURCE_TYPE).items()
     }
-    assert consumers == {
-        "serviceAccount:w2@x.iam.gserviceaccount.com": "mlTrainingSubscription-worker-2",
-        "serviceAccount:w1@x.iam.gserviceaccount.com": "mlTrainingSubscription",
+    assert filters == {
+        "mlTrainingSubscription-worker-1": 'attributes.worker = "worker_1"',
+        "mlTrainingSubscription-worker-2": 'attributes.worker = "worker_2"',
     }
-    with pytest.raises(LimitError, match="grant_consume worker = 3 is not allowed"):
-        tasks.grant_consume("w3", member="serviceAccount:w3@x.iam.gserviceaccount.com", worker=3)
+    assert _consumers(stack, tasks) == {
+        "pubsub_worker_1_grant": (
+            "serviceAccount:w1@x.iam.gserviceaccount.com",
+            "mlTrainingSubscription-worker-1",
+        ),
+    }
+
+
+@pytest.mark.parametrize("worker", [0, 3, -1])
+def test_a_worker_outside_the_count_has_no_wiring(stack: TerraformStack, worker: int) -> None:
+    tasks = PubSubTaskTopic(stack, "tasks", PubSubTaskTopicProps(project=PROJECT, workers=2))
+    with pytest.raises(LimitError) as error:
+        tasks.worker_wiring(worker)
+    assert str(error.value) == (
+        f"environment 'test': PubSubTaskTopic.worker_wiring worker = {worker} is not allowed;"
+        " expected an integer from 1 to 2"
+    )
+
+
+def test_addresses_are_subscription_paths_in_worker_order(stack: TerraformStack) -> None:
+    tasks = PubSubTaskTopic(
+        stack, "tasks", PubSubTaskTopicProps(project=PROJECT, workers=3, topic_name="t-dev")
+    )
+    values = _resolved(
+        stack,
+        {
+            "workers": tasks.worker_addresses,
+            "shared": tasks.shared_address,
+            "topic": tasks.topic_path,
+        },
+    )
+    paths = _names_by_reference(synth(stack), "id")
+    assert [paths[address] for address in values["workers"]] == [
+        f"mlTrainingSubscription-worker-{n}" for n in (1, 2, 3)
+    ]
+    assert paths[values["shared"]] == "mlTrainingSubscription"
+    assert paths[values["topic"]] == "t-dev"
+
+
+def test_the_wiring_addresses_the_filter_of_each_worker_s_subscription(
+    stack: TerraformStack,
+) -> None:
+    tasks = PubSubTaskTopic(stack, "tasks", PubSubTaskTopicProps(project=PROJECT, workers=2))
+    producer = tasks.producer_wiring()
+    assert isinstance(producer, PubSubProducerWiring)
+    workers = [tasks.worker_wiring(n) for n in (1, 2)]
+    for n, wiring in enumerate(workers, start=1):
+        assert isinstance(wiring, PubSubWorkerWiring)
+        assert (wiring.attribute, wiring.attribute_value) == tasks.worker_attribute(n)
+        assert wiring.attribute == producer.worker_attribute
+    values = _resolved(
+        stack,
+        {
+            "producer": producer.output(),
+            **{f"worker_{n}": wiring.output() for n, wiring in enumerate(workers, start=1)},
+        },
+    )
+    synthesized = synth(stack)
+    paths = _names_by_reference(synthesized, "id")
+    filters = {
+        body["name"]: body.get("filter")
+        for body in resources(synthesized, PubsubSubscription.TF_RESOURCE_TYPE)
+    }
+    assert paths[values["producer"]["topic"]] == "mlTrainingTopic"
+    assert values["producer"]["worker_attribute"] == "worker"
+    for n in (1, 2):
+        worker = values[f"worker_{n}"]
+        assert (paths[worker["subscription"]], paths[worker["shared_subscription"]]) == (
+            f"mlTrainingSubscription-worker-{n}",
+            "mlTrainingSubscription",
+        )
+        # What the worker is told to expect is exactly what its subscription lets through.
+        assert filters[paths[worker["subscription"]]] == (
+            f'attributes.{worker["attribute"]} = "{worker["attribute_value"]}"'
+        )
+
+
+def test_outputs_name_the_topic_the_shared_and_each_worker_s_subscription(
+    stack: TerraformStack,
+) -> None:
+    tasks = PubSubTaskTopic(
+        stack,
+        "tasks",
+        PubSubTaskTopicProps(
+            project=PROJECT, workers=2, topic_name="t-dev", subscription_name="s-dev"
+        ),
+    )
+    outputs = tasks.outputs()
+    assert {output.id: output.description for output in outputs} == {
+        "ml_training_topic_name": "name of the task topic",
+        "ml_training_subscription_name": (
+            "name of the shared subscription, for tasks without a worker attribute"
+        ),
+        "pubsub_worker_subscription_names": (
+            "name of each worker's own subscription, worker 1 first"
+        ),
+    }
+    values = _resolved(stack, {output.id: output.value for output in outputs})
+    names = _names_by_reference(synth(stack), "name")
+    assert names[values["ml_training_topic_name"]] == "t-dev"
+    assert names[values["ml_training_subscription_name"]] == "s-dev"
+    assert [names[name] for name in values["pubsub_worker_subscription_names"]] == [
+        "s-dev-worker-1",
+        "s-dev-worker-2",
+    ]
+
+
+def test_the_stack_can_drive_it_as_a_task_channel(stack: TerraformStack) -> None:
+    """The stack only knows `TaskChannel`: granting and wiring through it must reach the
+    same subscriptions as the construct's own members."""
+    channel: TaskChannel = PubSubTaskTopic(
+        stack, "tasks", PubSubTaskTopicProps(project=PROJECT, workers=1, dead_letter=False)
+    )
+    channel.grant_publish(PRODUCER)
+    channel.grant_consume("serviceAccount:w1@x.iam.gserviceaccount.com", 1)
+    values = _resolved(
+        stack, {"own": channel.worker_addresses[0], "wired": channel.worker_wiring(1).output()}
+    )
+    assert values["wired"]["subscription"] == values["own"]
+    assert len(resources(synth(stack), "google_pubsub_subscription_iam_member")) == 2
 
 
 def _alerts(synthesized: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -209,11 +443,14 @@ def test_alerts_on_each_task_subscription_s_oldest_task_and_on_dead_letters(
     PubSubTaskTopic(
         stack,
         "tasks",
-        workers=2,
-        oldest_message_alert_seconds=7200,
-        alert_notification_channel=channel,
-        labels=labels,
+        PubSubTaskTopicProps(
+            project=PROJECT,
+            workers=2,
+            oldest_message_alarm_seconds=7200,
+            alarm_target=channel,
+        ),
     )
+    Aspects.of(stack).add(CommonLabels(labels))
     alerts = _alerts(synth(stack))
     assert set(alerts) == {
         "mlTrainingSubscription",
@@ -243,20 +480,93 @@ def test_alerts_on_each_task_subscription_s_oldest_task_and_on_dead_letters(
 
 
 def test_alerts_can_be_switched_off(stack: TerraformStack) -> None:
-    PubSubTaskTopic(stack, "tasks", workers=2, alerts=False, oldest_message_alert_seconds=1)
+    """Switched off, an age the alarm could never reach is no reason to refuse the topic."""
+    PubSubTaskTopic(
+        stack,
+        "tasks",
+        PubSubTaskTopicProps(
+            project=PROJECT,
+            workers=2,
+            alarms=False,
+            message_retention_seconds=3600,
+            oldest_message_alarm_seconds=7200,
+        ),
+    )
     assert resources(synth(stack), "google_monitoring_alert_policy") == []
 
 
 def test_without_a_channel_alerts_open_incidents_only(stack: TerraformStack) -> None:
-    PubSubTaskTopic(stack, "tasks")
-    for alert in _alerts(synth(stack)).values():
+    PubSubTaskTopic(stack, "tasks", PubSubTaskTopicProps(project=PROJECT))
+    alerts = _alerts(synth(stack))
+    assert len(alerts) == 2
+    for alert in alerts.values():
         assert "notification_channels" not in alert
         assert "user_labels" not in alert
 
 
+def test_an_alarm_age_beyond_the_retention_could_never_fire(stack: TerraformStack) -> None:
+    PubSubTaskTopic(
+        stack,
+        "as_long",
+        PubSubTaskTopicProps(
+            project=PROJECT,
+            topic_name="t-as-long",
+            subscription_name="s-as-long",
+            message_retention_seconds=3600,
+            oldest_message_alarm_seconds=3600,
+        ),
+    )
+    with pytest.raises(LimitError) as error:
+        PubSubTaskTopic(
+            stack,
+            "tasks",
+            PubSubTaskTopicProps(
+                project=PROJECT, message_retention_seconds=3600, oldest_message_alarm_seconds=3601
+            ),
+        )
+    assert str(error.value) == (
+        "environment 'test': PubSubTaskTopic.oldest_message_alarm_seconds = 3601 is not allowed;"
+        " expected at most message_retention_seconds = 3600: no task waits longer, so the alarm"
+        " could never fire"
+    )
+
+
 def test_a_topic_needs_a_subscription(stack: TerraformStack) -> None:
-    with pytest.raises(LimitError, match="a topic without subscriptions drops every task"):
-        PubSubTaskTopic(stack, "tasks", shared_subscription=False)
+    with pytest.raises(LimitError) as error:
+        PubSubTaskTopic(stack, "tasks", PubSubTaskTopicProps(project=PROJECT, shared=False))
+    assert str(error.value) == (
+        "environment 'test': PubSubTaskTopic.shared = false is not allowed;"
+        " expected true with workers = 0: a topic without subscriptions drops every task"
+    )
+
+
+@pytest.mark.parametrize(("minimum", "maximum"), [(10, 5), (30, 29)])
+def test_the_maximum_backoff_is_at_least_the_minimum(
+    stack: TerraformStack, minimum: int, maximum: int
+) -> None:
+    PubSubTaskTopic(
+        stack,
+        "equal",
+        PubSubTaskTopicProps(
+            project=PROJECT,
+            topic_name="t-equal",
+            subscription_name="s-equal",
+            minimum_backoff_seconds=minimum,
+            maximum_backoff_seconds=minimum,
+        ),
+    )
+    with pytest.raises(LimitError) as error:
+        PubSubTaskTopic(
+            stack,
+            "tasks",
+            PubSubTaskTopicProps(
+                project=PROJECT, minimum_backoff_seconds=minimum, maximum_backoff_seconds=maximum
+            ),
+        )
+    assert str(error.value) == (
+        f"environment 'test': PubSubTaskTopic.maximum_backoff_seconds = {maximum} is not"
+        f" allowed; expected at least minimum_backoff_seconds = {minimum}"
+    )
 
 
 @pytest.mark.parametrize(
@@ -269,36 +579,41 @@ def test_a_topic_needs_a_subscription(stack: TerraformStack) -> None:
         ("max_delivery_attempts", 4, "an integer from 5 to 100"),
         ("max_delivery_attempts", 101, "an integer from 5 to 100"),
         ("minimum_backoff_seconds", 601, "an integer from 0 to 600"),
-        ("maximum_backoff_seconds", 5, "an integer from 10 to 600"),
-        ("kms_key_name", "tasks-key", "a Cloud KMS key name"),
+        ("maximum_backoff_seconds", 601, "an integer from 0 to 600"),
+        ("kms_key", "tasks-key", "a Cloud KMS key name: 'projects/P/locations/L/keyRings/R/"),
         ("workers", -1, "an integer >= 0"),
+        ("oldest_message_alarm_seconds", 59, "an integer from 60 to 2678400"),
         (
-            "oldest_message_alert_seconds (at most the subscriptions' retention)",
-            59,
-            "an integer from 60 to 604800",
+            "alarm_target",
+            "ops-pager",
+            "a Cloud Monitoring notification channel: 'projects/P/notificationChannels/ID'",
         ),
-        ("alert_notification_channel", "ops-pager", "a Cloud Monitoring notification channel"),
+        ("project", "ML_Queues", "a Google Cloud project ID: 6 to 30 lowercase letters"),
+        ("region", "europe", "a Google Cloud region such as 'europe-west1'"),
+        ("producer", "producer@x.iam.gserviceaccount.com", "an IAM member such as"),
+        ("worker_template", PRODUCER, "an IAM member containing '{worker}'"),
     ],
 )
 def test_rejects_values_pubsub_would_refuse(
     stack: TerraformStack, field: str, value: object, allowed: str
 ) -> None:
-    arguments: dict[str, Any] = {field.split(" ", maxsplit=1)[0]: value}
+    settings: dict[str, Any] = {"project": PROJECT, field: value}
     with pytest.raises(LimitError) as error:
-        PubSubTaskTopic(stack, "tasks", **arguments)
+        PubSubTaskTopic(stack, "tasks", PubSubTaskTopicProps(**settings))
     assert str(error.value).startswith(
         f"environment 'test': PubSubTaskTopic.{field} = {value!r} is not allowed;"
         f" expected {allowed}"
     )
 
 
-def test_exposes_topic_and_subscription_names(stack: TerraformStack) -> None:
-    tasks = PubSubTaskTopic(stack, "tasks", topic_name="t-dev", subscription_name="s-dev")
-    TerraformOutput(stack, "topic", value=tasks.topic_name)
-    TerraformOutput(stack, "subscription", value=tasks.subscription_name)
-    outputs = synth(stack)["output"]
-    assert outputs["topic"]["value"].startswith("${google_pubsub_topic.")
-    assert outputs["subscription"]["value"].startswith("${google_pubsub_subscription.")
+def test_rejects_a_bool_where_a_number_belongs(stack: TerraformStack) -> None:
+    """TOML's `true` for a count is a typo, though Python's bool is an int."""
+    with pytest.raises(LimitError) as error:
+        PubSubTaskTopic(stack, "tasks", PubSubTaskTopicProps(project=PROJECT, workers=True))
+    assert str(error.value) == (
+        "environment 'test': PubSubTaskTopic.workers = true is not allowed;"
+        " expected an integer >= 0"
+    )
 
 
 @pytest.mark.parametrize(
@@ -313,15 +628,85 @@ def test_exposes_topic_and_subscription_names(stack: TerraformStack) -> None:
     ],
 )
 def test_rejects_names_pubsub_would_refuse(stack: TerraformStack, field: str, name: str) -> None:
-    arguments: dict[str, Any] = {field: name}
+    settings: dict[str, Any] = {"project": PROJECT, field: name}
     with pytest.raises(LimitError) as error:
-        PubSubTaskTopic(stack, "tasks", **arguments)
-    message = str(error.value)
-    assert message.startswith(f"environment 'test': PubSubTaskTopic.{field} = {name!r}")
-    assert "3 to 255 characters, starting with a letter" in message
+        PubSubTaskTopic(stack, "tasks", PubSubTaskTopicProps(**settings))
+    assert str(error.value) == (
+        f"environment 'test': PubSubTaskTopic.{field} = {name!r} is not allowed;"
+        f" expected {NAME_RULE}"
+    )
+
+
+def test_the_dead_letter_topic_name_must_fit_too(stack: TerraformStack) -> None:
+    topic = "a" * (255 - len("-dead-letter"))
+    PubSubTaskTopic(stack, "fits", PubSubTaskTopicProps(project=PROJECT, topic_name=topic))
+    with pytest.raises(LimitError) as error:
+        PubSubTaskTopic(
+            stack, "too_long", PubSubTaskTopicProps(project=PROJECT, topic_name=topic + "a")
+        )
+    assert str(error.value) == (
+        f"environment 'test': PubSubTaskTopic.topic_name = {topic + 'a'!r} is not allowed;"
+        f" expected a name that makes {topic + 'a-dead-letter'!r} {NAME_RULE}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("settings", "too_long"),
+    [
+        ({"workers": 1, "dead_letter": False}, "-worker-1"),
+        ({"workers": 10, "dead_letter": False}, "-worker-10"),
+        ({}, "-dead-letter"),
+    ],
+)
+def test_every_subscription_name_made_from_the_shared_one_must_fit(
+    stack: TerraformStack, settings: dict[str, Any], too_long: str
+) -> None:
+    """The error blames the field the name is made from and names the derived name."""
+    fits = "s" * (255 - len(too_long))
+    PubSubTaskTopic(
+        stack,
+        "fits",
+        PubSubTaskTopicProps(project=PROJECT, subscription_name=fits, **settings),
+    )
+    with pytest.raises(LimitError) as error:
+        PubSubTaskTopic(
+            stack,
+            "too_long",
+            PubSubTaskTopicProps(project=PROJECT, subscription_name=fits + "s", **settings),
+        )
+    assert str(error.value) == (
+        f"environment 'test': PubSubTaskTopic.subscription_name = {fits + 's'!r} is not"
+        f" allowed; expected a name that makes {fits + 's' + too_long!r} {NAME_RULE}"
+    )
+
+
+def test_names_only_known_at_apply_are_left_to_terraform(stack: TerraformStack) -> None:
+    """A token's text is no name: checking it would refuse every name from a variable."""
+    name = TerraformVariable(stack, "name", type="string").string_value
+    PubSubTaskTopic(
+        stack,
+        "tasks",
+        PubSubTaskTopicProps(project=PROJECT, topic_name=name, subscription_name=name, workers=1),
+    )
+    names = {
+        body["name"]
+        for resource_type in (PubsubTopic.TF_RESOURCE_TYPE, PubsubSubscription.TF_RESOURCE_TYPE)
+        for body in resources(synth(stack), resource_type)
+    }
+    assert names == {"${var.name}", "${var.name}-worker-1", "${var.name}-dead-letter"}
 
 
 def test_accepts_every_character_pubsub_allows(stack: TerraformStack) -> None:
     PubSubTaskTopic(
-        stack, "tasks", topic_name="a-_.~+%9", subscription_name="Z" * 255, dead_letter=False
+        stack,
+        "tasks",
+        PubSubTaskTopicProps(
+            project=PROJECT, topic_name="a-_.~+%9", subscription_name="Z" * 255, dead_letter=False
+        ),
     )
+    names = {
+        body["name"]
+        for resource_type in (PubsubTopic.TF_RESOURCE_TYPE, PubsubSubscription.TF_RESOURCE_TYPE)
+        for body in resources(synth(stack), resource_type)
+    }
+    assert names == {"a-_.~+%9", "Z" * 255}

@@ -4,19 +4,36 @@ import re
 from typing import Any
 
 import pytest
-from cdktf import TerraformOutput, TerraformStack
+from cdktf import Aspects, TerraformOutput, TerraformStack
 
+from constructs_lib.aspects import PreventDestroy
 from constructs_lib.limits import LimitError
-from constructs_lib.rabbitmq_task_exchange import RabbitMqTaskExchange
+from constructs_lib.rabbitmq_bindings import Permissions
+from constructs_lib.rabbitmq_task_exchange import RabbitMqTaskExchange, RabbitMqTaskExchangeProps
 from tests.synth_helpers import resources, synth
 
 QUORUM = {"durable": True, "arguments": {"x-queue-type": "quorum"}}
+NAME_RULE = "1 to 255 bytes of UTF-8 without control characters, not starting with 'amq.'"
+
+
+def exchange(stack: TerraformStack, **settings: Any) -> RabbitMqTaskExchange:
+    props = RabbitMqTaskExchangeProps(**{"vhost": "ml", **settings})
+    return RabbitMqTaskExchange(stack, "tasks", props)
+
+
+def named(synthesized: dict[str, Any], reference: str) -> tuple[str, str]:
+    """The type and name of the resource a `${type.id.name}` reference reaches: logical ids
+    are hashed, so a test compares what a reference points to, not its text."""
+    match = re.fullmatch(r"\$\{(\w+)\.(\w+)\.name\}", reference)
+    assert match is not None, reference
+    resource_type, logical_id = match.groups()
+    return resource_type, synthesized["resource"][resource_type][logical_id]["name"]
 
 
 def test_seed_topology_durable_direct_exchange_and_three_quorum_worker_queues(
     stack: TerraformStack,
 ) -> None:
-    RabbitMqTaskExchange(stack, "tasks", vhost="ml", dead_letter=False, delivery_limit=None)
+    exchange(stack, dead_letter=False)
     synthesized = synth(stack)
     assert resources(synthesized, "rabbitmq_exchange") == [
         {"name": "ml_tasks", "vhost": "ml", "settings": {"type": "direct", "durable": True}}
@@ -24,11 +41,19 @@ def test_seed_topology_durable_direct_exchange_and_three_quorum_worker_queues(
     assert resources(synthesized, "rabbitmq_queue") == [
         {"name": f"worker_queue_{n}", "vhost": "ml", "settings": QUORUM} for n in (1, 2, 3)
     ]
-    assert "rabbitmq_policy" not in synthesized["resource"]
+    # Without dead-lettering the policy holds the delivery limit alone.
+    [policy] = resources(synthesized, "rabbitmq_policy")
+    assert policy["policy"]["definition"] == {"delivery-limit": "20"}
+
+
+def test_no_policy_when_there_is_nothing_to_put_in_it(stack: TerraformStack) -> None:
+    tasks = exchange(stack, queue_type="classic", dead_letter=False)
+    assert tasks.policy_name is None
+    assert "rabbitmq_policy" not in synth(stack)["resource"]
 
 
 def test_classic_queues_are_durable_without_a_type_argument(stack: TerraformStack) -> None:
-    RabbitMqTaskExchange(stack, "tasks", vhost="ml", queue_type="classic", delivery_limit=None)
+    exchange(stack, queue_type="classic")
     synthesized = synth(stack)
     assert {q["name"]: q["settings"] for q in resources(synthesized, "rabbitmq_queue")} == {
         name: {"durable": True}
@@ -42,7 +67,7 @@ def test_classic_queues_are_durable_without_a_type_argument(stack: TerraformStac
 def test_dead_letters_go_through_a_fanout_exchange_to_a_queue_of_the_same_type(
     stack: TerraformStack,
 ) -> None:
-    tasks = RabbitMqTaskExchange(stack, "tasks", vhost="ml")
+    tasks = exchange(stack)
     TerraformOutput(stack, "dlq", value=tasks.dead_letter_queue_name)
     synthesized = synth(stack)
     exchanges = {e["name"]: e for e in resources(synthesized, "rabbitmq_exchange")}
@@ -53,22 +78,29 @@ def test_dead_letters_go_through_a_fanout_exchange_to_a_queue_of_the_same_type(
         b for b in resources(synthesized, "rabbitmq_binding") if "dead_letter" in b["source"]
     ]
     assert binding["routing_key"] == ""
-    assert "dead_letter_queue" in binding["destination"]
-    assert synthesized["output"]["dlq"]["value"].startswith("${rabbitmq_queue.")
+    assert named(synthesized, binding["source"]) == ("rabbitmq_exchange", "ml_tasks.dead_letter")
+    assert named(synthesized, binding["destination"]) == ("rabbitmq_queue", "ml_tasks.dead_letter")
+    assert named(synthesized, synthesized["output"]["dlq"]["value"]) == (
+        "rabbitmq_queue",
+        "ml_tasks.dead_letter",
+    )
+
+
+def test_no_dead_letter_queue_name_without_dead_lettering(stack: TerraformStack) -> None:
+    assert exchange(stack, dead_letter=False).dead_letter_queue_name is None
 
 
 def test_mutable_settings_live_in_one_policy_that_matches_only_worker_queues(
     stack: TerraformStack,
 ) -> None:
-    RabbitMqTaskExchange(
+    tasks = exchange(
         stack,
-        "tasks",
-        vhost="ml",
         delivery_limit=7,
         message_ttl_seconds=3600,
         max_length=10_000,
         consumer_timeout_seconds=7200,
     )
+    TerraformOutput(stack, "policy", value=tasks.policy_name)
     [policy] = resources(synthesized := synth(stack), "rabbitmq_policy")
     assert policy == {
         "name": "ml_tasks-workers",
@@ -91,17 +123,84 @@ def test_mutable_settings_live_in_one_policy_that_matches_only_worker_queues(
     pattern = re.compile(policy["policy"]["pattern"])
     names = [q["name"] for q in resources(synthesized, "rabbitmq_queue")]
     assert [n for n in names if pattern.search(n)] == [f"worker_queue_{n}" for n in (1, 2, 3)]
+    assert named(synthesized, synthesized["output"]["policy"]["value"]) == (
+        "rabbitmq_policy",
+        "ml_tasks-workers",
+    )
 
 
 def test_the_delivery_limit_is_set_explicitly_by_default(stack: TerraformStack) -> None:
-    RabbitMqTaskExchange(stack, "tasks", vhost="ml")
+    exchange(stack)
     [policy] = resources(synth(stack), "rabbitmq_policy")
     assert policy["policy"]["definition"]["delivery-limit"] == "20"
 
 
+@pytest.mark.parametrize(
+    ("settings", "limit"),
+    [
+        ({}, 20),
+        ({"delivery_limit": 7}, 7),
+        ({"queue_type": "classic"}, None),
+    ],
+)
+def test_the_effective_delivery_limit_counts_on_quorum_queues_only(
+    settings: dict[str, Any], limit: int | None
+) -> None:
+    assert RabbitMqTaskExchangeProps(vhost="ml", **settings).effective_delivery_limit == limit
+
+
+@pytest.mark.parametrize(
+    ("version", "written"),
+    [
+        ("3.9", False),
+        ("3.11.28", False),
+        ("3.12", True),
+        ("3.12.0", True),
+        ("3.13", True),
+        ("4.0", True),
+    ],
+)
+def test_the_consumer_timeout_is_written_only_for_brokers_that_take_it(
+    stack: TerraformStack, version: str, written: bool
+) -> None:
+    """Versions compare as numbers: as text, '3.9' would sort after '3.12'."""
+    props = RabbitMqTaskExchangeProps(
+        vhost="ml", consumer_timeout_seconds=7200, min_broker_version=version
+    )
+    assert props.consumer_timeout_policy is written
+    RabbitMqTaskExchange(stack, "tasks", props)
+    [policy] = resources(synth(stack), "rabbitmq_policy")
+    expected = {"consumer-timeout": "7200000"} if written else {}
+    assert policy["policy"]["definition"] == {
+        "dead-letter-exchange": "ml_tasks.dead_letter",
+        "dead-letter-strategy": "at-least-once",
+        "overflow": "reject-publish",
+        "delivery-limit": "20",
+        **expected,
+    }
+
+
+def test_the_construct_protects_nothing_itself(stack: TerraformStack) -> None:
+    """Protection is the aspect's job alone, so one rule covers every construct."""
+    exchange(stack)
+    for resource_type, bodies in synth(stack)["resource"].items():
+        for body in bodies.values():
+            assert "lifecycle" not in body, resource_type
+
+
 def test_prevent_destroy_protects_exchanges_and_queues_only(stack: TerraformStack) -> None:
-    RabbitMqTaskExchange(stack, "tasks", vhost="ml", prevent_destroy=True)
+    tasks = exchange(stack)
+    tasks.grant_publish("p")
+    tasks.grant_consume("w1", 1)
+    Aspects.of(stack).add(PreventDestroy())
     synthesized = synth(stack)
+    assert set(synthesized["resource"]) == {
+        "rabbitmq_exchange",
+        "rabbitmq_queue",
+        "rabbitmq_binding",
+        "rabbitmq_policy",
+        "rabbitmq_permissions",
+    }
     for resource_type, bodies in synthesized["resource"].items():
         protected = resource_type in ("rabbitmq_exchange", "rabbitmq_queue")
         for body in bodies.values():
@@ -113,9 +212,9 @@ def test_prevent_destroy_protects_exchanges_and_queues_only(stack: TerraformStac
 def test_grants_give_the_producer_the_exchange_and_each_worker_its_own_queue(
     stack: TerraformStack,
 ) -> None:
-    tasks = RabbitMqTaskExchange(stack, "tasks", vhost="ml", workers=2)
-    tasks.grant_publish("producer", user="p")
-    tasks.grant_consume("worker_2", user="w2", worker=2)
+    tasks = exchange(stack, workers=2)
+    tasks.grant_publish("p")
+    tasks.grant_consume("w2", 2)
     permissions = {p["user"]: p for p in resources(synth(stack), "rabbitmq_permissions")}
     assert permissions == {
         "p": {
@@ -131,23 +230,153 @@ def test_grants_give_the_producer_the_exchange_and_each_worker_its_own_queue(
     }
 
 
+def test_grants_have_ids_that_name_the_producer_and_the_worker(stack: TerraformStack) -> None:
+    """Resource addresses derive from these ids: another id would replace the grant."""
+    tasks = exchange(stack, workers=2)
+    tasks.grant_publish("p")
+    tasks.grant_consume("w2", 2)
+    assert {child.node.id for child in tasks.node.children if isinstance(child, Permissions)} == {
+        "rabbitmq_producer_permissions",
+        "rabbitmq_worker_2_permissions",
+    }
+    users = {
+        body["user"]: logical_id
+        for logical_id, body in synth(stack)["resource"]["rabbitmq_permissions"].items()
+    }
+    assert "_rabbitmq_producer_permissions_" in users["p"]
+    assert "_rabbitmq_worker_2_permissions_" in users["w2"]
+
+
+def test_grant_names_are_escaped_in_the_permission_regexes(stack: TerraformStack) -> None:
+    """A dot in a name would otherwise let the user reach names that differ there."""
+    tasks = exchange(stack, workers=1, exchange_name="ml.tasks", queue_name_prefix="q.")
+    tasks.grant_publish("p")
+    tasks.grant_consume("w1", 1)
+    permissions = {
+        p["user"]: p["permissions"] for p in resources(synth(stack), "rabbitmq_permissions")
+    }
+    assert permissions["p"]["write"] == r"^ml\.tasks$"
+    assert permissions["w1"]["read"] == r"^q\.1$"
+
+
 @pytest.mark.parametrize("worker", [0, 3])
 def test_grant_consume_names_an_existing_worker(stack: TerraformStack, worker: int) -> None:
-    tasks = RabbitMqTaskExchange(stack, "tasks", vhost="ml", workers=2)
+    tasks = exchange(stack, workers=2)
     with pytest.raises(LimitError) as error:
-        tasks.grant_consume("w", user="w", worker=worker)
+        tasks.grant_consume("w", worker)
     assert str(error.value) == (
         f"environment 'test': RabbitMqTaskExchange.grant_consume worker = {worker} is not"
         " allowed; expected an integer from 1 to 2"
     )
+    assert "rabbitmq_permissions" not in synth(stack)["resource"]
+    assert "rabbitmq_worker_users" not in [output.id for output in tasks.outputs()]
+
+
+@pytest.mark.parametrize("worker", [0, 3])
+def test_worker_wiring_names_an_existing_worker(stack: TerraformStack, worker: int) -> None:
+    tasks = exchange(stack, workers=2)
+    with pytest.raises(LimitError) as error:
+        tasks.worker_wiring(worker)
+    assert str(error.value) == (
+        f"environment 'test': RabbitMqTaskExchange.worker_wiring worker = {worker} is not"
+        " allowed; expected an integer from 1 to 2"
+    )
+
+
+def test_wiring_names_the_vhost_exchange_and_address_of_each_side(stack: TerraformStack) -> None:
+    tasks = exchange(stack, workers=2)
+    producer = tasks.producer_wiring()
+    worker = tasks.worker_wiring(2)
+    TerraformOutput(stack, "producer_exchange", value=producer.exchange)
+    TerraformOutput(stack, "worker_exchange", value=worker.exchange)
+    TerraformOutput(stack, "worker_queue", value=worker.queue)
+    outputs = (synthesized := synth(stack))["output"]
+    assert (producer.vhost, worker.vhost) == ("ml", "ml")
+    assert producer.routing_keys == ["worker_queue_1", "worker_queue_2"]
+    for side in ("producer", "worker"):
+        assert named(synthesized, outputs[f"{side}_exchange"]["value"]) == (
+            "rabbitmq_exchange",
+            "ml_tasks",
+        )
+    assert named(synthesized, outputs["worker_queue"]["value"]) == (
+        "rabbitmq_queue",
+        "worker_queue_2",
+    )
+
+
+def test_wiring_names_the_user_that_was_granted_and_none_before(stack: TerraformStack) -> None:
+    tasks = exchange(stack, workers=2)
+    assert tasks.producer_wiring().user is None
+    assert tasks.worker_wiring(2).user is None
+    tasks.grant_publish("p")
+    tasks.grant_consume("w2", 2)
+    assert tasks.producer_wiring().user == "p"
+    assert tasks.worker_wiring(2).user == "w2"
+    assert tasks.worker_wiring(1).user is None
+
+
+@pytest.mark.parametrize(
+    ("dead_letter", "ids"),
+    [
+        (
+            True,
+            ["rabbitmq_vhost", "exchange_name", "worker_queue_names", "rabbitmq_dead_letter_queue"],
+        ),
+        (False, ["rabbitmq_vhost", "exchange_name", "worker_queue_names"]),
+    ],
+)
+def test_outputs_name_users_only_once_they_are_granted(
+    stack: TerraformStack, dead_letter: bool, ids: list[str]
+) -> None:
+    tasks = exchange(stack, dead_letter=dead_letter)
+    assert [output.id for output in tasks.outputs()] == ids
+    tasks.grant_publish("p")
+    assert [output.id for output in tasks.outputs()] == [*ids, "rabbitmq_producer_user"]
+    tasks.grant_consume("w1", 1)
+    assert [output.id for output in tasks.outputs()] == [
+        *ids,
+        "rabbitmq_producer_user",
+        "rabbitmq_worker_users",
+    ]
+
+
+def test_outputs_reach_the_resources_and_list_worker_users_in_worker_order(
+    stack: TerraformStack,
+) -> None:
+    tasks = exchange(stack, workers=2)
+    tasks.grant_consume("w2", 2)
+    tasks.grant_consume("w1", 1)
+    tasks.grant_publish("p")
+    channel_outputs = tasks.outputs()
+    for output in channel_outputs:
+        TerraformOutput(stack, output.id, value=output.value, description=output.description)
+    synthesized = synth(stack)
+    values = {id: body["value"] for id, body in synthesized["output"].items()}
+    assert values["rabbitmq_vhost"] == "ml"
+    assert named(synthesized, values["exchange_name"]) == ("rabbitmq_exchange", "ml_tasks")
+    assert [named(synthesized, value) for value in values["worker_queue_names"]] == [
+        ("rabbitmq_queue", "worker_queue_1"),
+        ("rabbitmq_queue", "worker_queue_2"),
+    ]
+    assert named(synthesized, values["rabbitmq_dead_letter_queue"]) == (
+        "rabbitmq_queue",
+        "ml_tasks.dead_letter",
+    )
+    assert values["rabbitmq_producer_user"] == "p"
+    assert values["rabbitmq_worker_users"] == ["w1", "w2"]
+    descriptions = [output.description for output in channel_outputs]
+    assert all(descriptions) and len(set(descriptions)) == len(descriptions)
+    assert {id: body["description"] for id, body in synthesized["output"].items()} == {
+        output.id: output.description for output in channel_outputs
+    }
 
 
 def test_classic_queues_have_no_delivery_limit(stack: TerraformStack) -> None:
     with pytest.raises(LimitError) as error:
-        RabbitMqTaskExchange(stack, "tasks", vhost="ml", queue_type="classic")
+        exchange(stack, queue_type="classic", delivery_limit=20)
     assert str(error.value) == (
-        "environment 'test': RabbitMqTaskExchange.delivery_limit = 20 is not allowed with"
-        " classic queues; expected None (only quorum queues count deliveries)"
+        "environment 'test': RabbitMqTaskExchange.delivery_limit = 20 is not allowed; expected"
+        " it unset with queue_type = 'classic': classic queues do not count deliveries"
     )
 
 
@@ -157,17 +386,26 @@ def test_classic_queues_have_no_delivery_limit(stack: TerraformStack) -> None:
         ("delivery_limit", 0, "an integer >= 1"),
         ("delivery_limit", -1, "an integer >= 1"),
         ("message_ttl_seconds", 0, "an integer from 1 to 4294967"),
+        ("message_ttl_seconds", 4_294_968, "an integer from 1 to 4294967"),
         ("max_length", 0, "an integer >= 1"),
+        ("consumer_timeout_seconds", 0, "an integer from 1 to 2147483"),
         ("consumer_timeout_seconds", 2_147_484, "an integer from 1 to 2147483"),
         ("queue_type", "stream", "'quorum' or 'classic'"),
+        ("min_broker_version", "3", "a RabbitMQ version such as '3.13' or '3.10.8'"),
+        ("min_broker_version", "latest", "a RabbitMQ version such as '3.13' or '3.10.8'"),
+        (
+            "endpoint",
+            "https://admin:secret@rabbitmq.example.com:15672",
+            "an http(s) URL of the RabbitMQ management API without credentials, such as"
+            " 'https://rabbitmq.example.com:15672'",
+        ),
     ],
 )
 def test_rejects_values_the_broker_would_refuse(
     stack: TerraformStack, field: str, value: object, allowed: str
 ) -> None:
-    arguments: dict[str, Any] = {"vhost": "ml", field: value}
     with pytest.raises(LimitError) as error:
-        RabbitMqTaskExchange(stack, "tasks", **arguments)
+        exchange(stack, **{field: value})
     assert str(error.value) == (
         f"environment 'test': RabbitMqTaskExchange.{field} = {value!r} is not allowed;"
         f" expected {allowed}"
@@ -175,7 +413,7 @@ def test_rejects_values_the_broker_would_refuse(
 
 
 def test_each_queue_is_bound_with_its_own_name_as_routing_key(stack: TerraformStack) -> None:
-    RabbitMqTaskExchange(stack, "tasks", vhost="ml", workers=4, dead_letter=False)
+    exchange(stack, workers=4, dead_letter=False)
     synthesized = synth(stack)
     exchange_id = next(iter(synthesized["resource"]["rabbitmq_exchange"]))
     queue_ids = {
@@ -196,24 +434,27 @@ def test_each_queue_is_bound_with_its_own_name_as_routing_key(stack: TerraformSt
     assert sorted(b["routing_key"] for b in bindings) == [f"worker_queue_{n}" for n in (1, 2, 3, 4)]
 
 
-def test_exposes_exchange_queue_names_and_routing_keys_in_worker_order(
+def test_exposes_exchange_queue_names_and_worker_addresses_in_worker_order(
     stack: TerraformStack,
 ) -> None:
-    tasks = RabbitMqTaskExchange(stack, "tasks", vhost="ml", workers=2)
+    tasks = exchange(stack, workers=2)
     TerraformOutput(stack, "exchange", value=tasks.exchange_name)
     TerraformOutput(stack, "queues", value=tasks.worker_queue_names)
-    outputs = synth(stack)["output"]
-    assert outputs["exchange"]["value"].startswith("${rabbitmq_exchange.")
-    queue_refs = outputs["queues"]["value"]
-    assert len(queue_refs) == 2
-    assert "worker_queue_1" in queue_refs[0] and "worker_queue_2" in queue_refs[1]
-    assert tasks.routing_keys == ["worker_queue_1", "worker_queue_2"]
+    outputs = (synthesized := synth(stack))["output"]
+    assert named(synthesized, outputs["exchange"]["value"]) == ("rabbitmq_exchange", "ml_tasks")
+    assert [named(synthesized, ref) for ref in outputs["queues"]["value"]] == [
+        ("rabbitmq_queue", "worker_queue_1"),
+        ("rabbitmq_queue", "worker_queue_2"),
+    ]
+    assert tasks.worker_addresses == ["worker_queue_1", "worker_queue_2"]
+    # A direct exchange addresses every task to one worker: there is no shared address.
+    assert tasks.shared_address is None
 
 
 @pytest.mark.parametrize("workers", [0, -1])
 def test_needs_at_least_one_worker(stack: TerraformStack, workers: int) -> None:
     with pytest.raises(LimitError) as error:
-        RabbitMqTaskExchange(stack, "tasks", vhost="ml", workers=workers)
+        exchange(stack, workers=workers)
     assert str(error.value) == (
         f"environment 'test': RabbitMqTaskExchange.workers = {workers} is not allowed;"
         " expected an integer >= 1"
@@ -221,22 +462,55 @@ def test_needs_at_least_one_worker(stack: TerraformStack, workers: int) -> None:
 
 
 @pytest.mark.parametrize(
-    ("field", "value"),
+    ("field", "value", "allowed"),
     [
-        ("exchange_name", "amq.tasks"),
-        ("exchange_name", ""),
-        ("exchange_name", "x" * 256),
-        ("vhost", ""),
+        ("exchange_name", "amq.tasks", NAME_RULE),
+        ("exchange_name", "", NAME_RULE),
+        ("exchange_name", "x" * 256, NAME_RULE),
+        ("exchange_name", "ml\ttasks", NAME_RULE),
+        ("vhost", "", "1 to 255 bytes of UTF-8 without control characters"),
     ],
 )
 def test_rejects_names_the_broker_would_refuse(
-    stack: TerraformStack, field: str, value: str
+    stack: TerraformStack, field: str, value: str, allowed: str
 ) -> None:
-    arguments: dict[str, Any] = {"vhost": "ml", field: value}
-    with pytest.raises(LimitError, match=f"RabbitMqTaskExchange.{field} = "):
-        RabbitMqTaskExchange(stack, "tasks", **arguments)
+    with pytest.raises(LimitError) as error:
+        exchange(stack, **{field: value})
+    assert str(error.value) == (
+        f"environment 'test': RabbitMqTaskExchange.{field} = {value!r} is not allowed;"
+        f" expected {allowed}"
+    )
 
 
 def test_queue_names_count_bytes_not_characters(stack: TerraformStack) -> None:
-    with pytest.raises(LimitError, match="queue name"):
-        RabbitMqTaskExchange(stack, "tasks", vhost="ml", queue_name_prefix="é" * 128, workers=1)
+    """129 characters, but 257 bytes: a character count would let the broker refuse it."""
+    prefix = "é" * 128
+    with pytest.raises(LimitError) as error:
+        exchange(stack, queue_name_prefix=prefix, workers=1)
+    assert str(error.value) == (
+        f"environment 'test': RabbitMqTaskExchange.queue_name_prefix = {prefix!r} is not"
+        f" allowed; expected a prefix that makes {prefix + '1'!r} {NAME_RULE}"
+    )
+
+
+def test_a_queue_name_of_exactly_255_bytes_is_allowed(stack: TerraformStack) -> None:
+    exchange(stack, queue_name_prefix="é" * 127, workers=1, dead_letter=False)
+    [queue] = resources(synth(stack), "rabbitmq_queue")
+    assert queue["name"] == "é" * 127 + "1"
+    assert len(queue["name"].encode()) == 255
+
+
+def test_queue_names_may_not_take_the_brokers_prefix(stack: TerraformStack) -> None:
+    with pytest.raises(LimitError) as error:
+        exchange(stack, queue_name_prefix="amq.worker_", workers=1)
+    assert str(error.value) == (
+        "environment 'test': RabbitMqTaskExchange.queue_name_prefix = 'amq.worker_' is not"
+        f" allowed; expected a prefix that makes 'amq.worker_1' {NAME_RULE}"
+    )
+
+
+def test_the_dead_letter_name_must_fit_too(stack: TerraformStack) -> None:
+    """The exchange name fits, but `<name>.dead_letter` would not."""
+    name = "x" * 250
+    with pytest.raises(LimitError, match=re.escape(repr(f"{name}.dead_letter"))):
+        exchange(stack, exchange_name=name)

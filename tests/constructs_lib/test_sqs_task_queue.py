@@ -4,8 +4,9 @@ import re
 from typing import Any
 
 import pytest
-from cdktf import TerraformOutput, TerraformStack, Testing
+from cdktf import Aspects, TerraformOutput, TerraformStack, Testing
 
+from constructs_lib.aspects import PreventDestroy
 from constructs_lib.limits import LimitError
 from constructs_lib.providers import (
     SqsQueue,
@@ -13,7 +14,12 @@ from constructs_lib.providers import (
     SqsQueueRedriveAllowPolicy,
     SqsQueueRedrivePolicy,
 )
-from constructs_lib.sqs_task_queue import CONSUME_ACTIONS, SEND_ACTIONS, SqsTaskQueue
+from constructs_lib.sqs_task_queue import (
+    CONSUME_ACTIONS,
+    SEND_ACTIONS,
+    SqsTaskQueue,
+    SqsTaskQueueProps,
+)
 from tests.synth_helpers import resources, synth
 
 SEED = {
@@ -27,10 +33,14 @@ SEED = {
 }
 # Only the queues, for tests about them.
 BARE: dict[str, Any] = {"enforce_ssl": False, "alarms": False}
+NAME_RULE = "1 to 80 characters: letters, digits, hyphens and underscores"
+FIFO_NAME_RULE = (
+    "1 to 75 letters, digits, hyphens and underscores, then '.fifo' (80 characters in all)"
+)
 
 
 def test_defaults_are_the_seed_values(stack: TerraformStack) -> None:
-    SqsTaskQueue(stack, "queue", dead_letter_queue=False, **BARE)
+    SqsTaskQueue(stack, "queue", SqsTaskQueueProps(dead_letter=False, **BARE))
     synthesized = Testing.synth(stack)
     assert Testing.to_have_resource_with_properties(synthesized, SqsQueue.TF_RESOURCE_TYPE, SEED)
     assert resources(synth(stack), SqsQueue.TF_RESOURCE_TYPE) == [SEED]
@@ -61,15 +71,15 @@ def test_a_dead_letter_queue_by_default_that_keeps_tasks_longer(stack: Terraform
 
 
 def test_the_redrive_allow_policy_can_be_left_out_for_emulators(stack: TerraformStack) -> None:
-    SqsTaskQueue(stack, "tasks", dead_letter_sources_only=False)
+    SqsTaskQueue(stack, "tasks", SqsTaskQueueProps(dead_letter_sources_only=False))
     synthesized = synth(stack)
     assert SqsQueueRedriveAllowPolicy.TF_RESOURCE_TYPE not in synthesized["resource"]
     assert len(resources(synthesized, SqsQueueRedrivePolicy.TF_RESOURCE_TYPE)) == 1
 
 
 def test_exposes_the_dead_letter_queue_only_when_there_is_one(stack: TerraformStack) -> None:
-    with_dlq = SqsTaskQueue(stack, "with", name="a")
-    without = SqsTaskQueue(stack, "without", name="b", dead_letter_queue=False)
+    with_dlq = SqsTaskQueue(stack, "with", SqsTaskQueueProps(name="a"))
+    without = SqsTaskQueue(stack, "without", SqsTaskQueueProps(name="b", dead_letter=False))
     assert with_dlq.dead_letter_queue_url is not None
     assert with_dlq.dead_letter_queue_arn is not None
     assert (without.dead_letter_queue_url, without.dead_letter_queue_arn) == (None, None)
@@ -78,7 +88,7 @@ def test_exposes_the_dead_letter_queue_only_when_there_is_one(stack: TerraformSt
 @pytest.mark.parametrize("count", [0, 1001])
 def test_max_receive_count_within_what_sqs_accepts(stack: TerraformStack, count: int) -> None:
     with pytest.raises(LimitError) as error:
-        SqsTaskQueue(stack, "tasks", max_receive_count=count)
+        SqsTaskQueue(stack, "tasks", SqsTaskQueueProps(max_receive_count=count))
     assert str(error.value) == (
         f"environment 'test': SqsTaskQueue.max_receive_count = {count} is not allowed;"
         " expected an integer from 1 to 1000"
@@ -86,24 +96,40 @@ def test_max_receive_count_within_what_sqs_accepts(stack: TerraformStack, count:
 
 
 def test_dead_letters_are_kept_at_least_as_long_as_tasks(stack: TerraformStack) -> None:
+    SqsTaskQueue(
+        stack,
+        "as_long",
+        SqsTaskQueueProps(
+            name="a", message_retention_seconds=3600, dead_letter_retention_seconds=3600
+        ),
+    )
     with pytest.raises(LimitError) as error:
         SqsTaskQueue(
-            stack, "tasks", message_retention_seconds=86_400, dead_letter_retention_seconds=3600
+            stack,
+            "tasks",
+            SqsTaskQueueProps(
+                name="b", message_retention_seconds=86_400, dead_letter_retention_seconds=3600
+            ),
         )
-    assert "dead_letter_retention_seconds (at least the queue's retention) = 3600" in str(
-        error.value
+    assert str(error.value) == (
+        "environment 'test': SqsTaskQueue.dead_letter_retention_seconds = 3600 is not allowed;"
+        " expected at least message_retention_seconds = 86400: a moved task keeps its original"
+        " enqueue time"
     )
-    assert "expected an integer from 86400 to 1209600" in str(error.value)
 
 
 def test_the_dead_letter_queue_name_must_fit_too(stack: TerraformStack) -> None:
-    SqsTaskQueue(stack, "fits", name="q" * 76)
-    with pytest.raises(LimitError, match=r"SqsTaskQueue.DLQ name = 'q{77}-dlq' is not allowed"):
-        SqsTaskQueue(stack, "too_long", name="q" * 77)
+    SqsTaskQueue(stack, "fits", SqsTaskQueueProps(name="q" * 76))
+    with pytest.raises(LimitError) as error:
+        SqsTaskQueue(stack, "too_long", SqsTaskQueueProps(name="q" * 77))
+    assert str(error.value) == (
+        f"environment 'test': SqsTaskQueue.name = {'q' * 77!r} is not allowed;"
+        f" expected a name that makes {'q' * 77 + '-dlq'!r} {NAME_RULE}"
+    )
 
 
 def test_exposes_url_and_arn_of_the_queue(stack: TerraformStack) -> None:
-    queue = SqsTaskQueue(stack, "queue", name="q")
+    queue = SqsTaskQueue(stack, "queue", SqsTaskQueueProps(name="q"))
     TerraformOutput(stack, "url", value=queue.queue_url)
     TerraformOutput(stack, "arn", value=queue.queue_arn)
     outputs = synth(stack)["output"]
@@ -126,11 +152,11 @@ def test_accepts_the_bounds_and_rejects_beyond_them(
 ) -> None:
     for accepted in (low, high):
         setting: dict[str, Any] = {field: accepted}
-        SqsTaskQueue(stack, f"ok{accepted}", name=f"ok{accepted}", **setting)
+        SqsTaskQueue(stack, f"ok{accepted}", SqsTaskQueueProps(name=f"ok{accepted}", **setting))
     for bad in (low - 1, high + 1):
         setting = {field: bad}
         with pytest.raises(LimitError) as error:
-            SqsTaskQueue(stack, f"bad{bad}", name="bad", **setting)
+            SqsTaskQueue(stack, f"bad{bad}", SqsTaskQueueProps(name="bad", **setting))
         assert str(error.value) == (
             f"environment 'test': SqsTaskQueue.{field} = {bad} is not allowed;"
             f" expected an integer from {low} to {high}"
@@ -138,24 +164,32 @@ def test_accepts_the_bounds_and_rejects_beyond_them(
 
 
 def test_rejects_a_bool_where_a_number_belongs(stack: TerraformStack) -> None:
-    with pytest.raises(LimitError, match="delay_seconds = True"):
-        SqsTaskQueue(stack, "queue", delay_seconds=True)
+    with pytest.raises(LimitError) as error:
+        SqsTaskQueue(stack, "queue", SqsTaskQueueProps(delay_seconds=True))
+    assert str(error.value) == (
+        "environment 'test': SqsTaskQueue.delay_seconds = true is not allowed;"
+        " expected an integer from 0 to 900"
+    )
 
 
 @pytest.mark.parametrize("name", ["", "a" * 81, "has space", "dot.fifo", "ümlaut"])
 def test_rejects_names_sqs_would_refuse(stack: TerraformStack, name: str) -> None:
-    with pytest.raises(LimitError, match=r"SqsTaskQueue\.name = .* 1 to 80 characters"):
-        SqsTaskQueue(stack, "queue", name=name)
+    with pytest.raises(LimitError) as error:
+        SqsTaskQueue(stack, "queue", SqsTaskQueueProps(name=name))
+    assert str(error.value) == (
+        f"environment 'test': SqsTaskQueue.name = {name!r} is not allowed;"
+        f" expected a name that makes {name!r} {NAME_RULE}"
+    )
 
 
 def test_accepts_the_longest_valid_name(stack: TerraformStack) -> None:
-    SqsTaskQueue(stack, "queue", name="a-" * 39 + "_z", dead_letter_queue=False)
+    SqsTaskQueue(stack, "queue", SqsTaskQueueProps(name="a-" * 39 + "_z", dead_letter=False))
     assert resources(synth(stack), SqsQueue.TF_RESOURCE_TYPE)[0]["name"] == "a-" * 39 + "_z"
 
 
 def test_encrypted_at_rest_with_sqs_keys_or_the_kms_key_given(stack: TerraformStack) -> None:
-    SqsTaskQueue(stack, "sqs_managed", name="a", **BARE)
-    SqsTaskQueue(stack, "kms", name="b", kms_master_key_id="alias/ml-queues", **BARE)
+    SqsTaskQueue(stack, "sqs_managed", SqsTaskQueueProps(name="a", **BARE))
+    SqsTaskQueue(stack, "kms", SqsTaskQueueProps(name="b", kms_key="alias/ml-queues", **BARE))
     queues = {q["name"]: q for q in resources(synth(stack), SqsQueue.TF_RESOURCE_TYPE)}
     for name in ("a", "a-dlq"):
         assert queues[name]["sqs_managed_sse_enabled"] is True
@@ -167,7 +201,7 @@ def test_encrypted_at_rest_with_sqs_keys_or_the_kms_key_given(stack: TerraformSt
 
 
 def test_both_queues_refuse_requests_without_tls(stack: TerraformStack) -> None:
-    SqsTaskQueue(stack, "tasks", alarms=False)
+    SqsTaskQueue(stack, "tasks", SqsTaskQueueProps(alarms=False))
     synthesized = synth(stack)
     queue_ids = {
         body["name"]: queue_id
@@ -184,7 +218,11 @@ def test_both_queues_refuse_requests_without_tls(stack: TerraformStack) -> None:
 
 
 def test_fifo_queues_and_their_dead_letter_queue(stack: TerraformStack) -> None:
-    SqsTaskQueue(stack, "tasks", name="q", fifo=True, content_based_deduplication=True, **BARE)
+    SqsTaskQueue(
+        stack,
+        "tasks",
+        SqsTaskQueueProps(name="q", fifo=True, content_based_deduplication=True, **BARE),
+    )
     queues = {q["name"]: q for q in resources(synth(stack), SqsQueue.TF_RESOURCE_TYPE)}
     assert sorted(queues) == ["q-dlq.fifo", "q.fifo"]
     for queue in queues.values():
@@ -193,17 +231,23 @@ def test_fifo_queues_and_their_dead_letter_queue(stack: TerraformStack) -> None:
 
 def test_deduplication_needs_a_fifo_queue(stack: TerraformStack) -> None:
     with pytest.raises(LimitError) as error:
-        SqsTaskQueue(stack, "tasks", content_based_deduplication=True)
+        SqsTaskQueue(stack, "tasks", SqsTaskQueueProps(content_based_deduplication=True))
     assert str(error.value) == (
-        "environment 'test': SqsTaskQueue.content_based_deduplication = True is not allowed on"
-        " a standard queue; expected fifo = True"
+        "environment 'test': SqsTaskQueue.content_based_deduplication = true is not allowed;"
+        " expected false, or fifo = true: only FIFO queues deduplicate"
     )
 
 
 def test_fifo_names_leave_room_for_the_suffix(stack: TerraformStack) -> None:
-    SqsTaskQueue(stack, "fits", name="q" * 75, fifo=True, dead_letter_queue=False, **BARE)
-    with pytest.raises(LimitError, match=r"SqsTaskQueue.name = 'q{76}.fifo' is not allowed"):
-        SqsTaskQueue(stack, "too_long", name="q" * 76, fifo=True)
+    SqsTaskQueue(
+        stack, "fits", SqsTaskQueueProps(name="q" * 75, fifo=True, dead_letter=False, **BARE)
+    )
+    with pytest.raises(LimitError) as error:
+        SqsTaskQueue(stack, "too_long", SqsTaskQueueProps(name="q" * 76, fifo=True))
+    assert str(error.value) == (
+        f"environment 'test': SqsTaskQueue.name = {'q' * 76!r} is not allowed;"
+        f" expected a name that makes {'q' * 76 + '.fifo'!r} {FIFO_NAME_RULE}"
+    )
 
 
 def test_alarms_on_dead_letters_and_on_the_oldest_task_notify_the_topic(
@@ -211,7 +255,9 @@ def test_alarms_on_dead_letters_and_on_the_oldest_task_notify_the_topic(
 ) -> None:
     topic = "arn:aws:sns:us-east-1:123456789012:ml-alarms"
     SqsTaskQueue(
-        stack, "tasks", enforce_ssl=False, oldest_message_alarm_seconds=7200, alarm_topic_arn=topic
+        stack,
+        "tasks",
+        SqsTaskQueueProps(enforce_ssl=False, oldest_message_alarm_seconds=7200, alarm_target=topic),
     )
     synthesized = synth(stack)
     queue_ids = {
@@ -237,7 +283,7 @@ def test_alarms_on_dead_letters_and_on_the_oldest_task_notify_the_topic(
 
 
 def test_grants_give_producers_send_and_workers_consume_only(stack: TerraformStack) -> None:
-    queue = SqsTaskQueue(stack, "tasks", name="q", **BARE)
+    queue = SqsTaskQueue(stack, "tasks", SqsTaskQueueProps(name="q", **BARE))
     queue.grant_send_messages("producer", role="producer-role")
     queue.grant_consume_messages("worker", role="worker-role")
     policies = {p["role"]: p for p in resources(synth(stack), "aws_iam_role_policy")}
@@ -252,7 +298,7 @@ def test_grants_give_producers_send_and_workers_consume_only(stack: TerraformSta
 
 def test_grants_include_the_kms_key_when_there_is_one(stack: TerraformStack) -> None:
     key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
-    queue = SqsTaskQueue(stack, "tasks", kms_master_key_id=key, **BARE)
+    queue = SqsTaskQueue(stack, "tasks", SqsTaskQueueProps(kms_key=key, **BARE))
     assert queue.send_policy()["Statement"][1] == {
         "Effect": "Allow",
         "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
@@ -261,19 +307,27 @@ def test_grants_include_the_kms_key_when_there_is_one(stack: TerraformStack) -> 
     assert queue.consume_policy()["Statement"][1]["Action"] == ["kms:Decrypt"]
 
 
-def test_prevent_destroy_protects_both_queues(stack: TerraformStack) -> None:
-    SqsTaskQueue(stack, "tasks", prevent_destroy=True, **BARE)
-    for queue in resources(synth(stack), SqsQueue.TF_RESOURCE_TYPE):
+def test_prevent_destroy_protects_every_queue_in_the_stack(stack: TerraformStack) -> None:
+    SqsTaskQueue(stack, "tasks", SqsTaskQueueProps(name="a", **BARE))
+    SqsTaskQueue(stack, "more", SqsTaskQueueProps(name="b", **BARE))
+    Aspects.of(stack).add(PreventDestroy())
+    synthesized = synth(stack)
+    queues = resources(synthesized, SqsQueue.TF_RESOURCE_TYPE)
+    assert sorted(queue["name"] for queue in queues) == ["a", "a-dlq", "b", "b-dlq"]
+    for queue in queues:
         assert queue["lifecycle"] == {"prevent_destroy": True}
+    # Policies hold no tasks: Terraform may still replace them.
+    for redrive in resources(synthesized, SqsQueueRedrivePolicy.TF_RESOURCE_TYPE):
+        assert "lifecycle" not in redrive
 
 
 @pytest.mark.parametrize(
     ("field", "value", "allowed"),
     [
-        ("kms_master_key_id", "my-key", "a KMS key ID, key ARN, alias name"),
+        ("kms_key", "my-key", "a KMS key ID, key ARN, alias name"),
         ("kms_data_key_reuse_period_seconds", 59, "an integer from 60 to 86400"),
         ("kms_data_key_reuse_period_seconds", 86_401, "an integer from 60 to 86400"),
-        ("alarm_topic_arn", "ml-alarms", "an SNS topic ARN"),
+        ("alarm_target", "ml-alarms", "an SNS topic ARN"),
         ("oldest_message_alarm_seconds", 59, "an integer from 60 to 1209600"),
     ],
 )
@@ -282,7 +336,7 @@ def test_rejects_new_settings_outside_what_aws_accepts(
 ) -> None:
     arguments: dict[str, Any] = {field: value}
     with pytest.raises(LimitError) as error:
-        SqsTaskQueue(stack, "tasks", **arguments)
+        SqsTaskQueue(stack, "tasks", SqsTaskQueueProps(**arguments))
     assert str(error.value).startswith(
         f"environment 'test': SqsTaskQueue.{field} = {value!r} is not allowed; expected {allowed}"
     )

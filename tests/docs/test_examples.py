@@ -13,15 +13,21 @@ from typing import Any
 
 import pytest
 
-from tools.worker_env import env_lines
+from constructs_lib.wiring import PRODUCER, WORKER, env_lines
 
 EXAMPLES = Path(__file__).resolve().parent.parent.parent / "docs" / "examples"
 # What a user adds from their own setup and secret store, not from the stack.
 USER_SUPPLIED = {"AMQP_HOST", "AMQP_PORT", "AMQP_PASSWORD"}
 
 
-def _keys(wiring: dict[str, Any]) -> set[str]:
-    return {line.split("=", 1)[0] for line in env_lines(wiring)}
+def _declared(producer: bool) -> set[str]:
+    """Every variable the typed wiring can give a producer or a worker."""
+    classes = PRODUCER if producer else WORKER
+    return {name for wiring in classes.values() for name in wiring.variables().values()}
+
+
+def _keys(wiring: dict[str, Any], *, producer: bool) -> set[str]:
+    return {line.split("=", 1)[0] for line in env_lines(wiring, producer=producer)}
 
 
 @pytest.mark.parametrize("example", sorted(EXAMPLES.glob("*.py")), ids=lambda path: path.name)
@@ -30,10 +36,12 @@ def test_each_example_compiles_and_reads_only_its_wiring(
 ) -> None:
     py_compile.compile(str(example), cfile=str(tmp_path / "example.pyc"), doraise=True)
     outputs = stack_json["dev"]["output"]
-    who = "producer" if example.stem.endswith("_producer") else "worker_1"
-    available = _keys(outputs[who]["value"]) | USER_SUPPLIED
+    producer = example.stem.endswith("_producer")
+    who = "producer" if producer else "worker_1"
+    available = _keys(outputs[who]["value"], producer=producer) | USER_SUPPLIED
     used = set(re.findall(r'os\.environ(?:\.get\()?\["?([A-Z_]+)', example.read_text()))
     assert used, example
+    assert used <= _declared(producer) | USER_SUPPLIED, f"{example.name}: not in the wiring"
     assert used <= available, f"{example.name} reads {sorted(used - available)}"
 
 

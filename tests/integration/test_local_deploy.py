@@ -19,6 +19,7 @@ from typing import Any
 import boto3
 import pytest
 
+from constructs_lib.wiring import env_lines
 from stacks.settings import load_environment
 from tests.integration.harness import PROJECT_ROOT, PROVIDER_HINT, require, run
 from tests.synth_helpers import copy_app
@@ -27,7 +28,7 @@ from tools import worker_env
 CDKTF = PROJECT_ROOT / "node_modules" / ".bin" / "cdktf"
 _LOCAL_SQS = load_environment(PROJECT_ROOT / "config", "local").sqs
 assert _LOCAL_SQS is not None
-MAX_RECEIVE_COUNT = _LOCAL_SQS.max_receive_count
+MAX_RECEIVE_COUNT = _LOCAL_SQS.queue.max_receive_count
 # moto accepts any credentials; these are its documented test values, set only here.
 EMULATOR_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "test",
@@ -248,7 +249,8 @@ def _example(
 ) -> subprocess.CompletedProcess[str]:
     """Run docs/examples/<name> with the env `make worker-env WORKER=...` would give it."""
     stack_dir = deployment.checkout / "cdktf.out" / "stacks" / "local"
-    lines = worker_env.env_lines(worker_env.deployed_outputs(stack_dir)[wiring]["value"])
+    value = worker_env.deployed_outputs(stack_dir)[wiring]["value"]
+    lines = env_lines(value, producer=wiring == "producer")
     env = {
         **deployment.env,
         **dict(line.split("=", 1) for line in lines),

@@ -119,7 +119,7 @@ def test_the_broker_is_at_least_the_version_the_dev_config_names(broker: Broker)
     assert settings.rabbitmq is not None
     status = json.loads(broker.ctl("status", "--formatter", "json"))
     running = tuple(int(part) for part in status["rabbitmq_version"].split(".")[:3])
-    assert running >= settings.rabbitmq.min_broker_version
+    assert running >= settings.rabbitmq.broker_version
 
 
 def test_the_broker_holds_the_synthesized_topology(

@@ -391,3 +391,11 @@ def test_rabbitmq_endpoint_from_config_goes_to_the_provider_block() -> None:
     rabbitmq = dataclasses.replace(settings.rabbitmq, endpoint="https://mq.example.com:15671")
     synthesized = _stack_with("dev", rabbitmq=rabbitmq)
     assert synthesized["provider"]["rabbitmq"] == [{"endpoint": "https://mq.example.com:15671"}]
+
+
+def test_a_worker_count_that_did_not_go_through_the_loader_is_refused() -> None:
+    """The loader sets every backend's worker count from `workers`; changing only the
+    environment's would output wiring for workers that have no queue."""
+    settings = load_environment(PROJECT_CONFIG, "dev")
+    with pytest.raises(ValueError, match=r"^environment 'dev' has 5 workers, a channel 3$"):
+        MlQueuesStack(Testing.app(), dataclasses.replace(settings, workers=5))

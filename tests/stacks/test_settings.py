@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import random
 import shutil
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ import pytest
 
 from stacks.settings import (
     ENVIRONMENTS,
+    RENAMED,
     ConfigError,
     GcsState,
     LocalState,
@@ -54,17 +56,32 @@ def _error(data: dict[str, Any]) -> str:
 def test_valid_config_gives_typed_settings_with_seed_defaults() -> None:
     settings = parse_environment("dev", VALID, source="config/dev.toml")
     assert settings.sqs is not None
-    assert (settings.sqs.delay_seconds, settings.sqs.max_message_size) == (90, 262144)
-    assert settings.sqs.message_retention_seconds == 86400
-    assert settings.sqs.receive_wait_time_seconds == 10
+    queue = settings.sqs.queue
+    assert (queue.delay_seconds, queue.max_message_size) == (90, 262144)
+    assert queue.message_retention_seconds == 86400
+    assert queue.receive_wait_time_seconds == 10
     assert settings.max_task_duration_seconds == 30
     assert settings.prevent_destroy is False
     assert settings.state == LocalState(path="terraform.dev.tfstate")
     assert settings.rabbitmq is not None and settings.rabbitmq.endpoint is None
     assert settings.rabbitmq.queue_type == "quorum"
-    assert (settings.rabbitmq.dead_letter, settings.rabbitmq.delivery_limit) == (True, 20)
-    assert settings.rabbitmq.min_broker_version == (3, 13)
+    assert settings.rabbitmq.dead_letter
+    assert settings.rabbitmq.effective_delivery_limit == 20
+    assert settings.rabbitmq.min_broker_version == "3.13"
     assert settings.rabbitmq.consumer_timeout_policy
+
+
+def test_the_environment_sets_each_backend_s_worker_count_and_task_duration() -> None:
+    """One key in the file, mapped onto every backend's own field by the loader."""
+    settings = parse_environment(
+        "dev", _with("max_task_duration_seconds", 300), source="config/dev.toml"
+    )
+    assert settings.sqs is not None and settings.pubsub is not None
+    assert settings.rabbitmq is not None
+    assert settings.sqs.queue.visibility_timeout_seconds == 300
+    assert settings.pubsub.ack_deadline_seconds == 300
+    assert settings.rabbitmq.consumer_timeout_seconds == 300
+    assert settings.sqs.workers == settings.pubsub.workers == settings.rabbitmq.workers == 3
 
 
 def test_prod_protects_its_queues_unless_told_otherwise() -> None:
@@ -78,18 +95,18 @@ def test_brokers_older_than_3_12_get_no_consumer_timeout_policy() -> None:
         "dev", _with("rabbitmq.min_broker_version", "3.11.28"), source="config/dev.toml"
     )
     assert settings.rabbitmq is not None
-    assert settings.rabbitmq.min_broker_version == (3, 11, 28)
+    assert settings.rabbitmq.min_broker_version == "3.11.28"
     assert not settings.rabbitmq.consumer_timeout_policy
 
 
 def test_classic_queues_take_no_delivery_limit() -> None:
     data = _with("rabbitmq.queue_type", "classic")
     settings = parse_environment("dev", data, source="config/dev.toml")
-    assert settings.rabbitmq is not None and settings.rabbitmq.delivery_limit is None
+    assert settings.rabbitmq is not None and settings.rabbitmq.effective_delivery_limit is None
     data["rabbitmq"]["delivery_limit"] = 5
     assert _error(data) == (
-        "config/dev.toml: rabbitmq.delivery_limit is only allowed with queue_type = 'quorum';"
-        " classic queues do not count deliveries"
+        "config/dev.toml: rabbitmq.delivery_limit = 5 is not allowed; expected it unset with"
+        " queue_type = 'classic': classic queues do not count deliveries"
     )
 
 
@@ -155,7 +172,7 @@ def test_the_project_config_files_load() -> None:
         ("pubsub.message_retention_seconds", 599, "from 600 to 2678400"),
         ("pubsub.max_delivery_attempts", 101, "from 5 to 100"),
         ("pubsub.minimum_backoff_seconds", 601, "from 0 to 600"),
-        ("pubsub.oldest_message_alert_seconds", 59, "from 60 to 2678400"),
+        ("pubsub.oldest_message_alarm_seconds", 59, "from 60 to 2678400"),
         ("rabbitmq.delivery_limit", 0, "rabbitmq.delivery_limit = 0 is not allowed"),
         ("rabbitmq.message_ttl_seconds", 0, "expected an integer from 1 to 4294967"),
         ("rabbitmq.max_length", 0, "expected an integer >= 1"),
@@ -186,19 +203,19 @@ def test_values_out_of_the_cloud_range(path: str, value: int, expected: str) -> 
         ("pubsub.region", "central", "expected a Google Cloud region"),
         ("rabbitmq.vhost", "", "rabbitmq.vhost = '' is not allowed; expected 1 to 255 bytes"),
         ("rabbitmq.queue_type", "stream", "expected 'quorum' or 'classic'"),
-        ("sqs.kms_key_id", "my-key", "expected a KMS key ID, key ARN, alias name"),
-        ("sqs.alarm_topic_arn", "alarms", "expected an SNS topic ARN"),
-        ("sqs.producer_role", "a b", "expected an IAM role name"),
-        ("sqs.worker_role_template", "ml-worker", "expected an IAM role name containing"),
-        ("pubsub.kms_key_name", "key", "expected a Cloud KMS key name"),
+        ("sqs.kms_key", "my-key", "expected a KMS key ID, key ARN, alias name"),
+        ("sqs.alarm_target", "alarms", "expected an SNS topic ARN"),
+        ("sqs.producer", "a b", "expected an IAM role name"),
+        ("sqs.worker_template", "ml-worker", "expected an IAM role name containing"),
+        ("pubsub.kms_key", "key", "expected a Cloud KMS key name"),
         (
-            "pubsub.alert_notification_channel",
+            "pubsub.alarm_target",
             "projects/p/channels/1",
             "expected a Cloud Monitoring notification channel",
         ),
-        ("pubsub.producer_member", "producer@x.com", "expected an IAM member such as"),
+        ("pubsub.producer", "producer@x.com", "expected an IAM member such as"),
         (
-            "pubsub.worker_member_template",
+            "pubsub.worker_template",
             "serviceAccount:w@x.com",
             "expected an IAM member containing '{worker}'",
         ),
@@ -232,7 +249,7 @@ def test_invalid_names_and_choices(path: str, value: str, expected: str) -> None
     ("path", "value", "expected"),
     [
         ("workers", "3", "workers = '3' has the wrong type; expected an integer"),
-        ("workers", True, "workers = True has the wrong type; expected an integer"),
+        ("workers", True, "workers = true has the wrong type; expected an integer"),
         ("sqs.enabled", "yes", "sqs.enabled = 'yes' has the wrong type; expected true or false"),
         (
             "sqs.delay_seconds",
@@ -263,7 +280,7 @@ def test_missing_keys(path: str, expected: str) -> None:
     ("path", "expected"),
     [
         ("wrokers", "wrokers is not a known setting; allowed here: "),
-        ("sqs.delay", "sqs.delay is not a known setting; allowed here: alarm_topic_arn, alarms,"),
+        ("sqs.delay", "sqs.delay is not a known setting; allowed here: alarm_target, alarms,"),
     ],
 )
 def test_unknown_keys(path: str, expected: str) -> None:
@@ -281,14 +298,14 @@ def test_a_switched_off_backend_needs_none_of_its_settings() -> None:
 
 def test_dead_letter_switches_default_on_and_can_be_turned_off() -> None:
     on = parse_environment("dev", VALID, source="x").sqs
-    assert on is not None and on.dead_letter_queue and on.dead_letter_sources_only
-    data = _with("sqs.dead_letter_queue", False)
+    assert on is not None and on.queue.dead_letter and on.queue.dead_letter_sources_only
+    data = _with("sqs.dead_letter", False)
     data["sqs"]["dead_letter_sources_only"] = False
     off = parse_environment("dev", data, source="x").sqs
     assert off is not None
-    assert (off.dead_letter_queue, off.dead_letter_sources_only) == (False, False)
-    assert "sqs.dead_letter_queue = 'no' has the wrong type; expected true or false" in _error(
-        _with("sqs.dead_letter_queue", "no")
+    assert (off.queue.dead_letter, off.queue.dead_letter_sources_only) == (False, False)
+    assert "sqs.dead_letter = 'no' has the wrong type; expected true or false" in _error(
+        _with("sqs.dead_letter", "no")
     )
 
 
@@ -371,19 +388,21 @@ def test_new_backend_settings_default_to_the_safe_choice() -> None:
     settings = parse_environment("dev", VALID, source="config/dev.toml")
     assert settings.sqs is not None and settings.pubsub is not None
     sqs, pubsub = settings.sqs, settings.pubsub
-    assert (sqs.shared_queue, sqs.enforce_ssl, sqs.alarms, sqs.fifo) == (True, True, True, False)
-    assert (sqs.kms_key_id, sqs.producer_role, sqs.worker_role_template) == (None, None, None)
-    assert (pubsub.shared_subscription, pubsub.dead_letter) == (True, True)
+    queue = sqs.queue
+    assert (sqs.shared, queue.enforce_ssl, queue.alarms, queue.fifo) == (True, True, True, False)
+    assert (queue.kms_key, sqs.producer, sqs.worker_template) == (None, None, None)
+    assert (pubsub.shared, pubsub.dead_letter) == (True, True)
     assert (pubsub.max_delivery_attempts, pubsub.message_retention_seconds) == (5, 604_800)
     assert (pubsub.minimum_backoff_seconds, pubsub.maximum_backoff_seconds) == (10, 600)
     assert (pubsub.exactly_once_delivery, pubsub.message_ordering) == (False, False)
-    assert (pubsub.alerts, pubsub.oldest_message_alert_seconds) == (True, 3600)
-    assert pubsub.alert_notification_channel is None
+    assert (pubsub.alarms, pubsub.oldest_message_alarm_seconds) == (True, 3600)
+    assert pubsub.alarm_target is None
 
 
 def test_deduplication_needs_fifo() -> None:
     assert _error(_with("sqs.content_based_deduplication", True)) == (
-        "config/dev.toml: sqs.content_based_deduplication = true needs fifo = true"
+        "config/dev.toml: sqs.content_based_deduplication = true is not allowed; expected"
+        " false, or fifo = true: only FIFO queues deduplicate"
     )
 
 
@@ -391,5 +410,107 @@ def test_backoff_maximum_is_not_below_the_minimum() -> None:
     data = _with("pubsub.minimum_backoff_seconds", 60)
     data["pubsub"]["maximum_backoff_seconds"] = 30
     assert _error(data) == (
-        "config/dev.toml: pubsub.maximum_backoff_seconds = 30 is below minimum_backoff_seconds = 60"
+        "config/dev.toml: pubsub.maximum_backoff_seconds = 30 is not allowed; expected at least"
+        " minimum_backoff_seconds = 60"
     )
+
+
+@pytest.mark.parametrize(("old", "new"), sorted(RENAMED.items()))
+def test_a_renamed_key_fails_and_names_its_new_spelling(old: str, new: str) -> None:
+    """An old config must not silently lose a setting whose key got its common name."""
+    table = old.split(".", maxsplit=1)[0]
+    assert _error(_with(old, 1)) == (
+        f"config/dev.toml: {old} has been renamed; write {table}.{new} instead"
+        " (same values, same meaning)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        (
+            {"sqs.message_retention_seconds": 7200, "sqs.dead_letter_retention_seconds": 3600},
+            "sqs.dead_letter_retention_seconds = 3600 is not allowed; expected at least"
+            " message_retention_seconds = 7200: a moved task keeps its original enqueue time",
+        ),
+        (
+            {"pubsub.message_retention_seconds": 600, "pubsub.oldest_message_alarm_seconds": 900},
+            "pubsub.oldest_message_alarm_seconds = 900 is not allowed; expected at most"
+            " message_retention_seconds = 600: no task waits longer, so the alarm could never"
+            " fire",
+        ),
+    ],
+)
+def test_rules_between_keys_are_checked_when_the_file_is_read(
+    values: dict[str, int], expected: str
+) -> None:
+    """The same rules the constructs hold their props to, reported with file and key."""
+    data = copy.deepcopy(VALID)
+    for path, value in values.items():
+        table, key = path.split(".")
+        data[table][key] = value
+    assert _error(data) == f"config/dev.toml: {expected}"
+
+
+def test_rules_of_a_switched_off_backend_are_not_applied() -> None:
+    data = _with("sqs.content_based_deduplication", True)
+    data["sqs"]["enabled"] = False
+    assert parse_environment("dev", data, source="config/dev.toml").sqs is None
+
+
+def _load_bytes(tmp_path: Path, content: bytes) -> str | None:
+    """The one-line error for a dev.toml holding `content`, or None when it loads."""
+    (tmp_path / "dev.toml").write_bytes(content)
+    try:
+        load_environment(tmp_path, "dev")
+    except ConfigError as error:
+        return str(error)
+    return None
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (
+            b"workers = 3\n\xff\xfe",
+            "config/dev.toml: not UTF-8 text (byte 12); TOML files are UTF-8",
+        ),
+        (b"x = " + b"[" * 100_000, "config/dev.toml: not valid TOML: "),
+        (b'"a\nb" = 1', "config/dev.toml: not valid TOML: "),
+        (
+            b'"a\\nb" = 1\n' + (PROJECT_CONFIG / "dev.toml").read_bytes(),
+            "config/dev.toml: 'a\\nb' is not a known setting; allowed here: ",
+        ),
+        (b"name_suffix = 1979-05-27", "config/dev.toml: name_suffix = datetime.date(1979, 5, 27)"),
+        (b'name_suffix = "' + b"x" * 500 + b'"', "config/dev.toml: name_suffix = 'xxxxxxxx"),
+    ],
+)
+def test_any_bytes_give_one_line_and_no_traceback(
+    tmp_path: Path, content: bytes, expected: str
+) -> None:
+    message = _load_bytes(tmp_path, content)
+    assert message is not None and message.startswith(expected)
+    assert "\n" not in message and len(message) < 400
+
+
+def test_random_bytes_and_mangled_configs_never_escape_as_a_traceback(tmp_path: Path) -> None:
+    """Whatever a file holds, the loader answers with ConfigError (or loads it): fixed seed,
+    so a failure is reproducible."""
+    generator = random.Random(20261124)
+    valid = (PROJECT_CONFIG / "prod.toml").read_bytes()
+    for _ in range(300):
+        if generator.random() < 0.5:
+            content = bytes(generator.randrange(256) for _ in range(generator.randrange(64)))
+        else:
+            mangled = bytearray(valid)
+            for _ in range(generator.randrange(1, 6)):
+                mangled[generator.randrange(len(mangled))] = generator.randrange(256)
+            content = bytes(mangled)
+        message = _load_bytes(tmp_path, content)
+        assert message is None or ("\n" not in message and message.startswith("config/dev.toml: "))
+
+
+def test_a_folder_where_the_file_should_be_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "dev.toml").mkdir()
+    with pytest.raises(ConfigError, match=r"^config/dev.toml: cannot be read: Is a directory$"):
+        load_environment(tmp_path, "dev")

@@ -7,24 +7,34 @@ from typing import Any
 
 import pytest
 
+from constructs_lib.wiring import WORKER, env_lines
 from tools import worker_env
-from tools.worker_env import env_lines
 
 
-def test_each_backend_gets_its_prefix_and_lists_are_joined() -> None:
+def test_each_backend_gets_its_prefix_in_wiring_order_and_lists_are_joined() -> None:
     wiring: dict[str, dict[str, Any]] = {
         "sqs": {"queue_url": "http://q/2", "region": "us-east-1", "shared_queue_url": None},
-        "rabbitmq": {"routing_keys": ["worker_queue_1", "worker_queue_2"], "vhost": "v"},
+        "rabbitmq": {"queue": "worker_queue_2", "vhost": "v"},
         "pubsub": {"subscription": "projects/p/subscriptions/s-2", "attribute": "worker"},
     }
-    assert env_lines(wiring) == [
-        "PUBSUB_ATTRIBUTE=worker",
+    assert env_lines(wiring, producer=False) == [
         "PUBSUB_SUBSCRIPTION=projects/p/subscriptions/s-2",
-        "AMQP_ROUTING_KEYS=worker_queue_1,worker_queue_2",
+        "PUBSUB_ATTRIBUTE=worker",
         "AMQP_VHOST=v",
-        "SQS_QUEUE_URL=http://q/2",
+        "AMQP_QUEUE=worker_queue_2",
         "SQS_REGION=us-east-1",
+        "SQS_QUEUE_URL=http://q/2",
     ]
+    producer = {"rabbitmq": {"routing_keys": ["worker_queue_1", "worker_queue_2"]}}
+    assert env_lines(producer, producer=True) == ["AMQP_ROUTING_KEYS=worker_queue_1,worker_queue_2"]
+
+
+def test_variable_names_come_from_the_typed_wiring() -> None:
+    """A field renamed in constructs_lib/wiring.py renames its variable; nothing else to edit."""
+    assert WORKER["sqs"].variables()["queue_url"] == "SQS_QUEUE_URL"
+    assert WORKER["rabbitmq"].variables()["queue"] == "AMQP_QUEUE"
+    with pytest.raises(KeyError, match="unknown backend 'kafka'"):
+        env_lines({"kafka": {"topic": "t"}}, producer=False)
 
 
 @pytest.fixture

@@ -1,0 +1,155 @@
+"""The SQS side of the channel: a queue per worker and a shared one, with their grants."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any, ClassVar
+
+from constructs import Construct
+
+from constructs_lib import limits
+from constructs_lib.channel import ChannelOutput
+from constructs_lib.props import CrossRule, FromEnvironment, check_props, inline, setting
+from constructs_lib.sqs_task_queue import SqsTaskQueue, SqsTaskQueueProps, names_fit
+from constructs_lib.wiring import SqsProducerWiring, SqsWorkerWiring
+
+
+def _worker_names_fit(values: Mapping[str, Any]) -> str | None:
+    """The longest name is the last worker's: `<name>-worker-<workers>`."""
+    return names_fit({**values, "name": f"{values['name']}-worker-{values['workers']}"})
+
+
+@dataclass(frozen=True, kw_only=True)
+class SqsTaskChannelProps:
+    """The `[sqs]` table: where the queues live, which exist, who may use them, and the
+    settings every queue shares."""
+
+    CROSS_RULES: ClassVar[tuple[CrossRule, ...]] = (CrossRule("name", _worker_names_fit),)
+
+    region: str = setting(rule=limits.AWS_REGION, meaning="AWS region")
+    endpoint: str | None = setting(
+        None,
+        rule=limits.SQS_ENDPOINT,
+        meaning="an SQS-compatible API (moto, LocalStack) instead of AWS; the provider then"
+        " skips its account and credential checks",
+    )
+    workers: int = setting(
+        3,
+        rule=limits.WORKER_COUNT,
+        from_environment=FromEnvironment("workers"),
+        meaning="one queue each",
+    )
+    shared: bool = setting(
+        True, meaning="besides one queue per worker, a queue any worker may take from"
+    )
+    producer: str | None = setting(
+        None,
+        rule=limits.IAM_ROLE,
+        meaning="IAM role that gets send-only policies on every task queue",
+    )
+    worker_template: str | None = setting(
+        None,
+        rule=limits.IAM_ROLE_TEMPLATE,
+        meaning="IAM role of worker `{worker}`: consume from its own queue and the shared one",
+    )
+    queue: SqsTaskQueueProps = inline(SqsTaskQueueProps)
+
+
+class SqsTaskChannel:
+    """Queue `<name>-worker-<n>` for each worker and `<name>` for any worker.
+
+    Not a construct node of its own: the queues sit directly in `scope`, where the stack
+    first made them, so their logical ids and paths, which deployed state depends on, are
+    unchanged. Each queue brings its own dead-letter queue, alarms and TLS policy.
+    """
+
+    def __init__(self, scope: Construct, props: SqsTaskChannelProps) -> None:
+        self._where = limits.environment_of(scope)
+        check_props(props, owner="SqsTaskChannel", where=self._where)
+        self._region = props.region
+        # The seed's queue is the shared one; its logical id stays, so state carries over.
+        self._shared = SqsTaskQueue(scope, "sqs_task_queue", props.queue) if props.shared else None
+        self._workers = [
+            SqsTaskQueue(
+                scope,
+                f"sqs_worker_{n}_queue",
+                replace(props.queue, name=f"{props.queue.name}-worker-{n}"),
+            )
+            for n in range(1, props.workers + 1)
+        ]
+
+    @property
+    def worker_addresses(self) -> list[str]:
+        return [queue.queue_url for queue in self._workers]
+
+    @property
+    def shared_address(self) -> str | None:
+        return self._shared.queue_url if self._shared is not None else None
+
+    def grant_publish(self, principal: str) -> None:
+        """`principal` is an IAM role name; it gets one send-only inline policy per queue."""
+        for n, queue in enumerate(self._workers, start=1):
+            queue.grant_send_messages(f"sqs_worker_{n}_producer_grant", role=principal)
+        if self._shared is not None:
+            self._shared.grant_send_messages("sqs_shared_producer_grant", role=principal)
+
+    def grant_consume(self, principal: str, worker: int) -> None:
+        """`principal` is an IAM role name: consume from worker `worker`'s queue and the shared
+        one."""
+        queue = self._worker(worker, "grant_consume")
+        queue.grant_consume_messages(f"sqs_worker_{worker}_worker_grant", role=principal)
+        if self._shared is not None:
+            self._shared.grant_consume_messages(f"sqs_shared_worker_{worker}_grant", role=principal)
+
+    def _worker(self, worker: int, what: str) -> SqsTaskQueue:
+        if not limits.IntRange(1, len(self._workers)).allows(worker):
+            raise limits.LimitError(
+                f"{self._where}: SqsTaskChannel.{what} worker = {worker!r} is not allowed;"
+                f" expected an integer from 1 to {len(self._workers)}"
+            )
+        return self._workers[worker - 1]
+
+    def producer_wiring(self) -> SqsProducerWiring:
+        return SqsProducerWiring(
+            region=self._region,
+            worker_queue_urls=self.worker_addresses,
+            shared_queue_url=self.shared_address,
+        )
+
+    def worker_wiring(self, worker: int) -> SqsWorkerWiring:
+        return SqsWorkerWiring(
+            region=self._region,
+            queue_url=self._worker(worker, "worker_wiring").queue_url,
+            shared_queue_url=self.shared_address,
+        )
+
+    def outputs(self) -> list[ChannelOutput]:
+        outputs = []
+        if self._shared is not None:
+            shared = self._shared
+            outputs += [
+                ChannelOutput("ml_training_queue_url", shared.queue_url, "URL of the shared queue"),
+                ChannelOutput("ml_training_queue_arn", shared.queue_arn, "ARN of the shared queue"),
+            ]
+            if shared.dead_letter_queue_url is not None:
+                outputs += [
+                    ChannelOutput(
+                        "ml_training_dlq_url",
+                        shared.dead_letter_queue_url,
+                        "URL of the shared queue's dead-letter queue",
+                    ),
+                    ChannelOutput(
+                        "ml_training_dlq_arn",
+                        shared.dead_letter_queue_arn,
+                        "ARN of the shared queue's dead-letter queue",
+                    ),
+                ]
+        outputs.append(
+            ChannelOutput(
+                "sqs_worker_queue_urls",
+                self.worker_addresses,
+                "URL of each worker's own queue, worker 1 first",
+            )
+        )
+        return outputs

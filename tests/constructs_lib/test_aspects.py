@@ -1,0 +1,176 @@
+"""The stack-wide rules: each reaches every resource it is meant for, and changes nothing else."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from cdktf import (
+    Aspects,
+    IAspect,
+    Postcondition,
+    Precondition,
+    TerraformResourceLifecycle,
+    TerraformStack,
+    TerraformVariable,
+    Testing,
+)
+
+from constructs_lib.aspects import TASK_HOLDING_TYPES, CommonLabels, PreventDestroy
+from constructs_lib.providers import CloudwatchMetricAlarm, MonitoringAlertPolicy, SqsQueue
+from constructs_lib.pubsub_task_topic import PubSubTaskTopic, PubSubTaskTopicProps
+from constructs_lib.rabbitmq_bindings import Binding, Queue, QueueSettings, User, Vhost
+from constructs_lib.rabbitmq_task_exchange import RabbitMqTaskExchange, RabbitMqTaskExchangeProps
+from constructs_lib.sqs_task_queue import SqsTaskQueue
+from tests.synth_helpers import resources, synth
+
+LABELS = {"environment": "test", "owner": "ml-platform"}
+PROTECTED = {"prevent_destroy": True}
+
+
+def every_backend(stack: TerraformStack) -> None:
+    """One of each construct and resource kind the stacks build, so "nothing else" covers
+    more than one backend's resources."""
+    SqsTaskQueue(stack, "sqs")
+    tasks = RabbitMqTaskExchange(stack, "rabbitmq", RabbitMqTaskExchangeProps(vhost="ml"))
+    tasks.grant_publish("producer")
+    tasks.grant_consume("worker_1", 1)
+    Vhost(stack, "vhost", name="ml")
+    password = TerraformVariable(stack, "password", type="string", sensitive=True)
+    User(stack, "user", name="producer", password=password.string_value)
+    pubsub = PubSubTaskTopic(
+        stack, "pubsub", PubSubTaskTopicProps(project="ml-queues-dev", workers=1)
+    )
+    pubsub.grant_publish("serviceAccount:producer@ml-queues-dev.iam.gserviceaccount.com")
+
+
+def with_and_without(
+    stack: TerraformStack, build: Callable[[TerraformStack], None], aspect: IAspect
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The same resources synthesized with the aspect and, in a twin stack, without it:
+    what differs is exactly what the aspect did."""
+    build(stack)
+    Aspects.of(stack).add(aspect)
+    twin = TerraformStack(Testing.app(), "test")
+    build(twin)
+    return synth(stack), synth(twin)
+
+
+def without(body: dict[str, Any], key: str) -> dict[str, Any]:
+    return {name: value for name, value in body.items() if name != key}
+
+
+def test_prevent_destroy_protects_task_holding_resources_and_nothing_else(
+    stack: TerraformStack,
+) -> None:
+    protected, plain = with_and_without(stack, every_backend, PreventDestroy())
+    assert set(protected["resource"]) >= TASK_HOLDING_TYPES
+    assert set(protected["resource"]) - TASK_HOLDING_TYPES  # something to leave alone
+    for resource_type, bodies in protected["resource"].items():
+        for logical_id, body in bodies.items():
+            if resource_type in TASK_HOLDING_TYPES:
+                assert body["lifecycle"] == PROTECTED, logical_id
+            else:
+                assert "lifecycle" not in body, logical_id
+            assert without(body, "lifecycle") == plain["resource"][resource_type][logical_id]
+    assert protected["data"] == plain["data"]
+
+
+def test_prevent_destroy_protects_the_sqs_queues_not_their_alarms_or_policies(
+    stack: TerraformStack,
+) -> None:
+    SqsTaskQueue(stack, "tasks")
+    Aspects.of(stack).add(PreventDestroy())
+    synthesized = synth(stack)
+    queues = resources(synthesized, SqsQueue.TF_RESOURCE_TYPE)
+    assert sorted(queue["name"] for queue in queues) == ["mlTrainingQueue", "mlTrainingQueue-dlq"]
+    assert all(queue["lifecycle"] == PROTECTED for queue in queues)
+    for resource_type in (CloudwatchMetricAlarm.TF_RESOURCE_TYPE, "aws_sqs_queue_policy"):
+        bodies = resources(synthesized, resource_type)
+        assert len(bodies) == 2, resource_type
+        assert all("lifecycle" not in body for body in bodies), resource_type
+
+
+def test_prevent_destroy_protects_a_rabbitmq_queue_not_its_binding(
+    stack: TerraformStack,
+) -> None:
+    RabbitMqTaskExchange(stack, "tasks", RabbitMqTaskExchangeProps(vhost="ml", workers=1))
+    Aspects.of(stack).add(PreventDestroy())
+    synthesized = synth(stack)
+    [worker_queue] = [
+        queue
+        for queue in resources(synthesized, Queue.TF_RESOURCE_TYPE)
+        if queue["name"] == "worker_queue_1"
+    ]
+    assert worker_queue["lifecycle"] == PROTECTED
+    [binding] = [
+        binding
+        for binding in resources(synthesized, Binding.TF_RESOURCE_TYPE)
+        if binding["routing_key"] == "worker_queue_1"
+    ]
+    assert "lifecycle" not in binding
+
+
+def test_prevent_destroy_keeps_every_other_lifecycle_setting(stack: TerraformStack) -> None:
+    """A queue's own lifecycle, such as create_before_destroy, must survive the aspect."""
+    Queue(
+        stack,
+        "queue",
+        name="tasks",
+        vhost="ml",
+        settings=QueueSettings(durable=True),
+        lifecycle=TerraformResourceLifecycle(
+            create_before_destroy=True,
+            ignore_changes=["settings"],
+            replace_triggered_by=["rabbitmq_vhost.ml"],
+            precondition=[Precondition(condition="${true}", error_message="before")],
+            postcondition=[Postcondition(condition="${true}", error_message="after")],
+        ),
+    )
+    Aspects.of(stack).add(PreventDestroy())
+    [queue] = resources(synth(stack), Queue.TF_RESOURCE_TYPE)
+    assert queue["lifecycle"] == {
+        "create_before_destroy": True,
+        "ignore_changes": ["settings"],
+        "replace_triggered_by": ["rabbitmq_vhost.ml"],
+        "precondition": [{"condition": "${true}", "error_message": "before"}],
+        "postcondition": [{"condition": "${true}", "error_message": "after"}],
+        "prevent_destroy": True,
+    }
+
+
+def test_prevent_destroy_leaves_the_lifecycle_of_other_resources_as_it_was(
+    stack: TerraformStack,
+) -> None:
+    Binding(
+        stack,
+        "binding",
+        source="ml_tasks",
+        vhost="ml",
+        destination="worker_queue_1",
+        destination_type="queue",
+        routing_key="worker_queue_1",
+        lifecycle=TerraformResourceLifecycle(create_before_destroy=True),
+    )
+    Aspects.of(stack).add(PreventDestroy())
+    [binding] = resources(synth(stack), Binding.TF_RESOURCE_TYPE)
+    assert binding["lifecycle"] == {"create_before_destroy": True}
+
+
+def test_common_labels_label_the_alert_policies_and_nothing_else(stack: TerraformStack) -> None:
+    """Alerting policies are what the provider's default labels miss; the rest has them."""
+
+    def pubsub(stack: TerraformStack) -> None:
+        PubSubTaskTopic(stack, "tasks", PubSubTaskTopicProps(project="ml-queues-dev", workers=1))
+
+    labelled, plain = with_and_without(stack, pubsub, CommonLabels(LABELS))
+    alert_policies = labelled["resource"][MonitoringAlertPolicy.TF_RESOURCE_TYPE]
+    # The dead-letter subscription's, the shared subscription's and worker 1's.
+    assert len(alert_policies) == 3
+    assert all(policy["user_labels"] == LABELS for policy in alert_policies.values())
+    for resource_type, bodies in labelled["resource"].items():
+        for logical_id, body in bodies.items():
+            if resource_type != MonitoringAlertPolicy.TF_RESOURCE_TYPE:
+                assert "user_labels" not in body, logical_id
+            assert without(body, "user_labels") == plain["resource"][resource_type][logical_id]
+    assert labelled["data"] == plain["data"]

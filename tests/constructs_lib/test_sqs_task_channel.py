@@ -1,0 +1,262 @@
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from cdktf import TerraformOutput, TerraformStack
+
+from constructs_lib.limits import LimitError
+from constructs_lib.providers import SqsQueue
+from constructs_lib.sqs_task_channel import SqsTaskChannel, SqsTaskChannelProps
+from constructs_lib.sqs_task_queue import CONSUME_ACTIONS, SEND_ACTIONS, SqsTaskQueueProps
+from constructs_lib.wiring import SqsProducerWiring, SqsWorkerWiring
+from tests.synth_helpers import resources, synth
+
+REGION = "eu-west-1"
+# Only the queues and their redrive, for tests about them.
+BARE: dict[str, Any] = {"enforce_ssl": False, "alarms": False}
+# What the deployed stacks' state holds; a changed id would make Terraform replace the queue.
+LOGICAL_IDS = {
+    "tasks": "sqs_task_queue_A78A7F3E",
+    "tasks-worker-1": "sqs_worker_1_queue_D8FE951A",
+    "tasks-worker-2": "sqs_worker_2_queue_6A22E436",
+    "tasks-worker-3": "sqs_worker_3_queue_836A2801",
+}
+ARN_REFERENCE = re.compile(r"aws_sqs_queue\.(\w+)\.arn")
+CONSUME_ONLY = sorted(set(CONSUME_ACTIONS) - set(SEND_ACTIONS))
+
+
+def _channel(stack: TerraformStack, **fields: Any) -> SqsTaskChannel:
+    queue = SqsTaskQueueProps(name="tasks", **BARE)
+    return SqsTaskChannel(stack, SqsTaskChannelProps(region=REGION, queue=queue, **fields))
+
+
+def _queue_ids(synthesized: dict[str, Any]) -> dict[str, str]:
+    """Queue name -> logical id, to tell which queue a reference points at."""
+    return {
+        body["name"]: queue_id
+        for queue_id, body in synthesized["resource"][SqsQueue.TF_RESOURCE_TYPE].items()
+    }
+
+
+def _url(queue_id: str) -> str:
+    return f"${{aws_sqs_queue.{queue_id}.url}}"
+
+
+def _arn(queue_id: str) -> str:
+    return f"${{aws_sqs_queue.{queue_id}.arn}}"
+
+
+def _policies(synthesized: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each IAM role policy by its name, with the queue ids its document names."""
+    return {
+        policy["name"]: {**policy, "queues": ARN_REFERENCE.findall(policy["policy"])}
+        for policy in resources(synthesized, "aws_iam_role_policy")
+    }
+
+
+def test_a_queue_per_worker_and_a_shared_one_where_the_stack_first_made_them(
+    stack: TerraformStack,
+) -> None:
+    """The queues keep the logical ids they had before the channel existed, or a deploy
+    would replace every queue and drop the tasks in it."""
+    _channel(stack)
+    queue_ids = _queue_ids(synth(stack))
+    assert sorted(queue_ids) == [
+        "tasks",
+        "tasks-dlq",
+        "tasks-worker-1",
+        "tasks-worker-1-dlq",
+        "tasks-worker-2",
+        "tasks-worker-2-dlq",
+        "tasks-worker-3",
+        "tasks-worker-3-dlq",
+    ]
+    assert {name: queue_ids[name] for name in LOGICAL_IDS} == LOGICAL_IDS
+    assert queue_ids["tasks-dlq"].startswith("sqs_task_queue_")
+    for n in (1, 2, 3):
+        assert queue_ids[f"tasks-worker-{n}-dlq"].startswith(f"sqs_worker_{n}_queue_")
+
+
+def test_every_queue_gets_the_queue_settings(stack: TerraformStack) -> None:
+    queue = SqsTaskQueueProps(name="tasks", delay_seconds=0, dead_letter=False, **BARE)
+    SqsTaskChannel(stack, SqsTaskChannelProps(region=REGION, workers=2, queue=queue))
+    queues = resources(synth(stack), SqsQueue.TF_RESOURCE_TYPE)
+    assert sorted(q["name"] for q in queues) == ["tasks", "tasks-worker-1", "tasks-worker-2"]
+    assert {q["delay_seconds"] for q in queues} == {0}
+
+
+def test_without_the_shared_queue_only_worker_queues(stack: TerraformStack) -> None:
+    channel = _channel(stack, workers=2, shared=False)
+    assert channel.shared_address is None
+    assert sorted(_queue_ids(synth(stack))) == [
+        "tasks-worker-1",
+        "tasks-worker-1-dlq",
+        "tasks-worker-2",
+        "tasks-worker-2-dlq",
+    ]
+
+
+def test_addresses_are_the_queue_urls_worker_1_first(stack: TerraformStack) -> None:
+    channel = _channel(stack)
+    TerraformOutput(stack, "workers", value=channel.worker_addresses)
+    TerraformOutput(stack, "shared", value=channel.shared_address)
+    synthesized = synth(stack)
+    assert synthesized["output"]["workers"]["value"] == [
+        _url(LOGICAL_IDS[f"tasks-worker-{n}"]) for n in (1, 2, 3)
+    ]
+    assert synthesized["output"]["shared"]["value"] == _url(LOGICAL_IDS["tasks"])
+
+
+def test_the_producer_may_send_to_every_queue_and_nothing_else(stack: TerraformStack) -> None:
+    _channel(stack).grant_publish("producer")
+    synthesized = synth(stack)
+    queue_ids = _queue_ids(synthesized)
+    policies = _policies(synthesized)
+    assert {name: policy["queues"] for name, policy in policies.items()} == {
+        f"{queue}-send": [queue_ids[queue]] for queue in LOGICAL_IDS
+    }
+    for policy in policies.values():
+        assert policy["role"] == "producer"
+        assert ", ".join(f'"{action}"' for action in SEND_ACTIONS) in policy["policy"]
+        assert not any(action in policy["policy"] for action in CONSUME_ONLY)
+
+
+def test_a_worker_may_consume_its_own_queue_and_the_shared_one_only(
+    stack: TerraformStack,
+) -> None:
+    _channel(stack).grant_consume("worker-2", 2)
+    synthesized = synth(stack)
+    queue_ids = _queue_ids(synthesized)
+    policies = _policies(synthesized)
+    assert {name: policy["queues"] for name, policy in policies.items()} == {
+        "tasks-worker-2-consume": [queue_ids["tasks-worker-2"]],
+        "tasks-consume": [queue_ids["tasks"]],
+    }
+    for policy in policies.values():
+        assert policy["role"] == "worker-2"
+        assert ", ".join(f'"{action}"' for action in CONSUME_ACTIONS) in policy["policy"]
+        assert "sqs:SendMessage" not in policy["policy"]
+
+
+def test_without_the_shared_queue_a_worker_consumes_its_own_queue(
+    stack: TerraformStack,
+) -> None:
+    _channel(stack, shared=False).grant_consume("worker-1", 1)
+    assert list(_policies(synth(stack))) == ["tasks-worker-1-consume"]
+
+
+@pytest.mark.parametrize("worker", [0, 4])
+def test_a_worker_outside_the_channel_is_refused(stack: TerraformStack, worker: int) -> None:
+    channel = _channel(stack)
+    with pytest.raises(LimitError) as consume:
+        channel.grant_consume("worker", worker)
+    assert str(consume.value) == (
+        f"environment 'test': SqsTaskChannel.grant_consume worker = {worker} is not allowed;"
+        " expected an integer from 1 to 3"
+    )
+    with pytest.raises(LimitError) as wiring:
+        channel.worker_wiring(worker)
+    assert str(wiring.value) == (
+        f"environment 'test': SqsTaskChannel.worker_wiring worker = {worker} is not allowed;"
+        " expected an integer from 1 to 3"
+    )
+    assert resources(synth(stack), "aws_iam_role_policy") == []
+
+
+def test_the_producer_wiring_names_every_queue(stack: TerraformStack) -> None:
+    wiring = _channel(stack).producer_wiring()
+    assert type(wiring) is SqsProducerWiring
+    TerraformOutput(stack, "producer", value=wiring.output())
+    assert synth(stack)["output"]["producer"]["value"] == {
+        "region": REGION,
+        "worker_queue_urls": [_url(LOGICAL_IDS[f"tasks-worker-{n}"]) for n in (1, 2, 3)],
+        "shared_queue_url": _url(LOGICAL_IDS["tasks"]),
+    }
+
+
+def test_a_worker_wiring_names_its_own_queue_and_the_shared_one(stack: TerraformStack) -> None:
+    wiring = _channel(stack).worker_wiring(3)
+    assert type(wiring) is SqsWorkerWiring
+    TerraformOutput(stack, "worker", value=wiring.output())
+    assert synth(stack)["output"]["worker"]["value"] == {
+        "region": REGION,
+        "queue_url": _url(LOGICAL_IDS["tasks-worker-3"]),
+        "shared_queue_url": _url(LOGICAL_IDS["tasks"]),
+    }
+
+
+def test_without_the_shared_queue_the_wiring_has_none(stack: TerraformStack) -> None:
+    channel = _channel(stack, shared=False)
+    assert channel.producer_wiring().shared_queue_url is None
+    assert channel.worker_wiring(1).shared_queue_url is None
+
+
+def test_outputs_keep_the_names_users_rely_on(stack: TerraformStack) -> None:
+    outputs = _channel(stack).outputs()
+    assert [output.id for output in outputs] == [
+        "ml_training_queue_url",
+        "ml_training_queue_arn",
+        "ml_training_dlq_url",
+        "ml_training_dlq_arn",
+        "sqs_worker_queue_urls",
+    ]
+    assert all(output.description for output in outputs)
+    for output in outputs:
+        TerraformOutput(stack, output.id, value=output.value)
+    synthesized = synth(stack)
+    queue_ids = _queue_ids(synthesized)
+    assert {name: body["value"] for name, body in synthesized["output"].items()} == {
+        "ml_training_queue_url": _url(queue_ids["tasks"]),
+        "ml_training_queue_arn": _arn(queue_ids["tasks"]),
+        "ml_training_dlq_url": _url(queue_ids["tasks-dlq"]),
+        "ml_training_dlq_arn": _arn(queue_ids["tasks-dlq"]),
+        "sqs_worker_queue_urls": [_url(queue_ids[f"tasks-worker-{n}"]) for n in (1, 2, 3)],
+    }
+
+
+def test_outputs_leave_out_a_dead_letter_queue_that_does_not_exist(
+    stack: TerraformStack,
+) -> None:
+    without_dlq = SqsTaskQueueProps(name="tasks", dead_letter=False, **BARE)
+    channel = SqsTaskChannel(stack, SqsTaskChannelProps(region=REGION, queue=without_dlq))
+    assert [output.id for output in channel.outputs()] == [
+        "ml_training_queue_url",
+        "ml_training_queue_arn",
+        "sqs_worker_queue_urls",
+    ]
+
+
+def test_outputs_without_the_shared_queue_are_the_worker_queues(stack: TerraformStack) -> None:
+    [output] = _channel(stack, shared=False).outputs()
+    assert (output.id, bool(output.description)) == ("sqs_worker_queue_urls", True)
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        (
+            {"region": "Europe"},
+            "region = 'Europe' is not allowed; expected an AWS region code such as 'eu-west-1'",
+        ),
+        ({"workers": 0}, "workers = 0 is not allowed; expected an integer >= 1"),
+        (
+            {"queue": SqsTaskQueueProps(delay_seconds=901)},
+            "delay_seconds = 901 is not allowed; expected an integer from 0 to 900",
+        ),
+        (
+            {"queue": SqsTaskQueueProps(content_based_deduplication=True)},
+            "content_based_deduplication = true is not allowed;"
+            " expected false, or fifo = true: only FIFO queues deduplicate",
+        ),
+    ],
+)
+def test_a_bad_setting_is_refused_before_any_queue_is_made(
+    stack: TerraformStack, fields: dict[str, Any], message: str
+) -> None:
+    props: dict[str, Any] = {"region": REGION, **fields}
+    with pytest.raises(LimitError) as error:
+        SqsTaskChannel(stack, SqsTaskChannelProps(**props))
+    assert str(error.value) == f"environment 'test': SqsTaskChannel.{message}"
+    assert "resource" not in synth(stack)
