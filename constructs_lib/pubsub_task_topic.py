@@ -225,7 +225,7 @@ class PubSubTaskTopic(Construct):
                     topic,
                     "CKV_GCP_83",
                     reason="Pub/Sub encrypts every topic with Google-managed keys; a"
-                    " customer-managed key is optional (kms_key_name) and none was given",
+                    " customer-managed key is optional (kms_key) and none was given",
                 )
         self._shared = (
             self._task_subscription(

@@ -87,19 +87,21 @@ class MlQueuesStack(TerraformStack):
                 if principal is not None:
                     channel.grant_consume(principal, n)
             for item in channel.outputs():
-                TerraformOutput(self, item.id, value=item.value)
+                TerraformOutput(self, item.id, value=item.value, description=item.description)
         # One structured output each, so nobody copies URLs or names by hand
         # (`make worker-env ENV=dev WORKER=2` turns one into a .env file).
         TerraformOutput(
             self,
             "producer",
             value=output([channel.producer_wiring() for channel, _ in channels]),
+            description="what the producer needs, per backend (make worker-env WORKER=producer)",
         )
         for n in workers:
             TerraformOutput(
                 self,
                 f"worker_{n}",
                 value=output([channel.worker_wiring(n) for channel, _ in channels]),
+                description=f"what worker {n} needs, per backend (make worker-env WORKER={n})",
             )
         if settings.prevent_destroy:
             Aspects.of(self).add(PreventDestroy())

@@ -399,3 +399,11 @@ def test_a_worker_count_that_did_not_go_through_the_loader_is_refused() -> None:
     settings = load_environment(PROJECT_CONFIG, "dev")
     with pytest.raises(ValueError, match=r"^environment 'dev' has 5 workers, a channel 3$"):
         MlQueuesStack(Testing.app(), dataclasses.replace(settings, workers=5))
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_every_output_says_what_it_is(stack_json: dict[str, dict[str, Any]], env: str) -> None:
+    """`terraform output` and the state show the description next to the value."""
+    outputs = stack_json[env]["output"]
+    undescribed = sorted(name for name, output in outputs.items() if not output.get("description"))
+    assert outputs and undescribed == []
