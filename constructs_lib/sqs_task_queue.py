@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -55,6 +55,22 @@ def _deduplication_needs_fifo(values: Mapping[str, Any]) -> str | None:
     return None
 
 
+def _fifo_only(field: str) -> Callable[[Mapping[str, Any]], str | None]:
+    def rule(values: Mapping[str, Any]) -> str | None:
+        if values[field] is not None and not values["fifo"]:
+            return "expected it unset, or fifo = true: standard queues have no such setting"
+        return None
+
+    return rule
+
+
+def _per_group_limit_needs_group_scope(values: Mapping[str, Any]) -> str | None:
+    per_group = values["fifo_throughput_limit"] == "perMessageGroupId"
+    if per_group and values["deduplication_scope"] != "messageGroup":
+        return "expected deduplication_scope = 'messageGroup' with it, as SQS requires"
+    return None
+
+
 def _dead_letters_outlive_tasks(values: Mapping[str, Any]) -> str | None:
     retention = values["message_retention_seconds"]
     if values["dead_letter"] and values["dead_letter_retention_seconds"] < retention:
@@ -72,6 +88,9 @@ class SqsTaskQueueProps:
     CROSS_RULES: ClassVar[tuple[CrossRule, ...]] = (
         CrossRule("name", names_fit),
         CrossRule("content_based_deduplication", _deduplication_needs_fifo),
+        CrossRule("deduplication_scope", _fifo_only("deduplication_scope")),
+        CrossRule("fifo_throughput_limit", _fifo_only("fifo_throughput_limit")),
+        CrossRule("fifo_throughput_limit", _per_group_limit_needs_group_scope),
         CrossRule("dead_letter_retention_seconds", _dead_letters_outlive_tasks),
     )
 
@@ -124,6 +143,18 @@ class SqsTaskQueueProps:
     )
     fifo: bool = setting(False, meaning="FIFO queues (and DLQs), named `….fifo`")
     content_based_deduplication: bool = setting(False, meaning="needs `fifo = true`")
+    deduplication_scope: str | None = setting(
+        None,
+        rule=limits.NameRule("queue|messageGroup", "'queue' or 'messageGroup'"),
+        meaning="FIFO only: deduplicate per queue or per message group; with"
+        ' `fifo_throughput_limit = "perMessageGroupId"` high-throughput FIFO; unset: `queue`',
+    )
+    fifo_throughput_limit: str | None = setting(
+        None,
+        rule=limits.NameRule("perQueue|perMessageGroupId", "'perQueue' or 'perMessageGroupId'"),
+        meaning="FIFO only: the throughput quota applies per queue or per message group"
+        ' (`perMessageGroupId` needs `deduplication_scope = "messageGroup"`); unset: `perQueue`',
+    )
     kms_key: str | None = setting(
         None,
         rule=limits.AWS_KMS_KEY,
@@ -182,6 +213,9 @@ class SqsTaskQueue(Construct):
             "visibility_timeout_seconds": props.visibility_timeout_seconds,
             **self._encryption(props.kms_data_key_reuse_period_seconds),
             **self._fifo(props.fifo, props.content_based_deduplication),
+            # High-throughput FIFO; None (left out) on standard queues, as the rules ensure.
+            "deduplication_scope": props.deduplication_scope,
+            "fifo_throughput_limit": props.fifo_throughput_limit,
         }
         self._queue = SqsQueue(
             self,

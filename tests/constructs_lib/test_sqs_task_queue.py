@@ -340,3 +340,62 @@ def test_rejects_new_settings_outside_what_aws_accepts(
     assert str(error.value).startswith(
         f"environment 'test': SqsTaskQueue.{field} = {value!r} is not allowed; expected {allowed}"
     )
+
+
+def test_high_throughput_fifo_on_the_queue_and_its_dead_letter_queue(
+    stack: TerraformStack,
+) -> None:
+    props = SqsTaskQueueProps(
+        fifo=True, deduplication_scope="messageGroup", fifo_throughput_limit="perMessageGroupId"
+    )
+    SqsTaskQueue(stack, "tasks", props)
+    queues = resources(synth(stack), SqsQueue.TF_RESOURCE_TYPE)
+    assert len(queues) == 2
+    for queue in queues:
+        assert queue["fifo_queue"] is True
+        assert queue["deduplication_scope"] == "messageGroup"
+        assert queue["fifo_throughput_limit"] == "perMessageGroupId"
+
+
+def test_unset_throughput_settings_leave_the_queue_to_sqs_defaults(stack: TerraformStack) -> None:
+    SqsTaskQueue(stack, "tasks", SqsTaskQueueProps(fifo=True))
+    for queue in resources(synth(stack), SqsQueue.TF_RESOURCE_TYPE):
+        assert "deduplication_scope" not in queue and "fifo_throughput_limit" not in queue
+
+
+@pytest.mark.parametrize(
+    ("settings", "expected"),
+    [
+        (
+            {"deduplication_scope": "messageGroup"},
+            "SqsTaskQueue.deduplication_scope = 'messageGroup' is not allowed; expected it unset,"
+            " or fifo = true: standard queues have no such setting",
+        ),
+        (
+            {"fifo_throughput_limit": "perQueue"},
+            "SqsTaskQueue.fifo_throughput_limit = 'perQueue' is not allowed; expected it unset,"
+            " or fifo = true: standard queues have no such setting",
+        ),
+        (
+            {"fifo": True, "fifo_throughput_limit": "perMessageGroupId"},
+            "SqsTaskQueue.fifo_throughput_limit = 'perMessageGroupId' is not allowed; expected"
+            " deduplication_scope = 'messageGroup' with it, as SQS requires",
+        ),
+        (
+            {"fifo": True, "deduplication_scope": "group"},
+            "SqsTaskQueue.deduplication_scope = 'group' is not allowed; expected 'queue' or"
+            " 'messageGroup'",
+        ),
+        (
+            {"fifo": True, "fifo_throughput_limit": "perGroup"},
+            "SqsTaskQueue.fifo_throughput_limit = 'perGroup' is not allowed; expected 'perQueue'"
+            " or 'perMessageGroupId'",
+        ),
+    ],
+)
+def test_throughput_settings_only_where_sqs_takes_them(
+    stack: TerraformStack, settings: dict[str, Any], expected: str
+) -> None:
+    with pytest.raises(LimitError) as error:
+        SqsTaskQueue(stack, "tasks", SqsTaskQueueProps(**settings))
+    assert str(error.value) == f"environment 'test': {expected}"

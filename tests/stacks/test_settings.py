@@ -514,3 +514,20 @@ def test_a_folder_where_the_file_should_be_is_one_line(tmp_path: Path) -> None:
     (tmp_path / "dev.toml").mkdir()
     with pytest.raises(ConfigError, match=r"^config/dev.toml: cannot be read: Is a directory$"):
         load_environment(tmp_path, "dev")
+
+
+def test_high_throughput_fifo_from_the_config_file() -> None:
+    data = _with("sqs.fifo", True)
+    data["sqs"]["deduplication_scope"] = "messageGroup"
+    data["sqs"]["fifo_throughput_limit"] = "perMessageGroupId"
+    sqs = parse_environment("dev", data, source="config/dev.toml").sqs
+    assert sqs is not None
+    assert (sqs.queue.deduplication_scope, sqs.queue.fifo_throughput_limit) == (
+        "messageGroup",
+        "perMessageGroupId",
+    )
+    del data["sqs"]["deduplication_scope"]
+    assert _error(data) == (
+        "config/dev.toml: sqs.fifo_throughput_limit = 'perMessageGroupId' is not allowed;"
+        " expected deduplication_scope = 'messageGroup' with it, as SQS requires"
+    )
