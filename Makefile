@@ -30,7 +30,7 @@ NPM_STAMP := node_modules/.installed-from-lock
 CHECKOV_VENV := .cache/checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-from-requirements
 
-.PHONY: install synth test test-integration snapshot-update lint bench \
+.PHONY: install synth test test-integration snapshot-update lint bench plan deploy \
 	rabbitmq-definitions google-schema worker-env diagram docs deploy-local stop-local clean FORCE
 
 install: $(VENV_STAMP) $(NPM_STAMP) $(CHECKOV_STAMP)
@@ -96,13 +96,22 @@ google-schema: install
 	$(PIPENV) run python -m tools.google_provider_schema cdktf.out/stacks \
 		> tests/google_provider_schema.json
 
+# A real `terraform plan` of ENV, every change in one table; refuses to delete or replace
+# anything holding tasks unless it is empty or named in ALLOW_TASK_LOSS (tools/plan_guard.py).
+plan: install $(TF_CLI_CONFIG)
+	$(PIPENV) run python main.py
+	$(PIPENV) run python -m tools.plan_guard cdktf.out/stacks/$(ENV)
+
+# The way to deploy: the guard of `make plan`, then exactly the plan it checked.
+deploy: install $(TF_CLI_CONFIG)
+	$(PIPENV) run python main.py
+	$(PIPENV) run python -m tools.plan_guard cdktf.out/stacks/$(ENV) --apply
+
 # Deploy the local environment into moto on 127.0.0.1:4566 (left running; `make stop-local`).
 deploy-local: install $(TF_CLI_CONFIG)
 	$(PIPENV) run python -m tools.moto_server start
 	AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1 \
-		npx cdktf deploy local --auto-approve --skip-provider-lock
-	AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
-		npx cdktf output local
+		$(MAKE) --no-print-directory deploy ENV=local
 
 stop-local: $(VENV_STAMP)
 	$(PIPENV) run python -m tools.moto_server stop

@@ -15,18 +15,8 @@ from cdktf import IAspect, TerraformResource, TerraformResourceLifecycle
 from constructs import IConstruct
 
 from constructs_lib.providers import MonitoringAlertPolicy
+from constructs_lib.task_holding import TASK_HOLDING_TYPES
 
-# Resources that hold tasks, or whose loss drops the tasks inside them.
-TASK_HOLDING_TYPES = frozenset(
-    {
-        "aws_sqs_queue",
-        "google_pubsub_topic",
-        "google_pubsub_subscription",
-        "rabbitmq_vhost",
-        "rabbitmq_exchange",
-        "rabbitmq_queue",
-    }
-)
 _LIFECYCLE_FIELDS = (
     "create_before_destroy",
     "ignore_changes",

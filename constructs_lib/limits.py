@@ -154,9 +154,18 @@ AWS_SNS_TOPIC_ARN = NameRule(
     "an SNS topic ARN such as 'arn:aws:sns:us-east-1:123456789012:ml-alarms'",
 )
 
+# Where alarms go, or "none" said on purpose.
+AWS_ALARM_TARGET = NameRule(
+    rf"none|{AWS_SNS_TOPIC_ARN.pattern}",
+    f"{AWS_SNS_TOPIC_ARN.description}, or 'none' for alarms without actions",
+)
 GCP_NOTIFICATION_CHANNEL = NameRule(
-    r"projects/[^/\s]+/notificationChannels/[^/\s]+",
+    r"projects/[a-z0-9-]{1,30}/notificationChannels/[0-9]{1,30}",
     "a Cloud Monitoring notification channel: 'projects/P/notificationChannels/ID'",
+)
+GCP_ALARM_TARGET = NameRule(
+    rf"none|{GCP_NOTIFICATION_CHANNEL.pattern}",
+    f"{GCP_NOTIFICATION_CHANNEL.description}, or 'none' for alerts without notifications",
 )
 GCP_KMS_KEY = NameRule(
     r"projects/[^/\s]+/locations/[^/\s]+/keyRings/[^/\s]+/cryptoKeys/[^/\s]+",
@@ -181,6 +190,10 @@ GCS_BUCKET = NameRule(
     "a Cloud Storage bucket name: 3 to 63 lowercase letters, digits, dots, hyphens and"
     " underscores, starting and ending with a letter or digit",
 )
+
+
+# Environments whose config must say where alarms go ("none" only on purpose).
+ALARMED_ENVIRONMENTS = frozenset({"prod"})
 
 
 def _api_url(what: str, example: str) -> NameRule:

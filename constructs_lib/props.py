@@ -43,6 +43,7 @@ class Setting:
     (names) or the environment sets (`from_environment`).
     `required`: must be given when the backend is enabled (fields without a default).
     `by_environment`: defaults that differ per environment name, such as prod's.
+    `required_in`: environments whose config must give it (say "none" explicitly, for one).
     """
 
     meaning: str
@@ -51,6 +52,7 @@ class Setting:
     required: bool
     from_environment: FromEnvironment | None
     by_environment: Mapping[str, Any]
+    required_in: frozenset[str]
 
 
 def setting(
@@ -61,6 +63,7 @@ def setting(
     config: bool = True,
     from_environment: FromEnvironment | None = None,
     by_environment: Mapping[str, Any] | None = None,
+    required_in: frozenset[str] = frozenset(),
 ) -> Any:
     """A props field: `x: int = setting(5, rule=..., meaning="...")`; no default: required."""
     meta = Setting(
@@ -70,6 +73,7 @@ def setting(
         required=default is dataclasses.MISSING,
         from_environment=from_environment,
         by_environment=dict(by_environment or {}),
+        required_in=required_in,
     )
     return dataclasses.field(default=default, metadata={_SETTING: meta})
 

@@ -27,6 +27,7 @@ from constructs_lib.providers import (
     PubsubTopic,
     PubsubTopicIamMember,
 )
+from constructs_lib.replacement import replaced_with
 from constructs_lib.scan_exceptions import skip_check
 from constructs_lib.wiring import PubSubProducerWiring, PubSubWorkerWiring
 
@@ -166,9 +167,10 @@ class PubSubTaskTopicProps:
     )
     alarm_target: str | None = setting(
         None,
-        rule=limits.GCP_NOTIFICATION_CHANNEL,
-        meaning="notification channel the alarms notify; unset: alarms without notifications"
-        " (incidents in the console)",
+        rule=limits.GCP_ALARM_TARGET,
+        required_in=limits.ALARMED_ENVIRONMENTS,
+        meaning="notification channel the alarms notify; `none` or unset: alarms without"
+        " notifications, incidents in the console only (prod must say which)",
     )
     producer: str | None = setting(
         None, rule=limits.IAM_MEMBER, meaning="IAM member that may publish to the topic"
@@ -207,7 +209,8 @@ class PubSubTaskTopic(Construct):
         self._where = limits.environment_of(self)
         check_props(props, owner="PubSubTaskTopic", where=self._where)
         self._props = props
-        self._alert_channels = [props.alarm_target] if props.alarm_target is not None else None
+        target = props.alarm_target
+        self._alert_channels = [target] if target not in (None, "none") else None
         self._project = DataGoogleProject(self, "project", project_id=props.project)
         self._agent = (
             f"serviceAccount:service-{self._project.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
@@ -259,7 +262,7 @@ class PubSubTaskTopic(Construct):
         subscription = self._subscription_on(
             "dead_letter_subscription",
             name=name,
-            topic=topic.name,
+            topic=topic,
             message_retention_duration=_LONGEST_RETENTION,
         )
         self._alert(
@@ -274,6 +277,7 @@ class PubSubTaskTopic(Construct):
             self,
             "dead_letter_publisher",
             topic=topic.name,
+            lifecycle=replaced_with(topic),
             role="roles/pubsub.publisher",
             member=self._agent,
         )
@@ -284,7 +288,7 @@ class PubSubTaskTopic(Construct):
         subscription = self._subscription_on(
             id,
             name=name,
-            topic=self._topic.name,
+            topic=self._topic,
             filter=filter,
             ack_deadline_seconds=props.ack_deadline_seconds,
             message_retention_duration=f"{props.message_retention_seconds}s",
@@ -308,6 +312,7 @@ class PubSubTaskTopic(Construct):
                 self,
                 f"{id}_dead_letter_subscriber",
                 subscription=subscription.name,
+                lifecycle=replaced_with(subscription),
                 role="roles/pubsub.subscriber",
                 member=self._agent,
             )
@@ -379,12 +384,17 @@ class PubSubTaskTopic(Construct):
             notification_channels=self._alert_channels,
         )
 
-    def _subscription_on(self, id: str, **arguments: Any) -> PubsubSubscription:
-        """Task subscriptions never expire: an idle week must not delete the worker's queue."""
+    def _subscription_on(
+        self, id: str, *, topic: PubsubTopic, **arguments: Any
+    ) -> PubsubSubscription:
+        """Task subscriptions never expire: an idle week must not delete the worker's queue.
+        A subscription of a replaced topic would receive nothing more, so it goes with it."""
         return PubsubSubscription(
             self,
             id,
+            topic=topic.name,
             expiration_policy=PubsubSubscriptionExpirationPolicy(ttl=""),
+            lifecycle=replaced_with(topic),
             **arguments,
         )
 
@@ -394,6 +404,7 @@ class PubSubTaskTopic(Construct):
             self,
             "pubsub_producer_grant",
             topic=self._topic.name,
+            lifecycle=replaced_with(self._topic),
             role="roles/pubsub.publisher",
             member=principal,
         )
@@ -411,6 +422,7 @@ class PubSubTaskTopic(Construct):
                 subscription=subscription.name,
                 role="roles/pubsub.subscriber",
                 member=principal,
+                lifecycle=replaced_with(subscription),
             )
 
     def _worker(self, worker: int, what: str) -> PubsubSubscription:

@@ -1,4 +1,4 @@
-"""Typed cdktf bindings for the cyrilgdn/rabbitmq Terraform provider (~> 1.10), written by hand.
+"""Typed cdktf bindings for the cyrilgdn/rabbitmq Terraform provider (1.10.1), written by hand.
 
 Why by hand: no prebuilt `cdktf-cdktf-provider-rabbitmq` package exists on PyPI or npm,
 and `cdktf get` must download the provider from the Terraform registry, which CI cannot
@@ -12,7 +12,7 @@ caps at one item (`MaxItems: 1`) is written as one JSON object, as generated bin
 Class names are the ones `cdktf get` generates, so switching to generated bindings is an
 import change. With access to the Terraform registry:
 
-    npx cdktf provider add "cyrilgdn/rabbitmq@~> 1.10" --force-local
+    npx cdktf provider add "cyrilgdn/rabbitmq@1.10.1" --force-local
 
 writes `imports/rabbitmq/`; then import `Queue`, `QueueSettings`, ... from
 `imports.rabbitmq.<resource>` in `constructs_lib/rabbitmq_task_exchange.py` and
@@ -36,7 +36,9 @@ from cdktf import (
 from constructs import Construct
 
 PROVIDER_SOURCE = "cyrilgdn/rabbitmq"
-PROVIDER_VERSION_CONSTRAINT = "~> 1.10"
+# Exact, like the prebuilt AWS and Google bindings: the schema in
+# tests/rabbitmq_provider_schema.json was transcribed from this release.
+PROVIDER_VERSION_CONSTRAINT = "1.10.1"
 
 _GENERATOR = TerraformProviderGeneratorMetadata(
     provider_name="rabbitmq", provider_version_constraint=PROVIDER_VERSION_CONSTRAINT

@@ -23,6 +23,7 @@ from constructs_lib.rabbitmq_bindings import (
     Queue,
     QueueSettings,
 )
+from constructs_lib.replacement import replaced_with
 from constructs_lib.wiring import RabbitMqProducerWiring, RabbitMqWorkerWiring
 
 # A permission regex that matches no name: the user may not touch that kind of access.
@@ -42,11 +43,27 @@ def _queue_names_fit(values: Mapping[str, Any]) -> str | None:
     return limits.names_fit(_queue_names(values), limits.RABBITMQ_NAME, what="a prefix")
 
 
-def _dead_letter_name_fits(values: Mapping[str, Any]) -> str | None:
-    if not values["dead_letter"]:
-        return None
-    name = [f"{values['exchange_name']}.dead_letter"]
-    return limits.names_fit(name, limits.RABBITMQ_NAME, what="an exchange name")
+def _kept_names_fit(values: Mapping[str, Any]) -> str | None:
+    exchange = values["exchange_name"]
+    names = [f"{exchange}.unroutable"]
+    if values["dead_letter"]:
+        names.append(f"{exchange}.dead_letter")
+    return limits.names_fit(names, limits.RABBITMQ_NAME, what="an exchange name")
+
+
+def _quorum_queues_dead_letter(values: Mapping[str, Any]) -> str | None:
+    if values["queue_type"] == "quorum" and not values["dead_letter"]:
+        return (
+            "expected true with queue_type = 'quorum': at the delivery limit a quorum queue"
+            " drops a task that has no dead-letter exchange to go to"
+        )
+    return None
+
+
+def _expired_tasks_dead_letter(values: Mapping[str, Any]) -> str | None:
+    if values["message_ttl_seconds"] is not None and not values["dead_letter"]:
+        return "expected it unset with dead_letter = false: an expired task would be dropped"
+    return None
 
 
 def _only_quorum_queues_count(values: Mapping[str, Any]) -> str | None:
@@ -63,7 +80,9 @@ class RabbitMqTaskExchangeProps:
 
     CROSS_RULES: ClassVar[tuple[CrossRule, ...]] = (
         CrossRule("queue_name_prefix", _queue_names_fit),
-        CrossRule("exchange_name", _dead_letter_name_fits),
+        CrossRule("exchange_name", _kept_names_fit),
+        CrossRule("dead_letter", _quorum_queues_dead_letter),
+        CrossRule("message_ttl_seconds", _expired_tasks_dead_letter),
         CrossRule("delivery_limit", _only_quorum_queues_count),
     )
 
@@ -108,7 +127,8 @@ class RabbitMqTaskExchangeProps:
     dead_letter: bool = setting(
         True,
         meaning="exchange and queue `ml_tasks.dead_letter` take tasks past the delivery limit,"
-        " rejected or expired",
+        " rejected or expired; `false` only with classic queues and no `message_ttl_seconds`"
+        " (otherwise those tasks would be dropped)",
     )
     delivery_limit: int | None = setting(
         None,
@@ -122,7 +142,8 @@ class RabbitMqTaskExchangeProps:
     max_length: int | None = setting(
         None,
         rule=limits.RABBITMQ_MAX_LENGTH,
-        meaning="unset: no limit; a full queue refuses new tasks (`reject-publish`)",
+        meaning="unset: no limit; a full queue refuses new tasks (`reject-publish`: the"
+        " publisher gets a nack), never drops its oldest",
     )
     min_broker_version: str = setting(
         "3.13",
@@ -164,6 +185,13 @@ class RabbitMqTaskExchange(Construct):
     A task that reaches the delivery limit goes to a fanout dead-letter exchange and its
     queue, keeping its routing key and an `x-death` header naming the worker queue it came
     from. Quorum queues dead-letter at-least-once, so a dead letter is not lost either.
+
+    A task whose routing key names no worker goes to the alternate exchange
+    `ml_tasks.unroutable` and waits in its queue, whatever the producer's `mandatory` flag;
+    the alternate exchange is set by a policy too, so it can change in place. A full worker
+    queue refuses new tasks (`reject-publish`, the publisher gets a nack) instead of
+    dropping its oldest (`drop-head`, the broker's default). A binding is replaced together
+    with its queue or its exchange, because the broker drops the binding when either goes.
     """
 
     def __init__(self, scope: Construct, id: str, props: RabbitMqTaskExchangeProps) -> None:
@@ -185,28 +213,35 @@ class RabbitMqTaskExchange(Construct):
         )
         self._queues = [self._queue(name, name) for name in self._queue_names]
         for name, queue in zip(self._queue_names, self._queues, strict=True):
-            Binding(
-                self,
-                f"{name}_binding",
-                source=self._exchange.name,
-                vhost=props.vhost,
-                destination=queue.name,
-                destination_type="queue",
-                routing_key=name,
-            )
-        self._dead_letter_queue = self._dead_letter() if props.dead_letter else None
+            self._bind(f"{name}_binding", self._exchange, queue, routing_key=name)
+        self._dead_letter_queue = (
+            self._kept_queue("dead_letter", self._dead_letter_name) if props.dead_letter else None
+        )
+        self._unroutable_queue = self._kept_queue("unroutable", self._unroutable_name)
         self._policy = self._worker_policy()
+        Policy(
+            self,
+            "exchange_policy",
+            name=f"{props.exchange_name}-exchange",
+            vhost=props.vhost,
+            policy=PolicyPolicy(
+                pattern=f"^{re.escape(props.exchange_name)}$",
+                priority=0,
+                apply_to="exchanges",
+                definition={"alternate-exchange": self._unroutable_name},
+            ),
+        )
 
-    def _worker_policy(self) -> Policy | None:
+    def _worker_policy(self) -> Policy:
         """Everything that may change later, in one policy the broker applies in place."""
         props = self._props
-        definition: dict[str, str] = {}
+        # A full queue refuses new tasks rather than dropping its oldest (drop-head); quorum
+        # queues' at-least-once dead-lettering needs it too.
+        definition = {"overflow": "reject-publish"}
         if self._dead_letter_queue is not None:
             definition["dead-letter-exchange"] = self._dead_letter_name
             if props.queue_type == "quorum":
-                # at-least-once needs reject-publish: drop-head would fall back to at-most-once.
                 definition["dead-letter-strategy"] = "at-least-once"
-                definition["overflow"] = "reject-publish"
         timeout = props.consumer_timeout_seconds if props.consumer_timeout_policy else None
         for key, value, scale in (
             ("delivery-limit", props.effective_delivery_limit, 1),
@@ -216,8 +251,6 @@ class RabbitMqTaskExchange(Construct):
         ):
             if value is not None:
                 definition[key] = str(value * scale)
-        if not definition:
-            return None
         return Policy(
             self,
             "worker_policy",
@@ -240,26 +273,35 @@ class RabbitMqTaskExchange(Construct):
     def _queue(self, id: str, name: str) -> Queue:
         return Queue(self, id, name=name, vhost=self._vhost, settings=self._settings())
 
-    def _dead_letter(self) -> Queue:
-        """A fanout exchange, so every dead letter reaches the one queue whatever its key."""
+    @property
+    def _unroutable_name(self) -> str:
+        return f"{self._exchange_name}.unroutable"
+
+    def _kept_queue(self, id: str, name: str) -> Queue:
+        """A fanout exchange and its queue `name`, so every task sent there is kept whatever
+        its routing key (dead letters, or tasks for a worker that does not exist)."""
         exchange = Exchange(
             self,
-            "dead_letter_exchange",
-            name=self._dead_letter_name,
+            f"{id}_exchange",
+            name=name,
             vhost=self._vhost,
             settings=ExchangeSettings(type="fanout", durable=True),
         )
-        queue = self._queue("dead_letter_queue", self._dead_letter_name)
+        queue = self._queue(f"{id}_queue", name)
+        self._bind(f"{id}_binding", exchange, queue, routing_key="")
+        return queue
+
+    def _bind(self, id: str, exchange: Exchange, queue: Queue, *, routing_key: str) -> None:
         Binding(
             self,
-            "dead_letter_binding",
+            id,
             source=exchange.name,
             vhost=self._vhost,
             destination=queue.name,
             destination_type="queue",
-            routing_key="",
+            routing_key=routing_key,
+            lifecycle=replaced_with(queue, exchange),
         )
-        return queue
 
     def _settings(self) -> QueueSettings:
         if self._props.queue_type == "quorum":
@@ -333,8 +375,12 @@ class RabbitMqTaskExchange(Construct):
         return self._dead_letter_queue.name if self._dead_letter_queue else None
 
     @property
-    def policy_name(self) -> str | None:
-        return self._policy.name if self._policy else None
+    def unroutable_queue_name(self) -> str:
+        return self._unroutable_queue.name
+
+    @property
+    def policy_name(self) -> str:
+        return self._policy.name
 
     def producer_wiring(self) -> RabbitMqProducerWiring:
         return RabbitMqProducerWiring(
@@ -370,6 +416,13 @@ class RabbitMqTaskExchange(Construct):
                     "where tasks past the delivery limit, rejected or expired, are kept",
                 )
             )
+        outputs.append(
+            ChannelOutput(
+                "rabbitmq_unroutable_queue",
+                self._unroutable_queue.name,
+                "where tasks whose routing key names no worker are kept",
+            )
+        )
         if self._producer is not None:
             outputs.append(
                 ChannelOutput("rabbitmq_producer_user", self._producer, "the producer's user")

@@ -19,6 +19,7 @@ from constructs_lib.providers import (
     SqsQueueRedriveAllowPolicy,
     SqsQueueRedrivePolicy,
 )
+from constructs_lib.replacement import replaced_with
 
 # What each identity needs, after AWS CDK's grantSendMessages / grantConsumeMessages.
 SEND_ACTIONS = ("sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl")
@@ -174,8 +175,10 @@ class SqsTaskQueueProps:
     )
     alarm_target: str | None = setting(
         None,
-        rule=limits.AWS_SNS_TOPIC_ARN,
-        meaning="SNS topic the alarms notify; unset: alarms without actions",
+        rule=limits.AWS_ALARM_TARGET,
+        required_in=limits.ALARMED_ENVIRONMENTS,
+        meaning="SNS topic the alarms notify; `none` or unset: alarms without actions (prod"
+        " must say which)",
     )
 
 
@@ -266,6 +269,7 @@ class SqsTaskQueue(Construct):
             self,
             "redrive_policy",
             queue_url=self._queue.url,
+            lifecycle=replaced_with(self._queue, self._dead_letter_queue),
             redrive_policy=Fn.jsonencode(
                 {
                     "deadLetterTargetArn": self._dead_letter_queue.arn,
@@ -278,6 +282,7 @@ class SqsTaskQueue(Construct):
                 self,
                 "redrive_allow_policy",
                 queue_url=self._dead_letter_queue.url,
+                lifecycle=replaced_with(self._dead_letter_queue, self._queue),
                 redrive_allow_policy=Fn.jsonencode(
                     {"redrivePermission": "byQueue", "sourceQueueArns": [self._queue.arn]}
                 ),
@@ -293,6 +298,7 @@ class SqsTaskQueue(Construct):
             id,
             queue_url=queue.url,
             depends_on=[after] if after is not None else None,
+            lifecycle=replaced_with(queue),
             policy=Fn.jsonencode(
                 {
                     "Version": "2012-10-17",
@@ -311,7 +317,7 @@ class SqsTaskQueue(Construct):
         )
 
     def _alarms(self, oldest_seconds: int, topic_arn: str | None) -> None:
-        actions = [topic_arn] if topic_arn is not None else None
+        actions = [topic_arn] if topic_arn not in (None, "none") else None
         alarms = [
             (
                 "oldest_message_alarm",

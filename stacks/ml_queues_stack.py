@@ -35,6 +35,8 @@ from stacks.settings import EnvironmentSettings, GcsState, LocalState, S3State, 
 # folder so that it points into the project root, survives `rm -rf cdktf.out`, and holds no
 # absolute path.
 _STACK_DIR_TO_PROJECT_ROOT = "../../../"
+# S3 state locks itself (`use_lockfile`) from Terraform 1.10 on; one floor for every stack.
+REQUIRED_TERRAFORM = ">= 1.10"
 
 # Who uses a channel: the producer's principal, and worker n's (None: grant nothing).
 Principals = tuple[str | None, Callable[[int], str | None]]
@@ -64,6 +66,7 @@ class MlQueuesStack(TerraformStack):
     def __init__(self, scope: Construct, settings: EnvironmentSettings) -> None:
         super().__init__(scope, settings.name)
         self._settings = settings
+        self.add_override("terraform.required_version", REQUIRED_TERRAFORM)
         self._use_state(settings.state)
         channels: list[tuple[TaskChannel, Principals]] = []
         if settings.sqs is not None:

@@ -229,8 +229,14 @@ class _Table:
             )
         return value
 
-    def field(self, field: Field, *, enabled: bool = True, environment: str = "") -> Any:
+    def field(self, field: Field, *, environment: str, enabled: bool = True) -> Any:
         """A declared setting: its value, or its default (per environment where it has one)."""
+        if enabled and environment in field.setting.required_in and field.name not in self._data:
+            rule = field.setting.rule
+            expected = rule.describe() if rule is not None else self.KINDS[field.kind]
+            raise self.error(
+                field.name, f"is missing; {environment} must set it: expected {expected}"
+            )
         value = self.value(
             field.name,
             field.kind,
@@ -267,7 +273,7 @@ def _build(props: type, values: Mapping[str, Any]) -> Any:
     return props(**given)
 
 
-def _state(table: _Table) -> StateSettings:
+def _state(table: _Table, environment: str) -> StateSettings:
     backend = table.value("backend", str)
     if backend not in STATE_BACKENDS:
         raise table.error(
@@ -275,18 +281,21 @@ def _state(table: _Table) -> StateSettings:
             f"= {_value_text(backend)} is not allowed; expected 'local', 's3' or 'gcs'",
         )
     props = STATE_BACKENDS[backend]
-    state: StateSettings = _build(props, {f.name: table.field(f) for f in fields_of(props)})
+    values = {field.name: table.field(field, environment=environment) for field in fields_of(props)}
+    state: StateSettings = _build(props, values)
     table.finish()
     return state
 
 
-def _backend(root: _Table, backend: Backend, environment: Mapping[str, Any]) -> Any:
+def _backend(root: _Table, backend: Backend, environment: Mapping[str, Any], *, name: str) -> Any:
     """The backend's props, or None when it is switched off; every key is checked either way."""
     table = root.table(backend.key)
     enabled = table.value("enabled", bool)
     fields = list(fields_of(backend.props))
     values = {
-        field.name: table.field(field, enabled=enabled) for field in fields if field.setting.config
+        field.name: table.field(field, environment=name, enabled=enabled)
+        for field in fields
+        if field.setting.config
     }
     table.finish()
     if not enabled:
@@ -325,8 +334,8 @@ def parse_environment(name: str, data: Mapping[str, Any], *, source: str) -> Env
     top = {
         field.name: root.field(field, environment=name) for field in fields_of(EnvironmentSettings)
     }
-    state = _state(root.table("state"))
-    backends = {backend.key: _backend(root, backend, top) for backend in BACKENDS}
+    state = _state(root.table("state"), name)
+    backends = {backend.key: _backend(root, backend, top, name=name) for backend in BACKENDS}
     root.finish()
     return EnvironmentSettings(name=name, source=source, state=state, **top, **backends)
 

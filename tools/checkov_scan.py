@@ -14,6 +14,7 @@ import json
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,6 +68,24 @@ def judge(
     return report["summary"]["passed"], sorted(skipped), sorted(failed)
 
 
+def _scannable_copies(files: list[str], scratch: Path) -> dict[str, dict[str, Any]]:
+    """Each stack under `scratch/<env>/cdk.tf.json`, without `terraform.required_version`.
+
+    checkov's Terraform JSON parser (3.3.30) reads every key of the `terraform` block as a
+    block and gives up on the string `required_version`, so it would scan nothing; no check
+    reads that key. Everything else is the stack as synthesized.
+    """
+    stacks = {}
+    for file in files:
+        stack = json.loads(Path(file).read_text(encoding="utf-8"))
+        stack.get("terraform", {}).pop("required_version", None)
+        copy = scratch / Path(file).parent.name / "cdk.tf.json"
+        copy.parent.mkdir()
+        copy.write_text(json.dumps(stack), encoding="utf-8")
+        stacks[str(copy)] = stack
+    return stacks
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("stacks_dir", type=Path, help="the synthesized cdktf.out/stacks")
@@ -80,10 +99,12 @@ def main(argv: list[str] | None = None) -> int:
     if not files:
         print(f"error: no stacks in {args.stacks_dir}; run `make synth`", file=sys.stderr)
         return 2
-    command = [checkov, "--framework", "terraform_json", "--skip-download", "--quiet"]
-    command += ["--output", "json", *(arg for f in files for arg in ("-f", f))]
-    # Exit 1 only means "some check failed"; the report says which, and we judge it.
-    run = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+    with tempfile.TemporaryDirectory(prefix="ml-queues-checkov-") as scratch:
+        stacks = _scannable_copies(files, Path(scratch))
+        command = [checkov, "--framework", "terraform_json", "--skip-download", "--quiet"]
+        command += ["--output", "json", *(arg for f in stacks for arg in ("-f", f))]
+        # Exit 1 only means "some check failed"; the report says which, and we judge it.
+        run = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
     if run.returncode not in (0, 1) or not run.stdout.strip():
         print(f"error: checkov exited {run.returncode}: {run.stderr[-2000:]}", file=sys.stderr)
         return 2
@@ -91,7 +112,6 @@ def main(argv: list[str] | None = None) -> int:
     if report["summary"]["parsing_errors"]:
         print(f"error: checkov could not parse: {report['results']}", file=sys.stderr)
         return 2
-    stacks = {f: json.loads(Path(f).read_text(encoding="utf-8")) for f in files}
     passed, skipped, failed = judge(report, stacks)
     version = report["summary"]["checkov_version"]
     print(f"checkov {version} on {len(files)} stacks")

@@ -53,10 +53,16 @@ def _row(key: str, field: Field, required: str) -> Row:
     default = _default(field.default)
     for environment, value in field.setting.by_environment.items():
         default += f"; {_default(value)} in {environment}"
+    if field.setting.required:
+        when = "yes" if required == "always" else required
+    elif field.setting.required_in:
+        when = "in " + " and ".join(sorted(field.setting.required_in))
+    else:
+        when = "no"
     return Row(
         key=key,
         kind=field.kind,
-        required=("yes" if required == "always" else required) if field.setting.required else "no",
+        required=when,
         default=default,
         allowed=field.setting.rule.describe() if field.setting.rule is not None else "",
         meaning=field.setting.meaning,

@@ -115,18 +115,26 @@ def topology(stack: Mapping[str, Any]) -> Topology:
 
 
 def _rabbitmq_dead_letters(graph: Topology, queues: Any, exchanges: Any, each: Any) -> None:
-    """A policy's dead-letter exchange, for every queue its pattern matches."""
+    """A policy's dead-letter exchange, for every queue its pattern matches, and its
+    alternate exchange, for every exchange it matches (where tasks for no worker go)."""
     by_name = {body["name"]: address for address, body in exchanges.items()}
     for _, body in each("rabbitmq_policy"):
         policy = body["policy"]
-        exchange = policy["definition"].get("dead-letter-exchange")
-        if exchange is None:
+        alternate = policy["definition"].get("alternate-exchange")
+        if alternate is not None:
+            for address, exchange in exchanges.items():
+                if re.search(policy["pattern"], exchange["name"]):
+                    edge = Edge(address, by_name[alternate], "no worker's key", "dead_letter")
+                    graph.edges.append(edge)
+        dead_letter_exchange = policy["definition"].get("dead-letter-exchange")
+        if dead_letter_exchange is None:
             continue
         limit = policy["definition"].get("delivery-limit")
         label = f"delivery limit {limit}" if limit else "rejected or expired"
         for address, queue in queues.items():
             if re.search(policy["pattern"], queue["name"]):
-                graph.edges.append(Edge(address, by_name[exchange], label, "dead_letter"))
+                edge = Edge(address, by_name[dead_letter_exchange], label, "dead_letter")
+                graph.edges.append(edge)
 
 
 def _grants(graph: Topology, users: Any, each: Any) -> None:

@@ -16,16 +16,43 @@ from cdktf import (
     Testing,
 )
 
-from constructs_lib.aspects import TASK_HOLDING_TYPES, CommonLabels, PreventDestroy
-from constructs_lib.providers import CloudwatchMetricAlarm, MonitoringAlertPolicy, SqsQueue
+from constructs_lib.aspects import CommonLabels, PreventDestroy
+from constructs_lib.providers import (
+    CloudwatchMetricAlarm,
+    MonitoringAlertPolicy,
+    SqsQueue,
+    SqsQueuePolicy,
+)
 from constructs_lib.pubsub_task_topic import PubSubTaskTopic, PubSubTaskTopicProps
-from constructs_lib.rabbitmq_bindings import Binding, Queue, QueueSettings, User, Vhost
+from constructs_lib.rabbitmq_bindings import (
+    Binding,
+    Exchange,
+    Queue,
+    QueueSettings,
+    User,
+    Vhost,
+)
 from constructs_lib.rabbitmq_task_exchange import RabbitMqTaskExchange, RabbitMqTaskExchangeProps
 from constructs_lib.sqs_task_queue import SqsTaskQueue
+from constructs_lib.task_holding import TASK_HOLDING_TYPES
+from tests.constructs_lib.lifecycle_helpers import target, triggers
 from tests.synth_helpers import resources, synth
 
 LABELS = {"environment": "test", "owner": "ml-platform"}
 PROTECTED = {"prevent_destroy": True}
+# What the constructs replace together with a task-holding resource they refer to by name;
+# a subscription holds tasks itself, and goes with its topic.
+REPLACED_WITH_ANOTHER = frozenset(
+    {
+        "google_pubsub_subscription",
+        "rabbitmq_binding",
+        "aws_sqs_queue_policy",
+        "aws_sqs_queue_redrive_policy",
+        "aws_sqs_queue_redrive_allow_policy",
+        "google_pubsub_topic_iam_member",
+        "google_pubsub_subscription_iam_member",
+    }
+)
 
 
 def every_backend(stack: TerraformStack) -> None:
@@ -64,15 +91,24 @@ def test_prevent_destroy_protects_task_holding_resources_and_nothing_else(
     stack: TerraformStack,
 ) -> None:
     protected, plain = with_and_without(stack, every_backend, PreventDestroy())
-    assert set(protected["resource"]) >= TASK_HOLDING_TYPES
+    assert set(protected["resource"]) >= TASK_HOLDING_TYPES | REPLACED_WITH_ANOTHER
     assert set(protected["resource"]) - TASK_HOLDING_TYPES  # something to leave alone
     for resource_type, bodies in protected["resource"].items():
         for logical_id, body in bodies.items():
-            if resource_type in TASK_HOLDING_TYPES:
-                assert body["lifecycle"] == PROTECTED, logical_id
+            before = plain["resource"][resource_type][logical_id]
+            if resource_type in REPLACED_WITH_ANOTHER:
+                replaced_with = {trigger_type for trigger_type, _ in triggers(before)}
+                assert replaced_with, logical_id
+                assert replaced_with <= TASK_HOLDING_TYPES, logical_id
             else:
-                assert "lifecycle" not in body, logical_id
-            assert without(body, "lifecycle") == plain["resource"][resource_type][logical_id]
+                assert "lifecycle" not in before, logical_id
+            if resource_type in TASK_HOLDING_TYPES:
+                # Protected, a replace_triggered_by the construct set kept beside it.
+                protected_lifecycle = {**before.get("lifecycle", {}), **PROTECTED}
+                assert body["lifecycle"] == protected_lifecycle, logical_id
+                assert without(body, "lifecycle") == without(before, "lifecycle")
+            else:
+                assert body == before, logical_id
     assert protected["data"] == plain["data"]
 
 
@@ -85,10 +121,14 @@ def test_prevent_destroy_protects_the_sqs_queues_not_their_alarms_or_policies(
     queues = resources(synthesized, SqsQueue.TF_RESOURCE_TYPE)
     assert sorted(queue["name"] for queue in queues) == ["mlTrainingQueue", "mlTrainingQueue-dlq"]
     assert all(queue["lifecycle"] == PROTECTED for queue in queues)
-    for resource_type in (CloudwatchMetricAlarm.TF_RESOURCE_TYPE, "aws_sqs_queue_policy"):
-        bodies = resources(synthesized, resource_type)
-        assert len(bodies) == 2, resource_type
-        assert all("lifecycle" not in body for body in bodies), resource_type
+    alarms = resources(synthesized, CloudwatchMetricAlarm.TF_RESOURCE_TYPE)
+    assert len(alarms) == 2
+    assert all("lifecycle" not in alarm for alarm in alarms)
+    # Not protected; still replaced with their queue.
+    policies = resources(synthesized, SqsQueuePolicy.TF_RESOURCE_TYPE)
+    assert len(policies) == 2
+    for policy in policies:
+        assert triggers(policy) == [target(policy["queue_url"])]
 
 
 def test_prevent_destroy_protects_a_rabbitmq_queue_not_its_binding(
@@ -108,7 +148,23 @@ def test_prevent_destroy_protects_a_rabbitmq_queue_not_its_binding(
         for binding in resources(synthesized, Binding.TF_RESOURCE_TYPE)
         if binding["routing_key"] == "worker_queue_1"
     ]
-    assert "lifecycle" not in binding
+    # Not protected; still replaced with its queue and the exchange it binds it to.
+    [queue_id] = [
+        queue_id
+        for queue_id, queue in synthesized["resource"][Queue.TF_RESOURCE_TYPE].items()
+        if queue["name"] == "worker_queue_1"
+    ]
+    [exchange_id] = [
+        exchange_id
+        for exchange_id, exchange in synthesized["resource"][Exchange.TF_RESOURCE_TYPE].items()
+        if exchange["name"] == "ml_tasks"
+    ]
+    assert binding["lifecycle"] == {
+        "replace_triggered_by": [
+            f"rabbitmq_queue.{queue_id}.id",
+            f"rabbitmq_exchange.{exchange_id}.id",
+        ]
+    }
 
 
 def test_prevent_destroy_keeps_every_other_lifecycle_setting(stack: TerraformStack) -> None:

@@ -19,6 +19,7 @@ from constructs_lib.providers import (
 )
 from constructs_lib.pubsub_task_topic import PubSubTaskTopic, PubSubTaskTopicProps
 from constructs_lib.wiring import PubSubProducerWiring, PubSubWorkerWiring
+from tests.constructs_lib.lifecycle_helpers import name_of, target, triggers
 from tests.synth_helpers import resources, synth
 
 PROJECT = "ml-queues-dev"
@@ -27,6 +28,7 @@ NAME_RULE = (
     " not starting with 'goog'"
 )
 PRODUCER = "serviceAccount:p@x.iam.gserviceaccount.com"
+CHANNEL = "projects/ml-queues-dev/notificationChannels/123"
 
 
 def _with_comments(stack: TerraformStack) -> dict[str, Any]:
@@ -206,24 +208,37 @@ def test_delivery_options_on_the_task_subscriptions_only(stack: TerraformStack) 
 
 
 def test_prevent_destroy_protects_every_topic_and_subscription(stack: TerraformStack) -> None:
-    PubSubTaskTopic(stack, "tasks", PubSubTaskTopicProps(project=PROJECT, workers=1))
+    tasks = PubSubTaskTopic(stack, "tasks", PubSubTaskTopicProps(project=PROJECT, workers=1))
+    tasks.grant_publish(PRODUCER)
+    tasks.grant_consume("serviceAccount:w1@x.iam.gserviceaccount.com", 1)
     Aspects.of(stack).add(PreventDestroy())
     synthesized = synth(stack)
     subscriptions = resources(synthesized, PubsubSubscription.TF_RESOURCE_TYPE)
     topics = resources(synthesized, PubsubTopic.TF_RESOURCE_TYPE)
     assert (len(subscriptions), len(topics)) == (3, 2)
-    for resource in (*subscriptions, *topics):
-        assert resource["lifecycle"] == {"prevent_destroy": True}
-    # IAM and alerting policies hold no tasks: Terraform may still replace them.
-    for resource_type in (
-        "google_pubsub_topic_iam_member",
-        "google_pubsub_subscription_iam_member",
-        "google_monitoring_alert_policy",
+    for topic in topics:
+        assert topic["lifecycle"] == {"prevent_destroy": True}
+    # Protected, and still replaced with their topic: Terraform refuses that plan instead.
+    for subscription in subscriptions:
+        topic_type, topic_id = target(subscription["topic"])
+        assert subscription["lifecycle"] == {
+            "prevent_destroy": True,
+            "replace_triggered_by": [f"{topic_type}.{topic_id}.id"],
+        }
+    # IAM members hold no tasks: Terraform may still replace them, and does with what they
+    # grant on.
+    for resource_type, argument in (
+        ("google_pubsub_topic_iam_member", "topic"),
+        ("google_pubsub_subscription_iam_member", "subscription"),
     ):
-        others = resources(synthesized, resource_type)
-        assert others
-        for other in others:
-            assert "lifecycle" not in other
+        members = resources(synthesized, resource_type)
+        assert members
+        for member in members:
+            assert triggers(member) == [target(member[argument])]
+    # Nor do alerting policies; they watch a subscription by name, which a replacement keeps.
+    alerts = resources(synthesized, "google_monitoring_alert_policy")
+    assert alerts
+    assert all("lifecycle" not in alert for alert in alerts)
 
 
 def _consumers(stack: TerraformStack, tasks: PubSubTaskTopic) -> dict[str, tuple[str, str]]:
@@ -504,6 +519,42 @@ def test_without_a_channel_alerts_open_incidents_only(stack: TerraformStack) -> 
         assert "user_labels" not in alert
 
 
+@pytest.mark.parametrize(
+    ("alarm_target", "channels"),
+    [(None, {}), ("none", {}), (CHANNEL, {"notification_channels": [CHANNEL]})],
+)
+def test_alerts_notify_the_channel_given_and_nothing_when_told_none(
+    stack: TerraformStack, alarm_target: str | None, channels: dict[str, list[str]]
+) -> None:
+    """`none` says on purpose that alerts open incidents only; it must not reach Cloud
+    Monitoring as a channel."""
+    PubSubTaskTopic(
+        stack, "tasks", PubSubTaskTopicProps(project=PROJECT, workers=1, alarm_target=alarm_target)
+    )
+    alerts = _alerts(synth(stack))
+    assert len(alerts) == 3
+    for name, alert in alerts.items():
+        given = {key: value for key, value in alert.items() if key == "notification_channels"}
+        assert given == channels, name
+
+
+@pytest.mark.parametrize(
+    "alarm_target", ["ops-pager", "None", "none ", f"none,{CHANNEL}", "projects/p/topics/t", ""]
+)
+def test_rejects_an_alarm_target_that_is_neither_a_channel_nor_none(
+    stack: TerraformStack, alarm_target: str
+) -> None:
+    with pytest.raises(LimitError) as error:
+        PubSubTaskTopic(
+            stack, "tasks", PubSubTaskTopicProps(project=PROJECT, alarm_target=alarm_target)
+        )
+    assert str(error.value) == (
+        f"environment 'test': PubSubTaskTopic.alarm_target = {alarm_target!r} is not allowed;"
+        " expected a Cloud Monitoring notification channel: 'projects/P/notificationChannels/ID',"
+        " or 'none' for alerts without notifications"
+    )
+
+
 def test_an_alarm_age_beyond_the_retention_could_never_fire(stack: TerraformStack) -> None:
     PubSubTaskTopic(
         stack,
@@ -583,11 +634,6 @@ def test_the_maximum_backoff_is_at_least_the_minimum(
         ("kms_key", "tasks-key", "a Cloud KMS key name: 'projects/P/locations/L/keyRings/R/"),
         ("workers", -1, "an integer >= 0"),
         ("oldest_message_alarm_seconds", 59, "an integer from 60 to 2678400"),
-        (
-            "alarm_target",
-            "ops-pager",
-            "a Cloud Monitoring notification channel: 'projects/P/notificationChannels/ID'",
-        ),
         ("project", "ML_Queues", "a Google Cloud project ID: 6 to 30 lowercase letters"),
         ("region", "europe", "a Google Cloud region such as 'europe-west1'"),
         ("producer", "producer@x.iam.gserviceaccount.com", "an IAM member such as"),
@@ -710,3 +756,99 @@ def test_accepts_every_character_pubsub_allows(stack: TerraformStack) -> None:
         for body in resources(synth(stack), resource_type)
     }
     assert names == {"a-_.~+%9", "Z" * 255}
+
+
+def _replaced_with(stack: TerraformStack, tasks: PubSubTaskTopic) -> dict[str, tuple[str, str]]:
+    """Each IAM member by the id the construct gave it (logical ids are hashed), as (type,
+    name) of the one resource whose replacement replaces it; that is also the resource it
+    grants on."""
+    synthesized = synth(stack)
+    replaced = {}
+    for child in tasks.node.children:
+        if isinstance(child, PubsubTopicIamMember):
+            resource_type, argument = PubsubTopicIamMember.TF_RESOURCE_TYPE, "topic"
+        elif isinstance(child, PubsubSubscriptionIamMember):
+            resource_type, argument = PubsubSubscriptionIamMember.TF_RESOURCE_TYPE, "subscription"
+        else:
+            continue
+        member = synthesized["resource"][resource_type][stack.get_logical_id(child)]
+        [trigger] = triggers(member)
+        assert trigger == target(member[argument])
+        replaced[child.node.id] = (trigger[0], name_of(synthesized, trigger))
+    return replaced
+
+
+def test_each_iam_member_is_replaced_with_the_topic_or_subscription_it_grants_on(
+    stack: TerraformStack,
+) -> None:
+    """IAM on a topic or subscription goes when it does, while Terraform's state keeps the
+    member: without it the service agent moves no dead letter and a worker pulls nothing
+    until a second apply. Replaced in the same apply, the new one has its IAM at once."""
+    tasks = PubSubTaskTopic(stack, "tasks", PubSubTaskTopicProps(project=PROJECT, workers=2))
+    tasks.grant_publish(PRODUCER)
+    for worker in (1, 2):
+        tasks.grant_consume(f"serviceAccount:w{worker}@x.iam.gserviceaccount.com", worker)
+    topic, subscription = PubsubTopic.TF_RESOURCE_TYPE, PubsubSubscription.TF_RESOURCE_TYPE
+    assert _replaced_with(stack, tasks) == {
+        "dead_letter_publisher": (topic, "mlTrainingTopic-dead-letter"),
+        "pubsub_producer_grant": (topic, "mlTrainingTopic"),
+        "subscription_dead_letter_subscriber": (subscription, "mlTrainingSubscription"),
+        "worker_1_subscription_dead_letter_subscriber": (
+            subscription,
+            "mlTrainingSubscription-worker-1",
+        ),
+        "worker_2_subscription_dead_letter_subscriber": (
+            subscription,
+            "mlTrainingSubscription-worker-2",
+        ),
+        "pubsub_worker_1_grant": (subscription, "mlTrainingSubscription-worker-1"),
+        "pubsub_shared_worker_1_grant": (subscription, "mlTrainingSubscription"),
+        "pubsub_worker_2_grant": (subscription, "mlTrainingSubscription-worker-2"),
+        "pubsub_shared_worker_2_grant": (subscription, "mlTrainingSubscription"),
+    }
+
+
+def test_each_subscription_is_replaced_with_the_topic_it_subscribes_to(
+    stack: TerraformStack,
+) -> None:
+    """A subscription of a replaced topic receives nothing more, while Terraform's state
+    keeps it: replaced in the same apply, workers pull the new topic's tasks at once. Only
+    that topic: the task subscriptions name the dead-letter topic in their dead-letter
+    policy alone, which Pub/Sub changes in place."""
+    PubSubTaskTopic(stack, "tasks", PubSubTaskTopicProps(project=PROJECT, workers=2))
+    synthesized = synth(stack)
+    replaced = {}
+    for subscription in resources(synthesized, PubsubSubscription.TF_RESOURCE_TYPE):
+        [trigger] = triggers(subscription)
+        assert trigger == target(subscription["topic"])
+        assert trigger[0] == PubsubTopic.TF_RESOURCE_TYPE
+        replaced[subscription["name"]] = name_of(synthesized, trigger)
+    assert replaced == {
+        "mlTrainingSubscription": "mlTrainingTopic",
+        "mlTrainingSubscription-worker-1": "mlTrainingTopic",
+        "mlTrainingSubscription-worker-2": "mlTrainingTopic",
+        "mlTrainingSubscription-dead-letter": "mlTrainingTopic-dead-letter",
+    }
+
+
+def test_only_subscriptions_and_iam_members_are_replaced_with_another_resource(
+    stack: TerraformStack,
+) -> None:
+    """Topics hold tasks and refer to nothing a replacement would leave them without:
+    replacing them along with something else would drop those tasks. The rest name what
+    they watch or use by name or path."""
+    key = "projects/p/locations/us/keyRings/ml/cryptoKeys/tasks"
+    tasks = PubSubTaskTopic(
+        stack, "tasks", PubSubTaskTopicProps(project=PROJECT, workers=1, kms_key=key)
+    )
+    tasks.grant_publish(PRODUCER)
+    synthesized = synth(stack)
+    replaced = {
+        PubsubSubscription.TF_RESOURCE_TYPE,
+        "google_pubsub_topic_iam_member",
+        "google_pubsub_subscription_iam_member",
+    }
+    assert replaced < set(synthesized["resource"])
+    for resource_type, bodies in synthesized["resource"].items():
+        for body in bodies.values():
+            assert ("lifecycle" in body) == (resource_type in replaced), resource_type

@@ -123,7 +123,7 @@ def test_provider_takes_exactly_the_schema_arguments_and_leaves_out_what_is_unse
     assert synthesized["provider"]["rabbitmq"] == [{"endpoint": "http://127.0.0.1:15672"}]
     assert synthesized["terraform"]["required_providers"]["rabbitmq"] == {
         "source": "cyrilgdn/rabbitmq",
-        "version": "~> 1.10",
+        "version": "1.10.1",
     }
 
 

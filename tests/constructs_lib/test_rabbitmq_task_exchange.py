@@ -10,10 +10,14 @@ from constructs_lib.aspects import PreventDestroy
 from constructs_lib.limits import LimitError
 from constructs_lib.rabbitmq_bindings import Permissions
 from constructs_lib.rabbitmq_task_exchange import RabbitMqTaskExchange, RabbitMqTaskExchangeProps
+from tests.constructs_lib.lifecycle_helpers import name_of, target, triggers
 from tests.synth_helpers import resources, synth
 
 QUORUM = {"durable": True, "arguments": {"x-queue-type": "quorum"}}
+CLASSIC = {"durable": True}
 NAME_RULE = "1 to 255 bytes of UTF-8 without control characters, not starting with 'amq.'"
+WORKER_POLICY = "ml_tasks-workers"
+EXCHANGE_POLICY = "ml_tasks-exchange"
 
 
 def exchange(stack: TerraformStack, **settings: Any) -> RabbitMqTaskExchange:
@@ -30,38 +34,95 @@ def named(synthesized: dict[str, Any], reference: str) -> tuple[str, str]:
     return resource_type, synthesized["resource"][resource_type][logical_id]["name"]
 
 
+def policies(synthesized: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Both policies by name: the worker queues' and the task exchange's, always the two."""
+    by_name = {body["name"]: body for body in resources(synthesized, "rabbitmq_policy")}
+    assert set(by_name) == {WORKER_POLICY, EXCHANGE_POLICY}
+    return by_name
+
+
+def worker_definition(synthesized: dict[str, Any]) -> dict[str, str]:
+    definition: dict[str, str] = policies(synthesized)[WORKER_POLICY]["policy"]["definition"]
+    return definition
+
+
 def test_seed_topology_durable_direct_exchange_and_three_quorum_worker_queues(
     stack: TerraformStack,
 ) -> None:
-    exchange(stack, dead_letter=False)
+    exchange(stack)
     synthesized = synth(stack)
-    assert resources(synthesized, "rabbitmq_exchange") == [
-        {"name": "ml_tasks", "vhost": "ml", "settings": {"type": "direct", "durable": True}}
+    exchanges = {e["name"]: e for e in resources(synthesized, "rabbitmq_exchange")}
+    assert exchanges["ml_tasks"] == {
+        "name": "ml_tasks",
+        "vhost": "ml",
+        "settings": {"type": "direct", "durable": True},
+    }
+    # Besides the task exchange, only the two that keep what no worker takes.
+    assert sorted(exchanges) == ["ml_tasks", "ml_tasks.dead_letter", "ml_tasks.unroutable"]
+    queues = {q["name"]: q for q in resources(synthesized, "rabbitmq_queue")}
+    for n in (1, 2, 3):
+        assert queues[f"worker_queue_{n}"] == {
+            "name": f"worker_queue_{n}",
+            "vhost": "ml",
+            "settings": QUORUM,
+        }
+    assert sorted(queues) == [
+        "ml_tasks.dead_letter",
+        "ml_tasks.unroutable",
+        *(f"worker_queue_{n}" for n in (1, 2, 3)),
     ]
-    assert resources(synthesized, "rabbitmq_queue") == [
-        {"name": f"worker_queue_{n}", "vhost": "ml", "settings": QUORUM} for n in (1, 2, 3)
-    ]
-    # Without dead-lettering the policy holds the delivery limit alone.
-    [policy] = resources(synthesized, "rabbitmq_policy")
-    assert policy["policy"]["definition"] == {"delivery-limit": "20"}
 
 
-def test_no_policy_when_there_is_nothing_to_put_in_it(stack: TerraformStack) -> None:
-    tasks = exchange(stack, queue_type="classic", dead_letter=False)
-    assert tasks.policy_name is None
-    assert "rabbitmq_policy" not in synth(stack)["resource"]
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {},
+        {"queue_type": "classic"},
+        {"queue_type": "classic", "dead_letter": False},
+        {"delivery_limit": 3, "max_length": 10, "message_ttl_seconds": 60},
+        {"queue_type": "classic", "max_length": 10},
+    ],
+)
+def test_a_full_worker_queue_always_refuses_new_tasks_and_never_drops_its_oldest(
+    stack: TerraformStack, settings: dict[str, Any]
+) -> None:
+    """The broker's default overflow is drop-head, which would lose the oldest task silently:
+    the worker policy exists whatever the settings, to say reject-publish."""
+    tasks = exchange(stack, **settings)
+    TerraformOutput(stack, "policy", value=tasks.policy_name)
+    synthesized = synth(stack)
+    assert worker_definition(synthesized)["overflow"] == "reject-publish"
+    assert named(synthesized, synthesized["output"]["policy"]["value"]) == (
+        "rabbitmq_policy",
+        WORKER_POLICY,
+    )
+
+
+def test_without_dead_letters_the_worker_policy_holds_the_overflow_alone(
+    stack: TerraformStack,
+) -> None:
+    exchange(stack, queue_type="classic", dead_letter=False)
+    assert worker_definition(synth(stack)) == {"overflow": "reject-publish"}
 
 
 def test_classic_queues_are_durable_without_a_type_argument(stack: TerraformStack) -> None:
     exchange(stack, queue_type="classic")
     synthesized = synth(stack)
     assert {q["name"]: q["settings"] for q in resources(synthesized, "rabbitmq_queue")} == {
-        name: {"durable": True}
-        for name in ("ml_tasks.dead_letter", "worker_queue_1", "worker_queue_2", "worker_queue_3")
+        name: CLASSIC
+        for name in (
+            "ml_tasks.dead_letter",
+            "ml_tasks.unroutable",
+            "worker_queue_1",
+            "worker_queue_2",
+            "worker_queue_3",
+        )
     }
-    [policy] = resources(synthesized, "rabbitmq_policy")
     # Classic queues dead-letter rejected and expired tasks, at most once.
-    assert policy["policy"]["definition"] == {"dead-letter-exchange": "ml_tasks.dead_letter"}
+    assert worker_definition(synthesized) == {
+        "overflow": "reject-publish",
+        "dead-letter-exchange": "ml_tasks.dead_letter",
+    }
 
 
 def test_dead_letters_go_through_a_fanout_exchange_to_a_queue_of_the_same_type(
@@ -87,7 +148,12 @@ def test_dead_letters_go_through_a_fanout_exchange_to_a_queue_of_the_same_type(
 
 
 def test_no_dead_letter_queue_name_without_dead_lettering(stack: TerraformStack) -> None:
-    assert exchange(stack, dead_letter=False).dead_letter_queue_name is None
+    tasks = exchange(stack, queue_type="classic", dead_letter=False)
+    assert tasks.dead_letter_queue_name is None
+    synthesized = synth(stack)
+    for resource_type in ("rabbitmq_exchange", "rabbitmq_queue"):
+        names = [body["name"] for body in resources(synthesized, resource_type)]
+        assert "ml_tasks.dead_letter" not in names, resource_type
 
 
 def test_mutable_settings_live_in_one_policy_that_matches_only_worker_queues(
@@ -101,7 +167,7 @@ def test_mutable_settings_live_in_one_policy_that_matches_only_worker_queues(
         consumer_timeout_seconds=7200,
     )
     TerraformOutput(stack, "policy", value=tasks.policy_name)
-    [policy] = resources(synthesized := synth(stack), "rabbitmq_policy")
+    policy = policies(synthesized := synth(stack))[WORKER_POLICY]
     assert policy == {
         "name": "ml_tasks-workers",
         "vhost": "ml",
@@ -120,8 +186,10 @@ def test_mutable_settings_live_in_one_policy_that_matches_only_worker_queues(
             },
         },
     }
+    # Never a kept queue: a dead-letter queue that dead-lettered into itself would cycle.
     pattern = re.compile(policy["policy"]["pattern"])
     names = [q["name"] for q in resources(synthesized, "rabbitmq_queue")]
+    assert {"ml_tasks.dead_letter", "ml_tasks.unroutable"} <= set(names)
     assert [n for n in names if pattern.search(n)] == [f"worker_queue_{n}" for n in (1, 2, 3)]
     assert named(synthesized, synthesized["output"]["policy"]["value"]) == (
         "rabbitmq_policy",
@@ -131,8 +199,7 @@ def test_mutable_settings_live_in_one_policy_that_matches_only_worker_queues(
 
 def test_the_delivery_limit_is_set_explicitly_by_default(stack: TerraformStack) -> None:
     exchange(stack)
-    [policy] = resources(synth(stack), "rabbitmq_policy")
-    assert policy["policy"]["definition"]["delivery-limit"] == "20"
+    assert worker_definition(synth(stack))["delivery-limit"] == "20"
 
 
 @pytest.mark.parametrize(
@@ -169,9 +236,8 @@ def test_the_consumer_timeout_is_written_only_for_brokers_that_take_it(
     )
     assert props.consumer_timeout_policy is written
     RabbitMqTaskExchange(stack, "tasks", props)
-    [policy] = resources(synth(stack), "rabbitmq_policy")
     expected = {"consumer-timeout": "7200000"} if written else {}
-    assert policy["policy"]["definition"] == {
+    assert worker_definition(synth(stack)) == {
         "dead-letter-exchange": "ml_tasks.dead_letter",
         "dead-letter-strategy": "at-least-once",
         "overflow": "reject-publish",
@@ -181,11 +247,15 @@ def test_the_consumer_timeout_is_written_only_for_brokers_that_take_it(
 
 
 def test_the_construct_protects_nothing_itself(stack: TerraformStack) -> None:
-    """Protection is the aspect's job alone, so one rule covers every construct."""
+    """Protection is the aspect's job alone, so one rule covers every construct; the only
+    lifecycle here replaces a binding with its queue and its exchange."""
     exchange(stack)
     for resource_type, bodies in synth(stack)["resource"].items():
         for body in bodies.values():
-            assert "lifecycle" not in body, resource_type
+            if resource_type == "rabbitmq_binding":
+                assert triggers(body) == [target(body["destination"]), target(body["source"])]
+            else:
+                assert "lifecycle" not in body, resource_type
 
 
 def test_prevent_destroy_protects_exchanges_and_queues_only(stack: TerraformStack) -> None:
@@ -202,11 +272,14 @@ def test_prevent_destroy_protects_exchanges_and_queues_only(stack: TerraformStac
         "rabbitmq_permissions",
     }
     for resource_type, bodies in synthesized["resource"].items():
-        protected = resource_type in ("rabbitmq_exchange", "rabbitmq_queue")
         for body in bodies.values():
-            assert ("lifecycle" in body) == protected, resource_type
-            if protected:
+            if resource_type in ("rabbitmq_exchange", "rabbitmq_queue"):
                 assert body["lifecycle"] == {"prevent_destroy": True}
+            elif resource_type == "rabbitmq_binding":
+                # Not protected, and still replaced with its queue and its exchange.
+                assert triggers(body) == [target(body["destination"]), target(body["source"])]
+            else:
+                assert "lifecycle" not in body, resource_type
 
 
 def test_grants_give_the_producer_the_exchange_and_each_worker_its_own_queue(
@@ -316,19 +389,28 @@ def test_wiring_names_the_user_that_was_granted_and_none_before(stack: Terraform
 
 
 @pytest.mark.parametrize(
-    ("dead_letter", "ids"),
+    ("settings", "ids"),
     [
         (
-            True,
-            ["rabbitmq_vhost", "exchange_name", "worker_queue_names", "rabbitmq_dead_letter_queue"],
+            {},
+            [
+                "rabbitmq_vhost",
+                "exchange_name",
+                "worker_queue_names",
+                "rabbitmq_dead_letter_queue",
+                "rabbitmq_unroutable_queue",
+            ],
         ),
-        (False, ["rabbitmq_vhost", "exchange_name", "worker_queue_names"]),
+        (
+            {"queue_type": "classic", "dead_letter": False},
+            ["rabbitmq_vhost", "exchange_name", "worker_queue_names", "rabbitmq_unroutable_queue"],
+        ),
     ],
 )
 def test_outputs_name_users_only_once_they_are_granted(
-    stack: TerraformStack, dead_letter: bool, ids: list[str]
+    stack: TerraformStack, settings: dict[str, Any], ids: list[str]
 ) -> None:
-    tasks = exchange(stack, dead_letter=dead_letter)
+    tasks = exchange(stack, **settings)
     assert [output.id for output in tasks.outputs()] == ids
     tasks.grant_publish("p")
     assert [output.id for output in tasks.outputs()] == [*ids, "rabbitmq_producer_user"]
@@ -361,6 +443,10 @@ def test_outputs_reach_the_resources_and_list_worker_users_in_worker_order(
     assert named(synthesized, values["rabbitmq_dead_letter_queue"]) == (
         "rabbitmq_queue",
         "ml_tasks.dead_letter",
+    )
+    assert named(synthesized, values["rabbitmq_unroutable_queue"]) == (
+        "rabbitmq_queue",
+        "ml_tasks.unroutable",
     )
     assert values["rabbitmq_producer_user"] == "p"
     assert values["rabbitmq_worker_users"] == ["w1", "w2"]
@@ -413,23 +499,34 @@ def test_rejects_values_the_broker_would_refuse(
 
 
 def test_each_queue_is_bound_with_its_own_name_as_routing_key(stack: TerraformStack) -> None:
-    exchange(stack, workers=4, dead_letter=False)
+    exchange(stack, workers=4)
     synthesized = synth(stack)
-    exchange_id = next(iter(synthesized["resource"]["rabbitmq_exchange"]))
+    [exchange_id] = [
+        exchange_id
+        for exchange_id, body in synthesized["resource"]["rabbitmq_exchange"].items()
+        if body["name"] == "ml_tasks"
+    ]
     queue_ids = {
         body["name"]: queue_id
         for queue_id, body in synthesized["resource"]["rabbitmq_queue"].items()
     }
-    bindings = resources(synthesized, "rabbitmq_binding")
+    source = f"${{rabbitmq_exchange.{exchange_id}.name}}"
+    bindings = [b for b in resources(synthesized, "rabbitmq_binding") if b["source"] == source]
     assert len(bindings) == 4
     for binding in bindings:
         queue_name = binding["routing_key"]
         assert binding == {
-            "source": f"${{rabbitmq_exchange.{exchange_id}.name}}",
+            "source": source,
             "vhost": "ml",
             "destination": f"${{rabbitmq_queue.{queue_ids[queue_name]}.name}}",
             "destination_type": "queue",
             "routing_key": queue_name,
+            "lifecycle": {
+                "replace_triggered_by": [
+                    f"rabbitmq_queue.{queue_ids[queue_name]}.id",
+                    f"rabbitmq_exchange.{exchange_id}.id",
+                ]
+            },
         }
     assert sorted(b["routing_key"] for b in bindings) == [f"worker_queue_{n}" for n in (1, 2, 3, 4)]
 
@@ -494,8 +591,8 @@ def test_queue_names_count_bytes_not_characters(stack: TerraformStack) -> None:
 
 
 def test_a_queue_name_of_exactly_255_bytes_is_allowed(stack: TerraformStack) -> None:
-    exchange(stack, queue_name_prefix="é" * 127, workers=1, dead_letter=False)
-    [queue] = resources(synth(stack), "rabbitmq_queue")
+    exchange(stack, queue_name_prefix="é" * 127, workers=1)
+    [queue] = [q for q in resources(synth(stack), "rabbitmq_queue") if q["name"].startswith("é")]
     assert queue["name"] == "é" * 127 + "1"
     assert len(queue["name"].encode()) == 255
 
@@ -509,8 +606,208 @@ def test_queue_names_may_not_take_the_brokers_prefix(stack: TerraformStack) -> N
     )
 
 
-def test_the_dead_letter_name_must_fit_too(stack: TerraformStack) -> None:
-    """The exchange name fits, but `<name>.dead_letter` would not."""
-    name = "x" * 250
-    with pytest.raises(LimitError, match=re.escape(repr(f"{name}.dead_letter"))):
-        exchange(stack, exchange_name=name)
+@pytest.mark.parametrize(
+    ("length", "settings", "too_long"),
+    [
+        # `.dead_letter` is a byte longer than `.unroutable`: at 244 only it is too long.
+        (244, {}, ".dead_letter"),
+        (245, {"queue_type": "classic", "dead_letter": False}, ".unroutable"),
+        (245, {}, ".unroutable"),
+    ],
+)
+def test_the_kept_queues_names_must_fit_too(
+    stack: TerraformStack, length: int, settings: dict[str, Any], too_long: str
+) -> None:
+    """The exchange name fits, but a name made from it would not; the error names that one."""
+    name = "x" * length
+    with pytest.raises(LimitError) as error:
+        exchange(stack, exchange_name=name, **settings)
+    assert str(error.value) == (
+        f"environment 'test': RabbitMqTaskExchange.exchange_name = {name!r} is not allowed;"
+        f" expected an exchange name that makes {name + too_long!r} {NAME_RULE}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("length", "settings"),
+    [(243, {}), (244, {"queue_type": "classic", "dead_letter": False})],
+)
+def test_kept_queue_names_of_exactly_255_bytes_are_allowed(
+    stack: TerraformStack, length: int, settings: dict[str, Any]
+) -> None:
+    name = "x" * length
+    exchange(stack, exchange_name=name, **settings)
+    kept = [
+        q["name"] for q in resources(synth(stack), "rabbitmq_queue") if q["name"].startswith(name)
+    ]
+    assert kept
+    assert max(len(queue.encode()) for queue in kept) == 255
+
+
+def test_a_quorum_queue_must_dead_letter(stack: TerraformStack) -> None:
+    """At the delivery limit a quorum queue drops a task that has nowhere to go."""
+    with pytest.raises(LimitError) as error:
+        exchange(stack, dead_letter=False)
+    assert str(error.value) == (
+        "environment 'test': RabbitMqTaskExchange.dead_letter = false is not allowed; expected"
+        " true with queue_type = 'quorum': at the delivery limit a quorum queue drops a task"
+        " that has no dead-letter exchange to go to"
+    )
+
+
+def test_a_quorum_queue_without_dead_letters_is_refused_first_for_dead_letter(
+    stack: TerraformStack,
+) -> None:
+    """Both rules are broken; the one named is the one whose fix (dead_letter = true) also
+    mends the other."""
+    with pytest.raises(LimitError) as error:
+        exchange(stack, dead_letter=False, message_ttl_seconds=60)
+    assert str(error.value).startswith(
+        "environment 'test': RabbitMqTaskExchange.dead_letter = false is not allowed;"
+    )
+
+
+def test_tasks_may_expire_only_into_a_dead_letter_queue(stack: TerraformStack) -> None:
+    with pytest.raises(LimitError) as error:
+        exchange(stack, queue_type="classic", dead_letter=False, message_ttl_seconds=60)
+    assert str(error.value) == (
+        "environment 'test': RabbitMqTaskExchange.message_ttl_seconds = 60 is not allowed;"
+        " expected it unset with dead_letter = false: an expired task would be dropped"
+    )
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"queue_type": "classic", "dead_letter": False},
+        {"message_ttl_seconds": 60},
+        {"queue_type": "classic", "message_ttl_seconds": 60},
+    ],
+)
+def test_settings_that_lose_no_task_are_allowed(
+    stack: TerraformStack, settings: dict[str, Any]
+) -> None:
+    exchange(stack, **settings)
+    assert worker_definition(synth(stack))["overflow"] == "reject-publish"
+
+
+def test_unroutable_tasks_are_kept_in_their_own_queue_through_an_alternate_exchange(
+    stack: TerraformStack,
+) -> None:
+    """A task whose routing key names no worker would be dropped (or returned, only when the
+    producer asked): the task exchange's alternate exchange keeps it instead."""
+    tasks = exchange(stack)
+    TerraformOutput(stack, "unroutable", value=tasks.unroutable_queue_name)
+    synthesized = synth(stack)
+    exchanges = {e["name"]: e for e in resources(synthesized, "rabbitmq_exchange")}
+    assert exchanges["ml_tasks.unroutable"] == {
+        "name": "ml_tasks.unroutable",
+        "vhost": "ml",
+        "settings": {"type": "fanout", "durable": True},
+    }
+    queues = {q["name"]: q for q in resources(synthesized, "rabbitmq_queue")}
+    assert queues["ml_tasks.unroutable"] == {
+        "name": "ml_tasks.unroutable",
+        "vhost": "ml",
+        "settings": QUORUM,
+    }
+    [binding] = [
+        b for b in resources(synthesized, "rabbitmq_binding") if "unroutable" in b["source"]
+    ]
+    assert binding["routing_key"] == ""
+    assert named(synthesized, binding["source"]) == ("rabbitmq_exchange", "ml_tasks.unroutable")
+    assert named(synthesized, binding["destination"]) == ("rabbitmq_queue", "ml_tasks.unroutable")
+    assert named(synthesized, synthesized["output"]["unroutable"]["value"]) == (
+        "rabbitmq_queue",
+        "ml_tasks.unroutable",
+    )
+    # Set by a policy, not an exchange argument, so it can change without replacing anything.
+    assert policies(synthesized)[EXCHANGE_POLICY] == {
+        "name": EXCHANGE_POLICY,
+        "vhost": "ml",
+        "policy": {
+            "pattern": "^ml_tasks$",
+            "priority": 0,
+            "apply_to": "exchanges",
+            "definition": {"alternate-exchange": "ml_tasks.unroutable"},
+        },
+    }
+    assert "arguments" not in exchanges["ml_tasks"]["settings"]
+    pattern = re.compile(policies(synthesized)[EXCHANGE_POLICY]["policy"]["pattern"])
+    assert [name for name in exchanges if pattern.search(name)] == ["ml_tasks"]
+
+
+def test_the_unroutable_queue_has_the_worker_queues_type(stack: TerraformStack) -> None:
+    exchange(stack, queue_type="classic", dead_letter=False)
+    queues = {q["name"]: q["settings"] for q in resources(synth(stack), "rabbitmq_queue")}
+    assert queues["ml_tasks.unroutable"] == CLASSIC
+
+
+def test_the_alternate_exchange_policy_escapes_the_exchange_name(stack: TerraformStack) -> None:
+    """A dot in the name would otherwise give the alternate exchange to exchanges that
+    differ there."""
+    exchange(stack, exchange_name="ml.tasks")
+    [policy] = [
+        body["policy"]
+        for body in resources(synth(stack), "rabbitmq_policy")
+        if body["name"] == "ml.tasks-exchange"
+    ]
+    assert policy["pattern"] == r"^ml\.tasks$"
+    assert policy["definition"] == {"alternate-exchange": "ml.tasks.unroutable"}
+    pattern = re.compile(policy["pattern"])
+    names = ("ml.tasks", "mlxtasks", "ml.tasks.unroutable", "ml.tasks.dead_letter")
+    assert [name for name in names if pattern.search(name)] == ["ml.tasks"]
+
+
+def test_resource_ids_are_kept_so_no_queue_is_replaced(stack: TerraformStack) -> None:
+    """Resource addresses derive from these ids: another id would replace the queue and drop
+    the tasks in it."""
+    tasks = exchange(stack, workers=2)
+    assert {child.node.id for child in tasks.node.children} == {
+        "exchange",
+        "worker_queue_1",
+        "worker_queue_2",
+        "worker_queue_1_binding",
+        "worker_queue_2_binding",
+        "dead_letter_exchange",
+        "dead_letter_queue",
+        "dead_letter_binding",
+        "unroutable_exchange",
+        "unroutable_queue",
+        "unroutable_binding",
+        "worker_policy",
+        "exchange_policy",
+    }
+
+
+# The bindings there are whatever the settings, each as (queue, exchange).
+ALWAYS_BOUND = {
+    ("worker_queue_1", "ml_tasks"),
+    ("worker_queue_2", "ml_tasks"),
+    ("ml_tasks.unroutable", "ml_tasks.unroutable"),
+}
+
+
+@pytest.mark.parametrize(
+    ("settings", "bound"),
+    [
+        ({}, {*ALWAYS_BOUND, ("ml_tasks.dead_letter", "ml_tasks.dead_letter")}),
+        ({"queue_type": "classic", "dead_letter": False}, ALWAYS_BOUND),
+    ],
+)
+def test_each_binding_is_replaced_with_the_queue_and_the_exchange_it_binds(
+    stack: TerraformStack, settings: dict[str, Any], bound: set[tuple[str, str]]
+) -> None:
+    """The broker drops a binding when its queue or its source exchange goes, while
+    Terraform's state still holds it: replaced in the same apply, no task goes unrouted
+    until a second one."""
+    exchange(stack, workers=2, **settings)
+    synthesized = synth(stack)
+    bindings = set()
+    for binding in resources(synthesized, "rabbitmq_binding"):
+        queue, source = triggers(binding)
+        assert (queue, source) == (target(binding["destination"]), target(binding["source"]))
+        assert (queue[0], source[0]) == ("rabbitmq_queue", "rabbitmq_exchange")
+        bindings.add((name_of(synthesized, queue), name_of(synthesized, source)))
+    assert bindings == bound
+    assert len(resources(synthesized, "rabbitmq_binding")) == len(bound)

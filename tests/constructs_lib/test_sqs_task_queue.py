@@ -20,6 +20,7 @@ from constructs_lib.sqs_task_queue import (
     SqsTaskQueue,
     SqsTaskQueueProps,
 )
+from tests.constructs_lib.lifecycle_helpers import name_of, target, triggers
 from tests.synth_helpers import resources, synth
 
 SEED = {
@@ -34,6 +35,7 @@ SEED = {
 # Only the queues, for tests about them.
 BARE: dict[str, Any] = {"enforce_ssl": False, "alarms": False}
 NAME_RULE = "1 to 80 characters: letters, digits, hyphens and underscores"
+ALARM_TOPIC = "arn:aws:sns:us-east-1:123456789012:ml-alarms"
 FIFO_NAME_RULE = (
     "1 to 75 letters, digits, hyphens and underscores, then '.fifo' (80 characters in all)"
 )
@@ -57,16 +59,29 @@ def test_a_dead_letter_queue_by_default_that_keeps_tasks_longer(stack: Terraform
     assert dlq["message_retention_seconds"] == 1_209_600 > source["message_retention_seconds"]
     assert "delay_seconds" not in dlq  # a dead task is inspected at once
     [redrive] = resources(synthesized, SqsQueueRedrivePolicy.TF_RESOURCE_TYPE)
+    # Each names both queues, and is replaced with either of them.
     assert redrive == {
         "queue_url": f"${{aws_sqs_queue.{source_id}.url}}",
         "redrive_policy": '${jsonencode({"deadLetterTargetArn" = '
         f'aws_sqs_queue.{dlq_id}.arn, "maxReceiveCount" = 5}})}}',
+        "lifecycle": {
+            "replace_triggered_by": [
+                f"aws_sqs_queue.{source_id}.id",
+                f"aws_sqs_queue.{dlq_id}.id",
+            ]
+        },
     }
     [allow] = resources(synthesized, SqsQueueRedriveAllowPolicy.TF_RESOURCE_TYPE)
     assert allow == {
         "queue_url": f"${{aws_sqs_queue.{dlq_id}.url}}",
         "redrive_allow_policy": '${jsonencode({"redrivePermission" = "byQueue", '
         f'"sourceQueueArns" = [aws_sqs_queue.{source_id}.arn]}})}}',
+        "lifecycle": {
+            "replace_triggered_by": [
+                f"aws_sqs_queue.{dlq_id}.id",
+                f"aws_sqs_queue.{source_id}.id",
+            ]
+        },
     }
 
 
@@ -282,6 +297,39 @@ def test_alarms_on_dead_letters_and_on_the_oldest_task_notify_the_topic(
         assert alarm["treat_missing_data"] == "notBreaching"
 
 
+@pytest.mark.parametrize(
+    ("alarm_target", "actions"),
+    [
+        (None, {}),
+        ("none", {}),
+        (ALARM_TOPIC, {"alarm_actions": [ALARM_TOPIC], "ok_actions": [ALARM_TOPIC]}),
+    ],
+)
+def test_alarms_notify_the_topic_given_and_nothing_when_told_none(
+    stack: TerraformStack, alarm_target: str | None, actions: dict[str, list[str]]
+) -> None:
+    """`none` says on purpose that alarms have no actions; it must not reach AWS as one."""
+    SqsTaskQueue(stack, "tasks", SqsTaskQueueProps(alarm_target=alarm_target))
+    alarms = resources(synth(stack), "aws_cloudwatch_metric_alarm")
+    assert len(alarms) == 2
+    for alarm in alarms:
+        given = {key: alarm[key] for key in ("alarm_actions", "ok_actions") if key in alarm}
+        assert given == actions, alarm["metric_name"]
+
+
+@pytest.mark.parametrize("alarm_target", ["ml-alarms", "None", "none ", f"{ALARM_TOPIC},none", ""])
+def test_rejects_an_alarm_target_that_is_neither_a_topic_nor_none(
+    stack: TerraformStack, alarm_target: str
+) -> None:
+    with pytest.raises(LimitError) as error:
+        SqsTaskQueue(stack, "tasks", SqsTaskQueueProps(alarm_target=alarm_target))
+    assert str(error.value) == (
+        f"environment 'test': SqsTaskQueue.alarm_target = {alarm_target!r} is not allowed;"
+        " expected an SNS topic ARN such as 'arn:aws:sns:us-east-1:123456789012:ml-alarms',"
+        " or 'none' for alarms without actions"
+    )
+
+
 def test_grants_give_producers_send_and_workers_consume_only(stack: TerraformStack) -> None:
     queue = SqsTaskQueue(stack, "tasks", SqsTaskQueueProps(name="q", **BARE))
     queue.grant_send_messages("producer", role="producer-role")
@@ -316,9 +364,16 @@ def test_prevent_destroy_protects_every_queue_in_the_stack(stack: TerraformStack
     assert sorted(queue["name"] for queue in queues) == ["a", "a-dlq", "b", "b-dlq"]
     for queue in queues:
         assert queue["lifecycle"] == {"prevent_destroy": True}
-    # Policies hold no tasks: Terraform may still replace them.
-    for redrive in resources(synthesized, SqsQueueRedrivePolicy.TF_RESOURCE_TYPE):
-        assert "lifecycle" not in redrive
+    # Policies hold no tasks: Terraform may still replace them, and does with their queues.
+    for resource_type in (
+        SqsQueueRedrivePolicy.TF_RESOURCE_TYPE,
+        SqsQueueRedriveAllowPolicy.TF_RESOURCE_TYPE,
+    ):
+        policies = resources(synthesized, resource_type)
+        assert len(policies) == 2, resource_type
+        for policy in policies:
+            types = [resource for resource, _ in triggers(policy)]
+            assert types == [SqsQueue.TF_RESOURCE_TYPE] * 2
 
 
 @pytest.mark.parametrize(
@@ -327,7 +382,6 @@ def test_prevent_destroy_protects_every_queue_in_the_stack(stack: TerraformStack
         ("kms_key", "my-key", "a KMS key ID, key ARN, alias name"),
         ("kms_data_key_reuse_period_seconds", 59, "an integer from 60 to 86400"),
         ("kms_data_key_reuse_period_seconds", 86_401, "an integer from 60 to 86400"),
-        ("alarm_target", "ml-alarms", "an SNS topic ARN"),
         ("oldest_message_alarm_seconds", 59, "an integer from 60 to 1209600"),
     ],
 )
@@ -399,3 +453,70 @@ def test_throughput_settings_only_where_sqs_takes_them(
     with pytest.raises(LimitError) as error:
         SqsTaskQueue(stack, "tasks", SqsTaskQueueProps(**settings))
     assert str(error.value) == f"environment 'test': {expected}"
+
+
+def _replaced_with(synthesized: dict[str, Any], resource_type: str) -> dict[str, list[str]]:
+    """Each policy of `resource_type`, by the name of the queue it is attached to, with the
+    names of the queues whose replacement replaces it, in order."""
+    replaced = {}
+    for policy in resources(synthesized, resource_type):
+        attached_to = target(policy["queue_url"])
+        [first, *_] = addresses = triggers(policy)
+        # The queue it is attached to comes first, named as its queue_url names it.
+        assert first == attached_to
+        replaced[name_of(synthesized, attached_to)] = [
+            name_of(synthesized, address) for address in addresses
+        ]
+    return replaced
+
+
+def test_each_policy_is_replaced_with_the_queues_it_names(stack: TerraformStack) -> None:
+    """A new queue of the same name has the same URL, so Terraform would keep the policies in
+    state while the queue that held them is gone: no redrive, no TLS rule, until a second
+    apply. Replaced in the same apply, the new queue has them at once."""
+    SqsTaskQueue(stack, "tasks")
+    synthesized = synth(stack)
+    assert _replaced_with(synthesized, SqsQueueRedrivePolicy.TF_RESOURCE_TYPE) == {
+        "mlTrainingQueue": ["mlTrainingQueue", "mlTrainingQueue-dlq"]
+    }
+    assert _replaced_with(synthesized, SqsQueueRedriveAllowPolicy.TF_RESOURCE_TYPE) == {
+        "mlTrainingQueue-dlq": ["mlTrainingQueue-dlq", "mlTrainingQueue"]
+    }
+    assert _replaced_with(synthesized, SqsQueuePolicy.TF_RESOURCE_TYPE) == {
+        "mlTrainingQueue": ["mlTrainingQueue"],
+        "mlTrainingQueue-dlq": ["mlTrainingQueue-dlq"],
+    }
+    # The rest name a queue by ARN or name, which a replacement keeps: nothing to replace.
+    for resource_type in (SqsQueue.TF_RESOURCE_TYPE, "aws_cloudwatch_metric_alarm"):
+        bodies = resources(synthesized, resource_type)
+        assert bodies
+        assert all("lifecycle" not in body for body in bodies), resource_type
+
+
+def test_without_a_dead_letter_queue_only_the_tls_policy_is_replaced_with_the_queue(
+    stack: TerraformStack,
+) -> None:
+    SqsTaskQueue(stack, "tasks", SqsTaskQueueProps(dead_letter=False, alarms=False))
+    synthesized = synth(stack)
+    assert set(synthesized["resource"]) == {
+        SqsQueue.TF_RESOURCE_TYPE,
+        SqsQueuePolicy.TF_RESOURCE_TYPE,
+    }
+    assert _replaced_with(synthesized, SqsQueuePolicy.TF_RESOURCE_TYPE) == {
+        "mlTrainingQueue": ["mlTrainingQueue"]
+    }
+
+
+def test_the_tls_policy_still_waits_for_the_redrive_policy(stack: TerraformStack) -> None:
+    """Both write the queue's attributes: the lifecycle must not take the ordering's place."""
+    SqsTaskQueue(stack, "tasks", SqsTaskQueueProps(alarms=False))
+    synthesized = synth(stack)
+    [redrive_id] = synthesized["resource"][SqsQueueRedrivePolicy.TF_RESOURCE_TYPE]
+    policies = {
+        name_of(synthesized, target(policy["queue_url"])): policy
+        for policy in resources(synthesized, SqsQueuePolicy.TF_RESOURCE_TYPE)
+    }
+    assert policies["mlTrainingQueue"]["depends_on"] == [
+        f"{SqsQueueRedrivePolicy.TF_RESOURCE_TYPE}.{redrive_id}"
+    ]
+    assert "depends_on" not in policies["mlTrainingQueue-dlq"]

@@ -25,6 +25,7 @@ from stacks.settings import load_environment
 from tests.integration.harness import require, run
 from tests.integration.rabbitmq_broker import Broker, find_script
 from tests.synth_helpers import PROJECT_ROOT, resources
+from tools.plan_guard import Change, rabbitmq_counter
 from tools.rabbitmq_definitions import definitions
 
 INSTALL_HINT = (
@@ -126,19 +127,21 @@ def test_the_broker_holds_the_synthesized_topology(
     broker: Broker, topology: dict[str, Any]
 ) -> None:
     vhost = topology["vhosts"][0]["name"]
-    [policy] = topology["policies"]
+    policies = {policy["name"]: policy for policy in topology["policies"]}
+    assert sorted(policies) == ["ml_tasks-exchange", "ml_tasks-workers"]
     queues = _listed(broker, vhost, "queues", "name", "durable", "type", "policy")
     workers = sorted(q["name"] for q in topology["queues"] if q["name"].startswith("worker_"))
     assert sorted((q["name"], q["durable"], q["type"], q["policy"]) for q in queues) == sorted(
-        [("ml_tasks.dead_letter", True, "quorum", "")]
-        + [(name, True, "quorum", policy["name"]) for name in workers]
+        [("ml_tasks.dead_letter", True, "quorum", ""), ("ml_tasks.unroutable", True, "quorum", "")]
+        + [(name, True, "quorum", "ml_tasks-workers") for name in workers]
     )
     exchanges = {
-        e["name"]: (e["type"], e["durable"])
-        for e in _listed(broker, vhost, "exchanges", "name", "type", "durable")
+        e["name"]: (e["type"], e["durable"], e["policy"])
+        for e in _listed(broker, vhost, "exchanges", "name", "type", "durable", "policy")
     }
-    assert exchanges["ml_tasks"] == ("direct", True)
-    assert exchanges["ml_tasks.dead_letter"] == ("fanout", True)
+    assert exchanges["ml_tasks"] == ("direct", True, "ml_tasks-exchange")
+    assert exchanges["ml_tasks.dead_letter"] == ("fanout", True, "")
+    assert exchanges["ml_tasks.unroutable"] == ("fanout", True, "")
     bindings = _listed(broker, vhost, "bindings", "source_name", "destination_name", "routing_key")
     routed = sorted(
         (b["source_name"], b["destination_name"], b["routing_key"])
@@ -146,7 +149,10 @@ def test_the_broker_holds_the_synthesized_topology(
         if b["source_name"].startswith("ml_tasks")
     )
     assert routed == sorted(
-        [("ml_tasks.dead_letter", "ml_tasks.dead_letter", "")]
+        [
+            ("ml_tasks.dead_letter", "ml_tasks.dead_letter", ""),
+            ("ml_tasks.unroutable", "ml_tasks.unroutable", ""),
+        ]
         + [("ml_tasks", name, name) for name in workers]
     )
 
@@ -161,9 +167,39 @@ def test_a_task_for_worker_2_reaches_only_worker_2(channel: Any, topology: dict[
     assert received == body
 
 
-def test_a_task_for_no_worker_is_returned_not_lost(channel: Any) -> None:
-    with pytest.raises(pika.exceptions.UnroutableError):
-        channel.basic_publish("ml_tasks", "worker_queue_999", b"task", mandatory=True)
+def test_a_task_for_no_worker_is_kept_in_the_unroutable_queue(channel: Any) -> None:
+    """Kept whatever the producer's flags: the alternate exchange takes it, so it is neither
+    dropped (no `mandatory`) nor only returned to a producer that may not listen."""
+    body = f"task for nobody {uuid.uuid4()}".encode()
+    channel.basic_publish("ml_tasks", "worker_queue_999", body, mandatory=True)
+    channel.basic_publish("ml_tasks", "no such worker", body)
+    for _ in range(2):
+        _, _, received = channel.basic_get("ml_tasks.unroutable", auto_ack=True)
+        assert received == body
+    for name in ("worker_queue_1", "worker_queue_2", "worker_queue_3", "ml_tasks.dead_letter"):
+        assert channel.queue_declare(name, passive=True).method.message_count == 0
+
+
+def test_the_plan_guard_counts_waiting_tasks_through_the_management_api(
+    broker: Broker, channel: Any, topology: dict[str, Any]
+) -> None:
+    """What `make plan` asks before it lets a queue, the exchange or the vhost go."""
+    vhost = topology["vhosts"][0]["name"]
+    for _ in range(3):
+        channel.basic_publish("ml_tasks", "worker_queue_2", b"task", mandatory=True)
+    count = rabbitmq_counter(f"http://127.0.0.1:{broker.management_port}", "guest", "guest")
+
+    def waiting(resource_type: str, **before: str) -> int | None:
+        return count(Change(f"{resource_type}.x", resource_type, "delete", (), before))
+
+    # The management API's counts follow the broker's statistics, every few seconds.
+    deadline = time.monotonic() + 30
+    while waiting("rabbitmq_queue", name="worker_queue_2", vhost=vhost) != 3:
+        assert time.monotonic() < deadline, "the management API never counted the 3 tasks"
+        time.sleep(0.5)
+    assert waiting("rabbitmq_queue", name="worker_queue_1", vhost=vhost) == 0
+    assert waiting("rabbitmq_exchange", name="ml_tasks", vhost=vhost) == 3
+    assert waiting("rabbitmq_vhost", name=vhost) == 3
 
 
 def test_confirmed_persistent_tasks_survive_a_broker_restart(
@@ -200,7 +236,7 @@ def test_confirmed_persistent_tasks_survive_a_broker_restart(
 def test_a_task_rejected_up_to_the_delivery_limit_is_dead_lettered_intact(
     broker: Broker, topology: dict[str, Any], channel: Any, passwords: dict[str, str]
 ) -> None:
-    [policy] = topology["policies"]
+    [policy] = [p for p in topology["policies"] if p["name"] == "ml_tasks-workers"]
     limit = policy["definition"]["delivery-limit"]
     body = json.dumps({"shard": "gs://data/shard-0003", "epochs": 2}).encode()
     producer = _connect(

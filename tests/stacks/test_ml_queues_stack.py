@@ -147,13 +147,12 @@ def test_only_prod_protects_queues_topics_and_subscriptions_from_destroy(
 ) -> None:
     kinds = ("aws_sqs_queue", "google_pubsub_topic", "google_pubsub_subscription")
     for env in CLOUD_ENVIRONMENTS:
-        lifecycles = {
-            str(body.get("lifecycle"))
+        protected = {
+            body.get("lifecycle", {}).get("prevent_destroy")
             for kind in kinds
             for body in resources(stack_json[env], kind)
         }
-        expected = {"prevent_destroy": True} if env == "prod" else None
-        assert lifecycles == {str(expected)}
+        assert protected == ({True} if env == "prod" else {None})
 
 
 @pytest.mark.parametrize("env", CLOUD_ENVIRONMENTS)
@@ -166,13 +165,13 @@ def test_rabbitmq_seed_names_inside_a_vhost_of_the_environment(
     assert vhost["name"] == f"ml-queues-{env}"
     assert vhost["default_queue_type"] == "quorum"
     exchanges = {e["name"]: e for e in resources(synthesized, "rabbitmq_exchange")}
-    assert sorted(exchanges) == ["ml_tasks", "ml_tasks.dead_letter"]
+    assert sorted(exchanges) == ["ml_tasks", "ml_tasks.dead_letter", "ml_tasks.unroutable"]
     assert exchanges["ml_tasks"]["vhost"] == "${rabbitmq_vhost.vhost.name}"
     queues = sorted(q["name"] for q in resources(synthesized, "rabbitmq_queue"))
     expected = sorted(f"worker_queue_{n}" for n in range(1, settings.workers + 1))
-    assert queues == sorted([*expected, "ml_tasks.dead_letter"])
+    assert queues == sorted([*expected, "ml_tasks.dead_letter", "ml_tasks.unroutable"])
     routing_keys = sorted(b["routing_key"] for b in resources(synthesized, "rabbitmq_binding"))
-    assert routing_keys == sorted(["", *expected])
+    assert routing_keys == sorted(["", "", *expected])
 
 
 @pytest.mark.parametrize("env", CLOUD_ENVIRONMENTS)
@@ -181,7 +180,9 @@ def test_rabbitmq_consumer_timeout_follows_the_task_duration_where_the_broker_ha
 ) -> None:
     settings = load_environment(PROJECT_CONFIG, env)
     assert settings.rabbitmq is not None
-    [policy] = resources(stack_json[env], "rabbitmq_policy")
+    [policy] = [
+        p for p in resources(stack_json[env], "rabbitmq_policy") if p["name"] == "ml_tasks-workers"
+    ]
     definition = policy["policy"]["definition"]
     assert definition["delivery-limit"] == "20"
     if settings.rabbitmq.consumer_timeout_policy:
@@ -250,6 +251,7 @@ def test_outputs_for_every_seed_export(stack_json: dict[str, dict[str, Any]], en
         "exchange_name",
         "worker_queue_names",
         "rabbitmq_dead_letter_queue",
+        "rabbitmq_unroutable_queue",
         "rabbitmq_producer_user",
         "rabbitmq_worker_users",
     }
@@ -407,3 +409,49 @@ def test_every_output_says_what_it_is(stack_json: dict[str, dict[str, Any]], env
     outputs = stack_json[env]["output"]
     undescribed = sorted(name for name, output in outputs.items() if not output.get("description"))
     assert outputs and undescribed == []
+
+
+@pytest.mark.parametrize("env", CLOUD_ENVIRONMENTS)
+def test_no_rabbitmq_task_is_dropped_by_the_broker(
+    stack_json: dict[str, dict[str, Any]], env: str
+) -> None:
+    """Unroutable tasks go to a kept queue; a full queue refuses, never drops its oldest."""
+    policies = {p["name"]: p["policy"] for p in resources(stack_json[env], "rabbitmq_policy")}
+    assert policies["ml_tasks-exchange"] == {
+        "apply_to": "exchanges",
+        "definition": {"alternate-exchange": "ml_tasks.unroutable"},
+        "pattern": "^ml_tasks$",
+        "priority": 0,
+    }
+    workers = policies["ml_tasks-workers"]["definition"]
+    assert workers["overflow"] == "reject-publish"
+    assert workers["dead-letter-exchange"] == "ml_tasks.dead_letter"
+
+
+def test_every_replace_trigger_names_a_resource_of_the_stack(
+    stack_json: dict[str, dict[str, Any]],
+) -> None:
+    """Bare `type.id` references (Terraform refuses `${...}` there) to resources that exist."""
+    for synthesized in stack_json.values():
+        addresses = {
+            f"{kind}.{name}" for kind, items in synthesized["resource"].items() for name in items
+        }
+        triggers = [
+            trigger
+            for items in synthesized["resource"].values()
+            for resource in items.values()
+            for trigger in resource.get("lifecycle", {}).get("replace_triggered_by", [])
+        ]
+        assert triggers and {trigger.removesuffix(".id") for trigger in triggers} <= addresses
+        assert all(trigger.endswith(".id") for trigger in triggers)
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_every_stack_states_the_terraform_it_needs(
+    stack_json: dict[str, dict[str, Any]], env: str
+) -> None:
+    """S3 state locking (`use_lockfile`) needs 1.10; providers are pinned exactly."""
+    terraform = stack_json[env]["terraform"]
+    assert terraform["required_version"] == ">= 1.10"
+    versions = {name: p["version"] for name, p in terraform["required_providers"].items()}
+    assert all(version[0].isdigit() for version in versions.values()), versions

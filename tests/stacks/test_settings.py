@@ -33,6 +33,14 @@ VALID: dict[str, Any] = {
 }
 
 
+def _prod(data: dict[str, Any]) -> dict[str, Any]:
+    """`data` as prod must have it: saying where alarms go ("none", on purpose, here)."""
+    data = copy.deepcopy(data)
+    for table in ("sqs", "pubsub"):
+        data[table]["alarm_target"] = "none"
+    return data
+
+
 def _with(path: str, value: Any) -> dict[str, Any]:
     """VALID with one dotted key set (or removed, for value=...)."""
     data = copy.deepcopy(VALID)
@@ -85,8 +93,8 @@ def test_the_environment_sets_each_backend_s_worker_count_and_task_duration() ->
 
 
 def test_prod_protects_its_queues_unless_told_otherwise() -> None:
-    assert parse_environment("prod", VALID, source="config/prod.toml").prevent_destroy
-    unprotected = _with("prevent_destroy", False)
+    assert parse_environment("prod", _prod(VALID), source="config/prod.toml").prevent_destroy
+    unprotected = _prod(_with("prevent_destroy", False))
     assert not parse_environment("prod", unprotected, source="config/prod.toml").prevent_destroy
 
 
@@ -311,7 +319,7 @@ def test_dead_letter_switches_default_on_and_can_be_turned_off() -> None:
 
 def test_remote_state_settings() -> None:
     s3 = {"backend": "s3", "bucket": "tf-state", "key": "ml/prod.tfstate", "region": "eu-west-1"}
-    assert parse_environment("prod", _with("state", s3), source="x").state == S3State(
+    assert parse_environment("prod", _prod(_with("state", s3)), source="x").state == S3State(
         bucket="tf-state", key="ml/prod.tfstate", region="eu-west-1"
     )
     assert "state.prefix is missing" in _error(_with("state", {"backend": "gcs", "bucket": "b-1"}))
@@ -531,3 +539,30 @@ def test_high_throughput_fifo_from_the_config_file() -> None:
         "config/dev.toml: sqs.fifo_throughput_limit = 'perMessageGroupId' is not allowed;"
         " expected deduplication_scope = 'messageGroup' with it, as SQS requires"
     )
+
+
+@pytest.mark.parametrize("table", ["sqs", "pubsub"])
+def test_prod_must_say_where_alarms_go(table: str) -> None:
+    """Unset, a dead letter would wait unseen; "none" is allowed only when said."""
+    data = copy.deepcopy(VALID)
+    data["sqs"]["alarm_target"] = "none"
+    data["pubsub"]["alarm_target"] = "none"
+    assert parse_environment("prod", data, source="config/prod.toml").prevent_destroy
+    del data[table]["alarm_target"]
+    with pytest.raises(ConfigError) as error:
+        parse_environment("prod", data, source="config/prod.toml")
+    assert str(error.value).startswith(
+        f"config/prod.toml: {table}.alarm_target is missing; prod must set it: expected "
+    )
+    assert str(error.value).endswith(
+        ", or 'none'"
+        + (" for alarms without actions" if table == "sqs" else " for alerts without notifications")
+    )
+    assert parse_environment("dev", data, source="config/dev.toml")  # only prod must
+
+
+def test_a_switched_off_backend_needs_no_alarm_target_in_prod() -> None:
+    data = copy.deepcopy(VALID)
+    data["sqs"] = {"enabled": False}
+    data["pubsub"] = {"enabled": False}
+    assert parse_environment("prod", data, source="config/prod.toml").sqs is None

@@ -31,25 +31,31 @@ def test_dev_topology_as_definitions(stack_json: dict[str, dict[str, Any]]) -> N
     exchange = {"vhost": "ml-queues-dev", "durable": True, "auto_delete": False}
     assert result["exchanges"] == [
         {**exchange, "name": "ml_tasks", "type": "direct", "internal": False, "arguments": {}},
-        {
-            **exchange,
-            "name": "ml_tasks.dead_letter",
-            "type": "fanout",
-            "internal": False,
-            "arguments": {},
-        },
+        *(
+            {**exchange, "name": name, "type": "fanout", "internal": False, "arguments": {}}
+            for name in ("ml_tasks.dead_letter", "ml_tasks.unroutable")
+        ),
     ]
-    assert sorted(q["name"] for q in result["queues"]) == ["ml_tasks.dead_letter", *names]
+    assert sorted(q["name"] for q in result["queues"]) == [
+        "ml_tasks.dead_letter",
+        "ml_tasks.unroutable",
+        *names,
+    ]
     for queue in result["queues"]:
         assert queue["durable"] and queue["vhost"] == "ml-queues-dev"
         assert queue["arguments"] == {"x-queue-type": "quorum"}
     assert sorted(
         (b["source"], b["destination"], b["routing_key"]) for b in result["bindings"]
     ) == [("ml_tasks", name, name) for name in names] + [
-        ("ml_tasks.dead_letter", "ml_tasks.dead_letter", "")
+        ("ml_tasks.dead_letter", "ml_tasks.dead_letter", ""),
+        ("ml_tasks.unroutable", "ml_tasks.unroutable", ""),
     ]
-    [policy] = result["policies"]
-    assert policy["definition"] == {
+    policies = {p["name"]: p for p in result["policies"]}
+    assert policies["ml_tasks-exchange"]["apply-to"] == "exchanges"
+    assert policies["ml_tasks-exchange"]["definition"] == {
+        "alternate-exchange": "ml_tasks.unroutable"
+    }
+    assert policies["ml_tasks-workers"]["definition"] == {
         "dead-letter-exchange": "ml_tasks.dead_letter",
         "dead-letter-strategy": "at-least-once",
         "overflow": "reject-publish",

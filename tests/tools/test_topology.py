@@ -37,9 +37,12 @@ def test_one_node_per_resource_and_one_edge_per_flow(
     assert len(pubsub_dead_letters) == sum("dead_letter_policy" in s for s in subscriptions)
     workers = len([k for k in stack["output"] if re.fullmatch(r"worker_\d+", k)])
     rabbit_dead_letters = [
-        e for e in graph.edges if e.kind == "dead_letter" and "rabbit" in e.source
+        e for e in graph.edges if e.kind == "dead_letter" and "rabbitmq_queue" in e.source
     ]
     assert len(rabbit_dead_letters) == (workers if "rabbitmq_policy" in stack["resource"] else 0)
+    # Tasks for no worker: from the task exchange to its alternate exchange, once.
+    unroutable = [e for e in graph.edges if e.label == "no worker's key"]
+    assert len(unroutable) == (1 if "rabbitmq_policy" in stack["resource"] else 0)
 
 
 def test_who_may_publish_and_consume_in_prod(stack_json: dict[str, dict[str, Any]]) -> None:

@@ -1,0 +1,111 @@
+"""The plan guard's judgement, on plans in `terraform show -json`'s format.
+
+The rabbitmq and google providers cannot run here, so their cases are plans written in the
+format Terraform records (resource_changes with actions, replace_paths and the state before);
+tests/integration/test_plan_guard.py runs the guard on real plans against moto and RabbitMQ.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tools.plan_guard import Change, changes, judge
+
+
+def _change(
+    address: str, actions: list[str], before: dict[str, Any] | None, **extra: Any
+) -> dict[str, Any]:
+    resource_type = address.split(".", maxsplit=1)[0]
+    return {
+        "address": address,
+        "mode": "managed",
+        "type": resource_type,
+        "name": address.split(".")[1],
+        "change": {"actions": actions, "before": before, "after": None, **extra},
+    }
+
+
+QUEUE_3 = "rabbitmq_queue.rabbitmq_task_exchange_worker_queue_3_ABC"
+BINDING_3 = "rabbitmq_binding.rabbitmq_task_exchange_worker_queue_3_binding_DEF"
+SUBSCRIPTION_2 = "google_pubsub_subscription.pubsub_task_topic_worker_2_subscription_123"
+PLAN: dict[str, Any] = {
+    "format_version": "1.2",
+    "resource_changes": [
+        # A queue type change: the provider marks settings ForceNew.
+        _change(
+            QUEUE_3,
+            ["delete", "create"],
+            {"name": "worker_queue_3", "vhost": "ml"},
+            replace_paths=[["settings", 0, "arguments"]],
+        ),
+        # Its binding goes with it (replace_triggered_by), which holds no task itself.
+        _change(BINDING_3, ["delete", "create"], {"source": "ml_tasks"}),
+        # A lowered worker count.
+        _change(SUBSCRIPTION_2, ["delete"], {"name": "s-worker-2"}),
+        _change("rabbitmq_policy.rabbitmq_task_exchange_worker_policy_1", ["update"], {}),
+        _change("aws_sqs_queue.sqs_worker_4_queue_9", ["create"], None),
+        _change("rabbitmq_vhost.vhost", ["no-op"], {"name": "ml"}),
+        {
+            "address": "data.google_project.p",
+            "mode": "data",
+            "type": "google_project",
+            "change": {"actions": ["read"]},
+        },
+    ],
+}
+
+
+def test_every_change_but_no_ops_and_reads_with_what_forces_a_replace() -> None:
+    planned = changes(PLAN)
+    assert [(c.address, c.action) for c in planned] == [
+        (QUEUE_3, "replace"),
+        (BINDING_3, "replace"),
+        (SUBSCRIPTION_2, "delete"),
+        ("rabbitmq_policy.rabbitmq_task_exchange_worker_policy_1", "update"),
+        ("aws_sqs_queue.sqs_worker_4_queue_9", "create"),
+    ]
+    assert planned[0].replace_paths == ("settings.0.arguments",)
+    assert [c.loses_tasks for c in planned] == [True, False, True, False, False]
+
+
+def test_a_replace_and_a_delete_with_tasks_or_unknown_counts_are_refused() -> None:
+    counts = {QUEUE_3: 7}  # Pub/Sub cannot be counted here: unknown
+    verdict = judge(changes(PLAN), lambda change: counts.get(change.address), allowed=[])
+    assert verdict.refused == [
+        f"{QUEUE_3} (replace, tasks waiting: 7)",
+        f"{SUBSCRIPTION_2} (delete, tasks waiting: unknown)",
+    ]
+    assert f"| {QUEUE_3} | replace | settings.0.arguments | 7 |" in verdict.rows
+    assert f"| {BINDING_3} | replace |  |  |" in verdict.rows
+
+
+def test_empty_resources_and_allowed_addresses_pass() -> None:
+    counts = {QUEUE_3: 0}
+    verdict = judge(
+        changes(PLAN), lambda change: counts.get(change.address), allowed=[SUBSCRIPTION_2]
+    )
+    assert verdict.refused == []
+    assert f"| {SUBSCRIPTION_2} | delete |  | unknown (allowed by ALLOW_TASK_LOSS) |" in (
+        verdict.rows
+    )
+
+
+def test_updates_in_place_and_creates_are_never_counted() -> None:
+    asked: list[str] = []
+
+    def count(change: Change) -> int | None:
+        asked.append(change.address)
+        return None
+
+    planned = [c for c in changes(PLAN) if c.action in ("update", "create")]
+    assert judge(planned, count, allowed=[]).refused == []
+    assert asked == []
+
+
+@pytest.mark.parametrize("actions", [["delete", "create"], ["create", "delete"]])
+def test_both_replace_orders_are_replaces(actions: list[str]) -> None:
+    plan = {"resource_changes": [_change("aws_sqs_queue.q", actions, {"url": "u"})]}
+    [change] = changes(plan)
+    assert change.action == "replace" and change.loses_tasks

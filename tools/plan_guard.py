@@ -1,0 +1,269 @@
+"""Plan a stack, show every change, and refuse to delete or replace what holds tasks.
+
+Why: `prevent_destroy` only guards resources still in the configuration. Lowering `workers`,
+switching a backend off or a ForceNew change (SQS `fifo`, a RabbitMQ queue's type, a Pub/Sub
+filter) deletes queues with their tasks, and `cdktf deploy` applies it without a word. This
+runs a real `terraform plan`, reads `terraform show -json`, prints one row per change, and
+refuses any delete or replace of a task-holding resource unless the backend reports it
+empty or the operator named it in the allow list. `--apply` then applies exactly the plan
+it checked.
+
+A saved plan holds the values of sensitive variables (the RabbitMQ passwords), so it is
+written to a private temporary folder and deleted when the guard ends.
+
+    python -m tools.plan_guard cdktf.out/stacks/dev [--allow ADDRESS,...] [--apply]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from constructs_lib.task_holding import TASK_HOLDING_TYPES
+
+ALLOW_VARIABLE = "ALLOW_TASK_LOSS"
+_ACTIONS = {
+    ("create",): "create",
+    ("update",): "update",
+    ("delete",): "delete",
+    ("delete", "create"): "replace",
+    ("create", "delete"): "replace",
+}
+
+
+class GuardError(Exception):
+    """Terraform or a backend could not be asked; the message says what failed."""
+
+
+@dataclass(frozen=True)
+class Change:
+    """One resource change of a plan, as the guard judges it."""
+
+    address: str
+    type: str
+    action: str
+    replace_paths: tuple[str, ...]
+    before: Mapping[str, Any]
+
+    @property
+    def loses_tasks(self) -> bool:
+        """Deleting or replacing a task-holding resource drops whatever waits in it."""
+        return self.type in TASK_HOLDING_TYPES and self.action in ("delete", "replace")
+
+
+def changes(plan: Mapping[str, Any]) -> list[Change]:
+    """Every managed resource that the plan creates, updates, replaces or deletes."""
+    result = []
+    for item in plan.get("resource_changes", []):
+        if item.get("mode") != "managed":
+            continue
+        action = _ACTIONS.get(tuple(item["change"]["actions"]))
+        if action is None:  # no-op, read
+            continue
+        paths = item["change"].get("replace_paths") or []
+        result.append(
+            Change(
+                address=item["address"],
+                type=item["type"],
+                action=action,
+                replace_paths=tuple(".".join(map(str, path)) for path in paths),
+                before=item["change"].get("before") or {},
+            )
+        )
+    return result
+
+
+Counter = Callable[[Change], int | None]
+
+
+def sqs_counter(region: str, endpoint: str | None) -> Counter:
+    """Tasks in an SQS queue: visible, in flight and delayed, as SQS reports them."""
+    import boto3  # noqa: PLC0415 (only stacks with SQS need the AWS client)
+
+    client = boto3.client("sqs", region_name=region, endpoint_url=endpoint)
+    names = (
+        "ApproximateNumberOfMessages",
+        "ApproximateNumberOfMessagesNotVisible",
+        "ApproximateNumberOfMessagesDelayed",
+    )
+
+    def count(change: Change) -> int | None:
+        url = change.before.get("url") or change.before.get("id")
+        if not url:
+            return None
+        attributes = client.get_queue_attributes(QueueUrl=url, AttributeNames=list(names))
+        return sum(int(attributes["Attributes"].get(name, 0)) for name in names)
+
+    return count
+
+
+def rabbitmq_counter(endpoint: str, username: str, password: str) -> Counter:
+    """Tasks in a queue, in every queue of a vhost, or in the queues an exchange feeds, from
+    the management API's message counts (ready and unacknowledged)."""
+    token = base64.b64encode(f"{username}:{password}".encode()).decode()
+
+    def get(*parts: str) -> Any:
+        path = "/".join(urllib.parse.quote(part, safe="") for part in parts)
+        request = urllib.request.Request(
+            f"{endpoint.rstrip('/')}/api/{path}", headers={"Authorization": f"Basic {token}"}
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.load(response)
+
+    def messages(vhost: str, queue: str) -> int:
+        return int(get("queues", vhost, queue).get("messages", 0))
+
+    def count(change: Change) -> int | None:
+        before = change.before
+        if change.type == "rabbitmq_queue":
+            return messages(before["vhost"], before["name"])
+        if change.type == "rabbitmq_vhost":
+            return sum(int(queue.get("messages", 0)) for queue in get("queues", before["name"]))
+        if change.type == "rabbitmq_exchange":
+            bindings = get("exchanges", before["vhost"], before["name"], "bindings", "source")
+            queues = {b["destination"] for b in bindings if b["destination_type"] == "queue"}
+            return sum(messages(before["vhost"], queue) for queue in sorted(queues))
+        return None
+
+    return count
+
+
+def counters(stack: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Counter]:
+    """A task counter per resource type prefix, from the stack's provider blocks and the
+    credentials the providers themselves read from the environment."""
+    providers = stack.get("provider", {})
+    result: dict[str, Counter] = {}
+    if "aws" in providers:
+        aws = providers["aws"][0]
+        endpoints = aws.get("endpoints") or [{}]
+        result["aws_"] = sqs_counter(aws["region"], endpoints[0].get("sqs"))
+    if "rabbitmq" in providers:
+        endpoint = providers["rabbitmq"][0].get("endpoint") or env.get("RABBITMQ_ENDPOINT")
+        username, password = env.get("RABBITMQ_USERNAME"), env.get("RABBITMQ_PASSWORD")
+        if endpoint and username and password:
+            result["rabbitmq_"] = rabbitmq_counter(endpoint, username, password)
+    return result
+
+
+def count_tasks(change: Change, by_prefix: Mapping[str, Counter]) -> int | None:
+    """None: unknown (no API here, or it did not answer), which the guard treats as not empty."""
+    for prefix, counter in by_prefix.items():
+        if change.type.startswith(prefix):
+            try:
+                return counter(change)
+            # Any failure (unreachable API, botocore's many errors, a missing queue) means
+            # the count is unknown, which refuses the change: never a guess of 0.
+            except Exception as error:
+                print(f"warning: could not count the tasks in {change.address}: {error}")
+                return None
+    return None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    rows: list[str]
+    refused: list[str]
+
+
+def judge(
+    planned: Iterable[Change], count: Callable[[Change], int | None], allowed: Iterable[str]
+) -> Verdict:
+    """One table row per change; refused: what would lose tasks without anyone agreeing."""
+    allowed = set(allowed)
+    rows = ["| address | action | forced by | tasks waiting |", "| --- | --- | --- | --- |"]
+    refused = []
+    for change in planned:
+        tasks = ""
+        if change.type in TASK_HOLDING_TYPES and change.action != "create":
+            waiting = count(change) if change.loses_tasks else None
+            tasks = "unknown" if waiting is None else str(waiting)
+            if change.action == "update":
+                tasks = "kept (updated in place)"
+            elif change.address in allowed:
+                tasks += f" (allowed by {ALLOW_VARIABLE})"
+            elif waiting != 0:
+                refused.append(f"{change.address} ({change.action}, tasks waiting: {tasks})")
+        forced = ", ".join(change.replace_paths)
+        rows.append(f"| {change.address} | {change.action} | {forced} | {tasks} |")
+    return Verdict(rows, refused)
+
+
+def _terraform(stack_dir: Path, *arguments: str) -> str:
+    result = subprocess.run(
+        ["terraform", *arguments],
+        cwd=stack_dir,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+    if result.returncode != 0:
+        raise GuardError(
+            f"terraform {arguments[0]} failed:\n{result.stdout[-3000:]}{result.stderr[-3000:]}"
+        )
+    return result.stdout
+
+
+def _allowed(text: str | None) -> list[str]:
+    return [item.strip() for item in (text or "").split(",") if item.strip()]
+
+
+def guard(stack_dir: Path, *, allowed: list[str], apply: bool) -> int:
+    stack = json.loads((stack_dir / "cdk.tf.json").read_text(encoding="utf-8"))
+    _terraform(stack_dir, "init", "-input=false", "-no-color")
+    with tempfile.TemporaryDirectory(prefix="ml-queues-plan-") as private:
+        plan_file = str(Path(private) / "plan.tfplan")
+        _terraform(stack_dir, "plan", "-input=false", "-no-color", f"-out={plan_file}")
+        plan = json.loads(_terraform(stack_dir, "show", "-json", plan_file))
+        planned = changes(plan)
+        by_prefix = counters(stack, os.environ)
+        verdict = judge(planned, lambda change: count_tasks(change, by_prefix), allowed)
+        print(f"{len(planned)} changes to stack {stack_dir.name}:")
+        print("\n".join(verdict.rows))
+        if verdict.refused:
+            print(
+                f"refused: this plan deletes or replaces {len(verdict.refused)} resource(s)"
+                " holding tasks, or whose tasks could not be counted:\n  "
+                + "\n  ".join(verdict.refused)
+                + "\nDrain them first (workers take every task, the counts reach 0), or, to"
+                " lose what waits there on purpose, name them:"
+                f" {ALLOW_VARIABLE}=<address>,<address> make deploy ENV={stack_dir.name}",
+                file=sys.stderr,
+            )
+            return 4
+        if apply:
+            print(_terraform(stack_dir, "apply", "-input=false", "-no-color", plan_file))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("stack_dir", type=Path, help="cdktf.out/stacks/<env>")
+    parser.add_argument(
+        "--allow",
+        default=os.environ.get(ALLOW_VARIABLE),
+        help=f"addresses whose tasks may be lost, comma-separated (default: ${ALLOW_VARIABLE})",
+    )
+    parser.add_argument("--apply", action="store_true", help="apply the plan it checked")
+    args = parser.parse_args(argv)
+    try:
+        return guard(args.stack_dir, allowed=_allowed(args.allow), apply=args.apply)
+    except GuardError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
