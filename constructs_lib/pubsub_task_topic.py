@@ -33,13 +33,16 @@ from constructs_lib.wiring import PubSubProducerWiring, PubSubWorkerWiring
 
 # Dead letters are kept as long as Pub/Sub allows: someone has to look at them.
 _LONGEST_RETENTION = f"{limits.PUBSUB_RETENTION_SECONDS.high}s"
-# The message attribute that addresses a task to one worker.
-WORKER_ATTRIBUTE = "worker"
 
 
 def _topic_names_fit(values: Mapping[str, Any]) -> str | None:
+    """The longest are the last worker's topic and the dead-letter topic."""
     topic = values["topic_name"]
-    names = [topic, f"{topic}-dead-letter"] if values["dead_letter"] else [topic]
+    names = [topic]
+    if values["workers"]:
+        names.append(f"{topic}-worker-{values['workers']}")
+    if values["dead_letter"]:
+        names.append(f"{topic}-dead-letter")
     return limits.names_fit(names, limits.PUBSUB_NAME, what="a name")
 
 
@@ -93,7 +96,10 @@ class PubSubTaskTopicProps:
         None, rule=limits.GCP_REGION, meaning="Google Cloud region for the provider"
     )
     topic_name: str = setting(
-        "mlTrainingTopic", rule=limits.PUBSUB_NAME, config=False, meaning="the task topic"
+        "mlTrainingTopic",
+        rule=limits.PUBSUB_NAME,
+        config=False,
+        meaning="the shared task topic; worker n's is `<name>-worker-<n>`",
     )
     subscription_name: str = setting(
         "mlTrainingSubscription",
@@ -105,7 +111,7 @@ class PubSubTaskTopicProps:
         0,
         rule=limits.IntRange(0),
         from_environment=FromEnvironment("workers"),
-        meaning="one filtered subscription each",
+        meaning="one topic and subscription each",
     )
     ack_deadline_seconds: int = setting(
         10,
@@ -135,8 +141,8 @@ class PubSubTaskTopicProps:
     )
     shared: bool = setting(
         True,
-        meaning="besides one filtered subscription per worker, one for tasks without a"
-        " `worker` attribute",
+        meaning="besides a topic and subscription per worker, a shared pair (the seed's"
+        " topic) for tasks any worker may take; `false`: no shared topic at all",
     )
     dead_letter: bool = setting(
         True,
@@ -152,7 +158,7 @@ class PubSubTaskTopicProps:
     kms_key: str | None = setting(
         None,
         rule=limits.GCP_KMS_KEY,
-        meaning="CMEK for both topics; the service agent may use the key",
+        meaning="CMEK for every topic; the service agent may use the key",
     )
     alarms: bool = setting(
         True,
@@ -173,7 +179,9 @@ class PubSubTaskTopicProps:
         " notifications, incidents in the console only (prod must say which)",
     )
     producer: str | None = setting(
-        None, rule=limits.IAM_MEMBER, meaning="IAM member that may publish to the topic"
+        None,
+        rule=limits.IAM_MEMBER,
+        meaning="IAM member that may publish to every task topic (the shared and each worker's)",
     )
     worker_template: str | None = setting(
         None,
@@ -184,19 +192,21 @@ class PubSubTaskTopicProps:
 
 
 class PubSubTaskTopic(Construct):
-    """A topic, a shared pull subscription and one filtered subscription per worker.
+    """A topic and a pull subscription per worker, and a shared pair for any worker.
 
-    Pub/Sub gives every subscription its own copy of a message, so routing works by filter:
-    worker N's subscription takes messages whose `worker` attribute is `worker_N`, and the
-    shared subscription takes those without the attribute ("any worker"). With no workers
-    the shared subscription takes everything, as in the seed. Filters are immutable: changing
-    one (or the worker count from 0) replaces the subscription.
+    Each worker has a topic of its own (`<topic>-worker-<n>`) with one subscription, so a
+    task published there is delivered, and billed, once whatever the number of workers; with
+    filtered subscriptions on one topic every task was billed once per subscription, and a
+    task whose `worker` attribute named no subscription was acknowledged and gone. Now a
+    publish to a worker that does not exist fails at the producer (NOT_FOUND). The shared
+    topic (the seed's name) and its subscription take tasks for any worker; without
+    `shared` there is no shared topic at all, since a topic without a subscription drops
+    what is published to it.
 
     A message that fails `max_delivery_attempts` times goes to a dead-letter topic, which
-    has its own subscription so that dead letters are kept (a topic without subscriptions
-    drops what is published to it). Pub/Sub's service agent moves them and needs publisher
-    on the dead-letter topic and subscriber on each source subscription; without that IAM,
-    Pub/Sub does not even count delivery attempts.
+    has its own subscription so that dead letters are kept. Pub/Sub's service agent moves
+    them and needs publisher on the dead-letter topic and subscriber on each source
+    subscription; without that IAM, Pub/Sub does not even count delivery attempts.
 
     Cloud Monitoring alerting policies fire when a task waits too long on any task
     subscription (nobody is consuming) and when a dead letter arrives, like the SQS alarms.
@@ -215,49 +225,44 @@ class PubSubTaskTopic(Construct):
         self._agent = (
             f"serviceAccount:service-{self._project.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
         )
-        encryption = self._encryption(props.kms_key)
-        self._topic = PubsubTopic(self, "topic", name=props.topic_name, **encryption)
-        topics = [self._topic]
-        self._dead_letter_topic: PubsubTopic | None = None
-        if props.dead_letter:
-            self._dead_letter_topic = self._dead_letters(encryption)
-            topics.append(self._dead_letter_topic)
-        if props.kms_key is None:
-            for topic in topics:
-                skip_check(
-                    topic,
-                    "CKV_GCP_83",
-                    reason="Pub/Sub encrypts every topic with Google-managed keys; a"
-                    " customer-managed key is optional (kms_key) and none was given",
-                )
+        self._encryption_settings = self._encryption(props.kms_key)
+        self._dead_letter_topic = self._dead_letters() if props.dead_letter else None
+        self._topic = self._task_topic("topic", props.topic_name) if props.shared else None
         self._shared = (
-            self._task_subscription(
-                "subscription",
-                props.subscription_name,
-                f"NOT attributes:{WORKER_ATTRIBUTE}" if props.workers else None,
-            )
-            if props.shared
+            self._task_subscription("subscription", props.subscription_name, self._topic)
+            if self._topic is not None
             else None
         )
-        self._workers = [
-            self._task_subscription(
-                f"worker_{n}_subscription",
-                f"{props.subscription_name}-worker-{n}",
-                f'attributes.{WORKER_ATTRIBUTE} = "{self.worker_attribute(n)[1]}"',
-            )
+        self._worker_topics = [
+            self._task_topic(f"worker_{n}_topic", f"{props.topic_name}-worker-{n}")
             for n in range(1, props.workers + 1)
         ]
+        self._workers = [
+            self._task_subscription(
+                f"worker_{n}_subscription", f"{props.subscription_name}-worker-{n}", topic
+            )
+            for n, topic in enumerate(self._worker_topics, start=1)
+        ]
 
-    def _dead_letters(self, encryption: dict[str, Any]) -> PubsubTopic:
+    def _task_topic(self, id: str, name: str, **arguments: Any) -> PubsubTopic:
+        topic = PubsubTopic(self, id, name=name, **self._encryption_settings, **arguments)
+        if self._props.kms_key is None:
+            skip_check(
+                topic,
+                "CKV_GCP_83",
+                reason="Pub/Sub encrypts every topic with Google-managed keys; a"
+                " customer-managed key is optional (kms_key) and none was given",
+            )
+        return topic
+
+    def _dead_letters(self) -> PubsubTopic:
         """The dead-letter topic, a subscription that keeps what lands there, its alarm, and
         the service agent's right to publish to it."""
         name = f"{self._props.subscription_name}-dead-letter"
-        topic = PubsubTopic(
-            self,
+        topic = self._task_topic(
             "dead_letter_topic",
-            name=f"{self._props.topic_name}-dead-letter",
+            f"{self._props.topic_name}-dead-letter",
             message_retention_duration=_LONGEST_RETENTION,
-            **encryption,
         )
         subscription = self._subscription_on(
             "dead_letter_subscription",
@@ -283,13 +288,12 @@ class PubSubTaskTopic(Construct):
         )
         return topic
 
-    def _task_subscription(self, id: str, name: str, filter: str | None) -> PubsubSubscription:
+    def _task_subscription(self, id: str, name: str, topic: PubsubTopic) -> PubsubSubscription:
         props = self._props
         subscription = self._subscription_on(
             id,
             name=name,
-            topic=self._topic,
-            filter=filter,
+            topic=topic,
             ack_deadline_seconds=props.ack_deadline_seconds,
             message_retention_duration=f"{props.message_retention_seconds}s",
             retry_policy=PubsubSubscriptionRetryPolicy(
@@ -399,15 +403,23 @@ class PubSubTaskTopic(Construct):
         )
 
     def grant_publish(self, principal: str) -> None:
-        """`principal` is an IAM member ('serviceAccount:...'): publish to the topic only."""
-        PubsubTopicIamMember(
-            self,
-            "pubsub_producer_grant",
-            topic=self._topic.name,
-            lifecycle=replaced_with(self._topic),
-            role="roles/pubsub.publisher",
-            member=principal,
-        )
+        """`principal` is an IAM member ('serviceAccount:...'): publish to every task topic,
+        nothing else."""
+        topics = [(f"pubsub_worker_{n}_producer_grant", topic) for n, topic in self._numbered()]
+        if self._topic is not None:
+            topics.insert(0, ("pubsub_producer_grant", self._topic))
+        for id, topic in topics:
+            PubsubTopicIamMember(
+                self,
+                id,
+                topic=topic.name,
+                role="roles/pubsub.publisher",
+                member=principal,
+                lifecycle=replaced_with(topic),
+            )
+
+    def _numbered(self) -> list[tuple[int, PubsubTopic]]:
+        return list(enumerate(self._worker_topics, start=1))
 
     def grant_consume(self, principal: str, worker: int) -> None:
         """`principal` is an IAM member: pull from worker `worker`'s own subscription and the
@@ -443,44 +455,48 @@ class PubSubTaskTopic(Construct):
         return self._shared.id if self._shared is not None else None
 
     @property
-    def topic_path(self) -> str:
-        """`projects/P/topics/T`, what publishers pass to the API."""
-        return self._topic.id
+    def topic_path(self) -> str | None:
+        """`projects/P/topics/T` of the shared topic, what publishers pass to the API; None
+        when there is none."""
+        return self._topic.id if self._topic is not None else None
 
-    @staticmethod
-    def worker_attribute(worker: int) -> tuple[str, str]:
-        """The message attribute that routes a task to `worker`."""
-        return WORKER_ATTRIBUTE, f"worker_{worker}"
+    @property
+    def worker_topic_paths(self) -> list[str]:
+        """`projects/P/topics/T` of each worker's topic, worker 1 first."""
+        return [topic.id for topic in self._worker_topics]
 
     def producer_wiring(self) -> PubSubProducerWiring:
-        return PubSubProducerWiring(topic=self._topic.id, worker_attribute=WORKER_ATTRIBUTE)
+        return PubSubProducerWiring(topic=self.topic_path, worker_topics=self.worker_topic_paths)
 
     def worker_wiring(self, worker: int) -> PubSubWorkerWiring:
-        attribute, value = self.worker_attribute(worker)
         return PubSubWorkerWiring(
             subscription=self._worker(worker, "worker_wiring").id,
             shared_subscription=self.shared_address,
-            attribute=attribute,
-            attribute_value=value,
         )
 
     def outputs(self) -> list[ChannelOutput]:
-        outputs = [
-            ChannelOutput("ml_training_topic_name", self._topic.name, "name of the task topic")
-        ]
-        if self._shared is not None:
-            outputs.append(
+        outputs = []
+        if self._topic is not None and self._shared is not None:
+            outputs += [
+                ChannelOutput(
+                    "ml_training_topic_name", self._topic.name, "name of the shared task topic"
+                ),
                 ChannelOutput(
                     "ml_training_subscription_name",
                     self._shared.name,
-                    "name of the shared subscription, for tasks without a worker attribute",
-                )
-            )
-        outputs.append(
+                    "name of the shared subscription, for tasks any worker may take",
+                ),
+            ]
+        outputs += [
+            ChannelOutput(
+                "pubsub_worker_topic_names",
+                [topic.name for topic in self._worker_topics],
+                "name of each worker's topic, worker 1 first: publish there to reach it",
+            ),
             ChannelOutput(
                 "pubsub_worker_subscription_names",
                 [subscription.name for subscription in self._workers],
                 "name of each worker's own subscription, worker 1 first",
-            )
-        )
+            ),
+        ]
         return outputs

@@ -62,16 +62,14 @@ class _PubSub(Wiring):
 
 @dataclass(frozen=True, kw_only=True)
 class PubSubProducerWiring(_PubSub):
-    topic: str
-    worker_attribute: str
+    topic: str | None
+    worker_topics: list[str]
 
 
 @dataclass(frozen=True, kw_only=True)
 class PubSubWorkerWiring(_PubSub):
     subscription: str
     shared_subscription: str | None
-    attribute: str
-    attribute_value: str
 
 
 @dataclass(frozen=True, kw_only=True)

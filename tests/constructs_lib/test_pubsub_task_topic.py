@@ -29,6 +29,13 @@ NAME_RULE = (
 )
 PRODUCER = "serviceAccount:p@x.iam.gserviceaccount.com"
 CHANNEL = "projects/ml-queues-dev/notificationChannels/123"
+# Every kind of topic there is, with two workers and the defaults.
+ALL_TOPICS = {
+    "mlTrainingTopic",
+    "mlTrainingTopic-worker-1",
+    "mlTrainingTopic-worker-2",
+    "mlTrainingTopic-dead-letter",
+}
 
 
 def _with_comments(stack: TerraformStack) -> dict[str, Any]:
@@ -61,6 +68,20 @@ def _names_by_reference(synthesized: dict[str, Any], attribute: str) -> dict[str
         for resource_type in (PubsubTopic.TF_RESOURCE_TYPE, PubsubSubscription.TF_RESOURCE_TYPE)
         for resource_id, body in synthesized["resource"][resource_type].items()
     }
+
+
+def _topic_of_each_subscription(synthesized: dict[str, Any]) -> dict[str, str]:
+    """Subscription name -> name of the topic it is on. Routing is by topic alone: a filter
+    would let a subscription acknowledge and lose what it does not match, so none has one."""
+    topics = {
+        f"${{{PubsubTopic.TF_RESOURCE_TYPE}.{resource_id}.name}}": body["name"]
+        for resource_id, body in synthesized["resource"][PubsubTopic.TF_RESOURCE_TYPE].items()
+    }
+    on = {}
+    for subscription in resources(synthesized, PubsubSubscription.TF_RESOURCE_TYPE):
+        assert "filter" not in subscription, subscription["name"]
+        on[subscription["name"]] = topics[subscription["topic"]]
+    return on
 
 
 def test_seed_names_without_dead_letters_are_one_topic_and_its_subscription(
@@ -105,20 +126,30 @@ def test_task_subscriptions_never_expire_and_retry_with_backoff(stack: Terraform
     assert "enable_message_ordering" not in shared
 
 
-def test_one_filtered_subscription_per_worker_and_a_shared_one_for_any_worker(
-    stack: TerraformStack,
-) -> None:
+def test_one_topic_per_worker_and_a_shared_one_for_any_worker(stack: TerraformStack) -> None:
+    """Each worker's topic has its subscription and nothing else on it: a task published
+    there is delivered, and billed, once, and a worker that does not exist has no topic."""
     tasks = PubSubTaskTopic(stack, "tasks", PubSubTaskTopicProps(project=PROJECT, workers=3))
-    subscriptions = _by_name(synth(stack), PubsubSubscription.TF_RESOURCE_TYPE)
-    filters = {name: body.get("filter") for name, body in subscriptions.items()}
-    assert filters == {
-        "mlTrainingSubscription": "NOT attributes:worker",
-        "mlTrainingSubscription-worker-1": 'attributes.worker = "worker_1"',
-        "mlTrainingSubscription-worker-2": 'attributes.worker = "worker_2"',
-        "mlTrainingSubscription-worker-3": 'attributes.worker = "worker_3"',
-        "mlTrainingSubscription-dead-letter": None,
+    synthesized = synth(stack)
+    topics = _by_name(synthesized, PubsubTopic.TF_RESOURCE_TYPE)
+    assert set(topics) == {
+        "mlTrainingTopic",
+        "mlTrainingTopic-worker-1",
+        "mlTrainingTopic-worker-2",
+        "mlTrainingTopic-worker-3",
+        "mlTrainingTopic-dead-letter",
     }
-    assert tasks.worker_attribute(2) == ("worker", "worker_2")
+    assert _topic_of_each_subscription(synthesized) == {
+        "mlTrainingSubscription": "mlTrainingTopic",
+        "mlTrainingSubscription-worker-1": "mlTrainingTopic-worker-1",
+        "mlTrainingSubscription-worker-2": "mlTrainingTopic-worker-2",
+        "mlTrainingSubscription-worker-3": "mlTrainingTopic-worker-3",
+        "mlTrainingSubscription-dead-letter": "mlTrainingTopic-dead-letter",
+    }
+    for n in (1, 2, 3):
+        topic = tasks.node.find_child(f"worker_{n}_topic")
+        assert isinstance(topic, PubsubTopic)
+        assert topics[f"mlTrainingTopic-worker-{n}"]["id"] == stack.get_logical_id(topic)
     assert len(tasks.worker_addresses) == 3
 
 
@@ -143,16 +174,21 @@ def test_dead_letters_go_to_their_own_topic_and_are_kept(stack: TerraformStack) 
         }
 
 
+def _agent(synthesized: dict[str, Any]) -> str:
+    """The IAM member of the project's Pub/Sub service agent, which moves dead letters."""
+    [project_id] = synthesized["data"]["google_project"]
+    return (
+        f"serviceAccount:service-${{data.google_project.{project_id}.number}}"
+        "@gcp-sa-pubsub.iam.gserviceaccount.com"
+    )
+
+
 def test_the_service_agent_may_move_dead_letters(stack: TerraformStack) -> None:
     PubSubTaskTopic(stack, "tasks", PubSubTaskTopicProps(project=PROJECT, workers=2))
     synthesized = synth(stack)
     [project] = synthesized["data"]["google_project"].values()
     assert project == {"project_id": PROJECT}
-    [project_id] = synthesized["data"]["google_project"]
-    agent = (
-        f"serviceAccount:service-${{data.google_project.{project_id}.number}}"
-        "@gcp-sa-pubsub.iam.gserviceaccount.com"
-    )
+    agent = _agent(synthesized)
     [publisher] = resources(synthesized, "google_pubsub_topic_iam_member")
     assert (publisher["role"], publisher["member"]) == ("roles/pubsub.publisher", agent)
     assert "dead_letter_topic" in publisher["topic"]
@@ -161,16 +197,16 @@ def test_the_service_agent_may_move_dead_letters(stack: TerraformStack) -> None:
     assert {(s["role"], s["member"]) for s in subscribers} == {("roles/pubsub.subscriber", agent)}
 
 
-def test_customer_managed_key_on_both_topics_after_the_agent_may_use_it(
+def test_customer_managed_key_on_every_topic_after_the_agent_may_use_it(
     stack: TerraformStack,
 ) -> None:
     key = "projects/p/locations/us/keyRings/ml/cryptoKeys/tasks"
-    PubSubTaskTopic(stack, "tasks", PubSubTaskTopicProps(project=PROJECT, kms_key=key))
+    PubSubTaskTopic(stack, "tasks", PubSubTaskTopicProps(project=PROJECT, workers=2, kms_key=key))
     synthesized = synth(stack)
     [grant] = synthesized["resource"]["google_kms_crypto_key_iam_member"].items()
     assert grant[1]["role"] == "roles/cloudkms.cryptoKeyEncrypterDecrypter"
     topics = resources(synthesized, PubsubTopic.TF_RESOURCE_TYPE)
-    assert len(topics) == 2
+    assert {topic["name"] for topic in topics} == ALL_TOPICS
     for topic in topics:
         assert topic["kms_key_name"] == key
         assert topic["depends_on"] == [f"google_kms_crypto_key_iam_member.{grant[0]}"]
@@ -181,9 +217,9 @@ def test_customer_managed_key_on_both_topics_after_the_agent_may_use_it(
 def test_without_a_customer_key_the_topics_say_why_the_cmek_check_does_not_apply(
     stack: TerraformStack,
 ) -> None:
-    PubSubTaskTopic(stack, "tasks", PubSubTaskTopicProps(project=PROJECT))
+    PubSubTaskTopic(stack, "tasks", PubSubTaskTopicProps(project=PROJECT, workers=2))
     topics = _with_comments(stack)["resource"][PubsubTopic.TF_RESOURCE_TYPE].values()
-    assert len(topics) == 2
+    assert {topic["name"] for topic in topics} == ALL_TOPICS
     for topic in topics:
         assert "Google-managed keys" in topic["//"]["checkov_skip"]["CKV_GCP_83"]
 
@@ -192,10 +228,12 @@ def test_delivery_options_on_the_task_subscriptions_only(stack: TerraformStack) 
     PubSubTaskTopic(
         stack,
         "tasks",
-        PubSubTaskTopicProps(project=PROJECT, exactly_once_delivery=True, message_ordering=True),
+        PubSubTaskTopicProps(
+            project=PROJECT, workers=1, exactly_once_delivery=True, message_ordering=True
+        ),
     )
     subscriptions = _by_name(synth(stack), PubsubSubscription.TF_RESOURCE_TYPE)
-    assert len(subscriptions) == 2
+    assert len(subscriptions) == 3
     for name, subscription in subscriptions.items():
         options = {
             key: subscription.get(key)
@@ -215,7 +253,7 @@ def test_prevent_destroy_protects_every_topic_and_subscription(stack: TerraformS
     synthesized = synth(stack)
     subscriptions = resources(synthesized, PubsubSubscription.TF_RESOURCE_TYPE)
     topics = resources(synthesized, PubsubTopic.TF_RESOURCE_TYPE)
-    assert (len(subscriptions), len(topics)) == (3, 2)
+    assert (len(subscriptions), len(topics)) == (3, 3)
     for topic in topics:
         assert topic["lifecycle"] == {"prevent_destroy": True}
     # Protected, and still replaced with their topic: Terraform refuses that plan instead.
@@ -256,7 +294,23 @@ def _consumers(stack: TerraformStack, tasks: PubSubTaskTopic) -> dict[str, tuple
     return consumers
 
 
-def test_grants_publish_on_the_topic_and_consume_on_a_worker_s_and_the_shared_subscription(
+def _publishers(stack: TerraformStack, tasks: PubSubTaskTopic) -> dict[str, tuple[str, str]]:
+    """Publisher grants by the id the construct gave them, each as (member, name of the
+    topic granted)."""
+    synthesized = synth(stack)
+    names = _names_by_reference(synthesized, "name")
+    grants = synthesized["resource"].get(PubsubTopicIamMember.TF_RESOURCE_TYPE, {})
+    publishers = {}
+    for child in tasks.node.children:
+        if isinstance(child, PubsubTopicIamMember):
+            grant = grants[stack.get_logical_id(child)]
+            assert grant["role"] == "roles/pubsub.publisher"
+            publishers[child.node.id] = (grant["member"], names[grant["topic"]])
+    assert len(publishers) == len(grants)  # no grant on a topic escapes the comparison
+    return publishers
+
+
+def test_grants_publish_on_every_topic_and_consume_on_a_worker_s_and_the_shared_subscription(
     stack: TerraformStack,
 ) -> None:
     tasks = PubSubTaskTopic(
@@ -270,11 +324,11 @@ def test_grants_publish_on_the_topic_and_consume_on_a_worker_s_and_the_shared_su
         "environment 'test': PubSubTaskTopic.grant_consume worker = 3 is not allowed;"
         " expected an integer from 1 to 2"
     )
-    synthesized = synth(stack)
-    [publish] = resources(synthesized, "google_pubsub_topic_iam_member")
-    assert (publish["role"], publish["member"]) == ("roles/pubsub.publisher", PRODUCER)
-    assert _names_by_reference(synthesized, "name")[publish["topic"]] == "mlTrainingTopic"
-    assert isinstance(tasks.node.find_child("pubsub_producer_grant"), PubsubTopicIamMember)
+    assert _publishers(stack, tasks) == {
+        "pubsub_producer_grant": (PRODUCER, "mlTrainingTopic"),
+        "pubsub_worker_1_producer_grant": (PRODUCER, "mlTrainingTopic-worker-1"),
+        "pubsub_worker_2_producer_grant": (PRODUCER, "mlTrainingTopic-worker-2"),
+    }
     # The refused worker got nothing, not even the shared subscription.
     assert _consumers(stack, tasks) == {
         "pubsub_worker_2_grant": (
@@ -300,22 +354,53 @@ def test_without_a_shared_subscription_workers_take_only_their_own_tasks(
     assert tasks.shared_address is None
     assert tasks.worker_wiring(1).shared_subscription is None
     assert [output.id for output in tasks.outputs()] == [
-        "ml_training_topic_name",
+        "pubsub_worker_topic_names",
         "pubsub_worker_subscription_names",
     ]
-    filters = {
-        name: body.get("filter")
-        for name, body in _by_name(synth(stack), PubsubSubscription.TF_RESOURCE_TYPE).items()
-    }
-    assert filters == {
-        "mlTrainingSubscription-worker-1": 'attributes.worker = "worker_1"',
-        "mlTrainingSubscription-worker-2": 'attributes.worker = "worker_2"',
+    assert _topic_of_each_subscription(synth(stack)) == {
+        "mlTrainingSubscription-worker-1": "mlTrainingTopic-worker-1",
+        "mlTrainingSubscription-worker-2": "mlTrainingTopic-worker-2",
     }
     assert _consumers(stack, tasks) == {
         "pubsub_worker_1_grant": (
             "serviceAccount:w1@x.iam.gserviceaccount.com",
             "mlTrainingSubscription-worker-1",
         ),
+    }
+
+
+def test_without_a_shared_subscription_there_is_no_shared_topic(stack: TerraformStack) -> None:
+    """A topic without a subscription drops what is published to it: a producer must get
+    NOT_FOUND there instead, and has nothing to publish to but the workers' topics."""
+    tasks = PubSubTaskTopic(
+        stack, "tasks", PubSubTaskTopicProps(project=PROJECT, workers=2, shared=False)
+    )
+    tasks.grant_publish(PRODUCER)
+    assert tasks.topic_path is None
+    assert tasks.node.try_find_child("topic") is None
+    assert tasks.node.try_find_child("pubsub_producer_grant") is None
+    synthesized = synth(stack)
+    assert set(_by_name(synthesized, PubsubTopic.TF_RESOURCE_TYPE)) == {
+        "mlTrainingTopic-worker-1",
+        "mlTrainingTopic-worker-2",
+        "mlTrainingTopic-dead-letter",
+    }
+    assert _topic_of_each_subscription(synthesized) == {
+        "mlTrainingSubscription-worker-1": "mlTrainingTopic-worker-1",
+        "mlTrainingSubscription-worker-2": "mlTrainingTopic-worker-2",
+        "mlTrainingSubscription-dead-letter": "mlTrainingTopic-dead-letter",
+    }
+    # The producer publishes to each worker's topic and nowhere else, not to dead letters.
+    assert _publishers(stack, tasks) == {
+        "dead_letter_publisher": (_agent(synthesized), "mlTrainingTopic-dead-letter"),
+        "pubsub_worker_1_producer_grant": (PRODUCER, "mlTrainingTopic-worker-1"),
+        "pubsub_worker_2_producer_grant": (PRODUCER, "mlTrainingTopic-worker-2"),
+    }
+    topic = PubsubTopic.TF_RESOURCE_TYPE
+    replaced = _replaced_with(stack, tasks)
+    assert {grant: replaced[grant] for grant in replaced if grant.endswith("_producer_grant")} == {
+        "pubsub_worker_1_producer_grant": (topic, "mlTrainingTopic-worker-1"),
+        "pubsub_worker_2_producer_grant": (topic, "mlTrainingTopic-worker-2"),
     }
 
 
@@ -330,7 +415,9 @@ def test_a_worker_outside_the_count_has_no_wiring(stack: TerraformStack, worker:
     )
 
 
-def test_addresses_are_subscription_paths_in_worker_order(stack: TerraformStack) -> None:
+def test_addresses_are_subscription_and_topic_paths_in_worker_order(
+    stack: TerraformStack,
+) -> None:
     tasks = PubSubTaskTopic(
         stack, "tasks", PubSubTaskTopicProps(project=PROJECT, workers=3, topic_name="t-dev")
     )
@@ -340,6 +427,7 @@ def test_addresses_are_subscription_paths_in_worker_order(stack: TerraformStack)
             "workers": tasks.worker_addresses,
             "shared": tasks.shared_address,
             "topic": tasks.topic_path,
+            "worker_topics": tasks.worker_topic_paths,
         },
     )
     paths = _names_by_reference(synth(stack), "id")
@@ -348,44 +436,66 @@ def test_addresses_are_subscription_paths_in_worker_order(stack: TerraformStack)
     ]
     assert paths[values["shared"]] == "mlTrainingSubscription"
     assert paths[values["topic"]] == "t-dev"
+    assert [paths[path] for path in values["worker_topics"]] == [
+        f"t-dev-worker-{n}" for n in (1, 2, 3)
+    ]
 
 
-def test_the_wiring_addresses_the_filter_of_each_worker_s_subscription(
+def test_the_wiring_addresses_each_worker_s_topic_and_subscription(
     stack: TerraformStack,
 ) -> None:
     tasks = PubSubTaskTopic(stack, "tasks", PubSubTaskTopicProps(project=PROJECT, workers=2))
     producer = tasks.producer_wiring()
     assert isinstance(producer, PubSubProducerWiring)
     workers = [tasks.worker_wiring(n) for n in (1, 2)]
-    for n, wiring in enumerate(workers, start=1):
+    for wiring in workers:
         assert isinstance(wiring, PubSubWorkerWiring)
-        assert (wiring.attribute, wiring.attribute_value) == tasks.worker_attribute(n)
-        assert wiring.attribute == producer.worker_attribute
     values = _resolved(
         stack,
         {
             "producer": producer.output(),
+            "own_topics": tasks.worker_topic_paths,
             **{f"worker_{n}": wiring.output() for n, wiring in enumerate(workers, start=1)},
         },
     )
     synthesized = synth(stack)
     paths = _names_by_reference(synthesized, "id")
-    filters = {
-        body["name"]: body.get("filter")
-        for body in resources(synthesized, PubsubSubscription.TF_RESOURCE_TYPE)
-    }
+    topic_of = _topic_of_each_subscription(synthesized)
+    assert set(values["producer"]) == {"topic", "worker_topics"}
     assert paths[values["producer"]["topic"]] == "mlTrainingTopic"
-    assert values["producer"]["worker_attribute"] == "worker"
+    assert values["producer"]["worker_topics"] == values["own_topics"]
     for n in (1, 2):
         worker = values[f"worker_{n}"]
+        assert set(worker) == {"subscription", "shared_subscription"}
         assert (paths[worker["subscription"]], paths[worker["shared_subscription"]]) == (
             f"mlTrainingSubscription-worker-{n}",
             "mlTrainingSubscription",
         )
-        # What the worker is told to expect is exactly what its subscription lets through.
-        assert filters[paths[worker["subscription"]]] == (
-            f'attributes.{worker["attribute"]} = "{worker["attribute_value"]}"'
+        # Where the producer publishes worker n's tasks is exactly what its subscription is on.
+        assert (
+            paths[values["producer"]["worker_topics"][n - 1]]
+            == (topic_of[paths[worker["subscription"]]])
         )
+        assert topic_of[paths[worker["shared_subscription"]]] == paths[values["producer"]["topic"]]
+
+
+def test_without_a_shared_topic_the_producer_is_wired_to_the_workers_topics_only(
+    stack: TerraformStack,
+) -> None:
+    """No shared topic is no topic value at all: `make worker-env` then leaves the variable
+    out, and a producer cannot publish to a topic nobody reads."""
+    tasks = PubSubTaskTopic(
+        stack, "tasks", PubSubTaskTopicProps(project=PROJECT, workers=2, shared=False)
+    )
+    producer = tasks.producer_wiring().output()
+    assert producer["topic"] is None
+    values = _resolved(stack, {"worker_topics": producer["worker_topics"]})
+    paths = _names_by_reference(synth(stack), "id")
+    assert [paths[path] for path in values["worker_topics"]] == [
+        "mlTrainingTopic-worker-1",
+        "mlTrainingTopic-worker-2",
+    ]
+    assert tasks.worker_wiring(2).output()["shared_subscription"] is None
 
 
 def test_outputs_name_the_topic_the_shared_and_each_worker_s_subscription(
@@ -400,9 +510,12 @@ def test_outputs_name_the_topic_the_shared_and_each_worker_s_subscription(
     )
     outputs = tasks.outputs()
     assert {output.id: output.description for output in outputs} == {
-        "ml_training_topic_name": "name of the task topic",
+        "ml_training_topic_name": "name of the shared task topic",
         "ml_training_subscription_name": (
-            "name of the shared subscription, for tasks without a worker attribute"
+            "name of the shared subscription, for tasks any worker may take"
+        ),
+        "pubsub_worker_topic_names": (
+            "name of each worker's topic, worker 1 first: publish there to reach it"
         ),
         "pubsub_worker_subscription_names": (
             "name of each worker's own subscription, worker 1 first"
@@ -412,6 +525,10 @@ def test_outputs_name_the_topic_the_shared_and_each_worker_s_subscription(
     names = _names_by_reference(synth(stack), "name")
     assert names[values["ml_training_topic_name"]] == "t-dev"
     assert names[values["ml_training_subscription_name"]] == "s-dev"
+    assert [names[name] for name in values["pubsub_worker_topic_names"]] == [
+        "t-dev-worker-1",
+        "t-dev-worker-2",
+    ]
     assert [names[name] for name in values["pubsub_worker_subscription_names"]] == [
         "s-dev-worker-1",
         "s-dev-worker-2",
@@ -430,7 +547,9 @@ def test_the_stack_can_drive_it_as_a_task_channel(stack: TerraformStack) -> None
         stack, {"own": channel.worker_addresses[0], "wired": channel.worker_wiring(1).output()}
     )
     assert values["wired"]["subscription"] == values["own"]
-    assert len(resources(synth(stack), "google_pubsub_subscription_iam_member")) == 2
+    synthesized = synth(stack)
+    assert len(resources(synthesized, "google_pubsub_subscription_iam_member")) == 2
+    assert len(resources(synthesized, "google_pubsub_topic_iam_member")) == 2
 
 
 def _alerts(synthesized: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -683,16 +802,33 @@ def test_rejects_names_pubsub_would_refuse(stack: TerraformStack, field: str, na
     )
 
 
-def test_the_dead_letter_topic_name_must_fit_too(stack: TerraformStack) -> None:
-    topic = "a" * (255 - len("-dead-letter"))
-    PubSubTaskTopic(stack, "fits", PubSubTaskTopicProps(project=PROJECT, topic_name=topic))
+@pytest.mark.parametrize(
+    ("settings", "too_long"),
+    [
+        ({}, "-dead-letter"),
+        ({"workers": 1, "dead_letter": False}, "-worker-1"),
+        ({"workers": 10, "dead_letter": False}, "-worker-10"),
+        ({"workers": 2, "shared": False, "dead_letter": False}, "-worker-2"),
+    ],
+)
+def test_every_topic_name_made_from_the_shared_one_must_fit(
+    stack: TerraformStack, settings: dict[str, Any], too_long: str
+) -> None:
+    """The last worker's topic has the longest worker suffix; the error blames the field the
+    name is made from and names the derived name."""
+    topic = "a" * (255 - len(too_long))
+    PubSubTaskTopic(
+        stack, "fits", PubSubTaskTopicProps(project=PROJECT, topic_name=topic, **settings)
+    )
     with pytest.raises(LimitError) as error:
         PubSubTaskTopic(
-            stack, "too_long", PubSubTaskTopicProps(project=PROJECT, topic_name=topic + "a")
+            stack,
+            "too_long",
+            PubSubTaskTopicProps(project=PROJECT, topic_name=topic + "a", **settings),
         )
     assert str(error.value) == (
         f"environment 'test': PubSubTaskTopic.topic_name = {topic + 'a'!r} is not allowed;"
-        f" expected a name that makes {topic + 'a-dead-letter'!r} {NAME_RULE}"
+        f" expected a name that makes {topic + 'a' + too_long!r} {NAME_RULE}"
     )
 
 
@@ -792,6 +928,8 @@ def test_each_iam_member_is_replaced_with_the_topic_or_subscription_it_grants_on
     assert _replaced_with(stack, tasks) == {
         "dead_letter_publisher": (topic, "mlTrainingTopic-dead-letter"),
         "pubsub_producer_grant": (topic, "mlTrainingTopic"),
+        "pubsub_worker_1_producer_grant": (topic, "mlTrainingTopic-worker-1"),
+        "pubsub_worker_2_producer_grant": (topic, "mlTrainingTopic-worker-2"),
         "subscription_dead_letter_subscriber": (subscription, "mlTrainingSubscription"),
         "worker_1_subscription_dead_letter_subscriber": (
             subscription,
@@ -825,8 +963,8 @@ def test_each_subscription_is_replaced_with_the_topic_it_subscribes_to(
         replaced[subscription["name"]] = name_of(synthesized, trigger)
     assert replaced == {
         "mlTrainingSubscription": "mlTrainingTopic",
-        "mlTrainingSubscription-worker-1": "mlTrainingTopic",
-        "mlTrainingSubscription-worker-2": "mlTrainingTopic",
+        "mlTrainingSubscription-worker-1": "mlTrainingTopic-worker-1",
+        "mlTrainingSubscription-worker-2": "mlTrainingTopic-worker-2",
         "mlTrainingSubscription-dead-letter": "mlTrainingTopic-dead-letter",
     }
 

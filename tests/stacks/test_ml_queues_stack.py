@@ -115,7 +115,11 @@ def test_pubsub_names_carry_the_environment_and_each_worker_has_a_subscription(
 ) -> None:
     settings = load_environment(PROJECT_CONFIG, env)
     topics = {t["name"] for t in resources(stack_json[env], "google_pubsub_topic")}
-    assert topics == {f"mlTrainingTopic-{env}", f"mlTrainingTopic-{env}-dead-letter"}
+    assert topics == {
+        f"mlTrainingTopic-{env}",
+        f"mlTrainingTopic-{env}-dead-letter",
+        *(f"mlTrainingTopic-{env}-worker-{n}" for n in range(1, settings.workers + 1)),
+    }
     subscriptions = {s["name"]: s for s in resources(stack_json[env], "google_pubsub_subscription")}
     base = f"mlTrainingSubscription-{env}"
     assert set(subscriptions) == {
@@ -246,6 +250,7 @@ def test_outputs_for_every_seed_export(stack_json: dict[str, dict[str, Any]], en
         "sqs_worker_queue_urls",
         "ml_training_topic_name",
         "ml_training_subscription_name",
+        "pubsub_worker_topic_names",
         "pubsub_worker_subscription_names",
         "rabbitmq_vhost",
         "exchange_name",
@@ -274,15 +279,16 @@ def test_each_worker_gets_one_output_with_its_own_queue_on_every_backend(
         assert wiring["sqs"]["shared_queue_url"] == outputs["ml_training_queue_url"]
         assert f"worker_{n}_subscription" in wiring["pubsub"]["subscription"]
         assert wiring["pubsub"]["subscription"].endswith(".id}")
-        assert (wiring["pubsub"]["attribute"], wiring["pubsub"]["attribute_value"]) == (
-            "worker",
-            f"worker_{n}",
-        )
+        assert set(wiring["pubsub"]) == {"subscription", "shared_subscription"}
         assert wiring["rabbitmq"]["queue"] == outputs["worker_queue_names"][n - 1]
         assert wiring["rabbitmq"]["user"] == outputs["rabbitmq_worker_users"][n - 1]
     producer = outputs["producer"]
     assert producer["sqs"]["worker_queue_urls"] == outputs["sqs_worker_queue_urls"]
     assert producer["pubsub"]["topic"].endswith(".id}")
+    worker_topics = producer["pubsub"]["worker_topics"]
+    assert [f"worker_{n}_topic" in t for n, t in enumerate(worker_topics, start=1)] == [
+        True
+    ] * workers
     assert producer["rabbitmq"]["routing_keys"] == [
         f"worker_queue_{n}" for n in range(1, workers + 1)
     ]

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tools import topology as topology_tool
-from tools.topology import QUEUE_TYPES, markdown, mermaid, topology
+from tools.topology import QUEUE_TYPES, Edge, Node, Topology, markdown, mermaid, topology
 
 DOCS = Path(__file__).resolve().parent.parent.parent / "docs"
 
@@ -61,10 +61,30 @@ def test_who_may_publish_and_consume_in_prod(stack_json: dict[str, dict[str, Any
     assert agent == []
 
 
-def test_mermaid_escapes_quotes_in_filters(stack_json: dict[str, dict[str, Any]]) -> None:
-    text = mermaid(topology(stack_json["dev"]))
-    assert "attributes.worker = #quot;worker_1#quot;" in text
+def test_mermaid_escapes_quotes_in_labels() -> None:
+    """A subscription filter such as `attributes.kind = "x"` must not end Mermaid's label."""
+    graph = Topology()
+    graph.nodes["a"] = Node("a", "topic", "router")
+    graph.nodes["b"] = Node("b", "subscription", "subscription")
+    graph.edges.append(Edge("a", "b", 'attributes.kind = "x"', "subscription"))
+    text = mermaid(graph)
+    assert "attributes.kind = #quot;x#quot;" in text
     assert text.startswith("flowchart LR\n")
+
+
+def test_each_worker_topic_feeds_its_own_subscription_only(
+    stack_json: dict[str, dict[str, Any]],
+) -> None:
+    graph = topology(stack_json["dev"])
+    labels = {
+        graph.nodes[e.source].label: graph.nodes[e.target].label
+        for e in graph.edges
+        if e.kind == "subscription" and "worker" in graph.nodes[e.source].label
+    }
+    assert labels == {
+        f"mlTrainingTopic-dev-worker-{n}": f"mlTrainingSubscription-dev-worker-{n}"
+        for n in (1, 2, 3)
+    }
 
 
 def test_the_committed_pictures_match_the_stacks(stack_json: dict[str, dict[str, Any]]) -> None:

@@ -15,11 +15,11 @@ def test_each_backend_gets_its_prefix_in_wiring_order_and_lists_are_joined() -> 
     wiring: dict[str, dict[str, Any]] = {
         "sqs": {"queue_url": "http://q/2", "region": "us-east-1", "shared_queue_url": None},
         "rabbitmq": {"queue": "worker_queue_2", "vhost": "v"},
-        "pubsub": {"subscription": "projects/p/subscriptions/s-2", "attribute": "worker"},
+        "pubsub": {"subscription": "projects/p/subscriptions/s-2", "shared_subscription": "s"},
     }
     assert env_lines(wiring, producer=False) == [
         "PUBSUB_SUBSCRIPTION=projects/p/subscriptions/s-2",
-        "PUBSUB_ATTRIBUTE=worker",
+        "PUBSUB_SHARED_SUBSCRIPTION=s",
         "AMQP_VHOST=v",
         "AMQP_QUEUE=worker_queue_2",
         "SQS_REGION=us-east-1",
