@@ -109,7 +109,7 @@ class PubSubTaskTopicProps:
     )
     workers: int = setting(
         0,
-        rule=limits.IntRange(0),
+        rule=limits.IntRange(0, limits.MAX_WORKERS, because=limits.WORKER_COUNT.because),
         from_environment=FromEnvironment("workers"),
         meaning="one topic and subscription each",
     )

@@ -6,11 +6,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
+from cdktf import Fn
 from constructs import Construct
 
 from constructs_lib import limits
 from constructs_lib.channel import ChannelOutput
 from constructs_lib.props import CrossRule, FromEnvironment, check_props, inline, setting
+from constructs_lib.providers import IamRolePolicy
+from constructs_lib.sqs_policies import consume_document, queue_arn_pattern, send_document
 from constructs_lib.sqs_task_queue import SqsTaskQueue, SqsTaskQueueProps, names_fit
 from constructs_lib.wiring import SqsProducerWiring, SqsWorkerWiring
 
@@ -20,12 +23,26 @@ def _worker_names_fit(values: Mapping[str, Any]) -> str | None:
     return names_fit({**values, "name": f"{values['name']}-worker-{values['workers']}"})
 
 
+def _granted_key_is_an_arn(values: Mapping[str, Any]) -> str | None:
+    granting = values["producer"] is not None or values["worker_template"] is not None
+    key = values["kms_key"]
+    if granting and key is not None and not limits.AWS_KMS_KEY_ARN.allows(key):
+        return (
+            f"expected {limits.AWS_KMS_KEY_ARN.describe()} when producer or worker_template"
+            " is set: IAM policies name a key by its ARN only"
+        )
+    return None
+
+
 @dataclass(frozen=True, kw_only=True)
 class SqsTaskChannelProps:
     """The `[sqs]` table: where the queues live, which exist, who may use them, and the
     settings every queue shares."""
 
-    CROSS_RULES: ClassVar[tuple[CrossRule, ...]] = (CrossRule("name", _worker_names_fit),)
+    CROSS_RULES: ClassVar[tuple[CrossRule, ...]] = (
+        CrossRule("name", _worker_names_fit),
+        CrossRule("kms_key", _granted_key_is_an_arn),
+    )
 
     region: str = setting(rule=limits.AWS_REGION, meaning="AWS region")
     endpoint: str | None = setting(
@@ -67,7 +84,10 @@ class SqsTaskChannel:
     def __init__(self, scope: Construct, props: SqsTaskChannelProps) -> None:
         self._where = limits.environment_of(scope)
         check_props(props, owner="SqsTaskChannel", where=self._where)
+        self._scope = scope
         self._region = props.region
+        self._name = props.queue.name
+        self._kms_key = props.queue.kms_key
         # The seed's queue is the shared one; its logical id stays, so state carries over.
         self._shared = SqsTaskQueue(scope, "sqs_task_queue", props.queue) if props.shared else None
         self._workers = [
@@ -88,19 +108,30 @@ class SqsTaskChannel:
         return self._shared.queue_url if self._shared is not None else None
 
     def grant_publish(self, principal: str) -> None:
-        """`principal` is an IAM role name; it gets one send-only inline policy per queue."""
-        for n, queue in enumerate(self._workers, start=1):
-            queue.grant_send_messages(f"sqs_worker_{n}_producer_grant", role=principal)
+        """`principal` is an IAM role name. One inline policy whatever the number of workers:
+        the worker queues by name pattern, the shared queue by ARN, and a deny on every
+        dead-letter queue, which the pattern would otherwise match too."""
+        resources = [queue_arn_pattern(self._region, f"{self._name}-worker-*")]
+        denied = [queue_arn_pattern(self._region, f"{self._name}-worker-*-dlq*")]
         if self._shared is not None:
-            self._shared.grant_send_messages("sqs_shared_producer_grant", role=principal)
+            resources.insert(0, self._shared.queue_arn)
+            if self._shared.dead_letter_queue_arn is not None:
+                denied.insert(0, self._shared.dead_letter_queue_arn)
+        document = send_document(resources, self._kms_key, denied=denied)
+        self._grant("sqs_producer_grant", f"{self._name}-send", principal, document)
 
     def grant_consume(self, principal: str, worker: int) -> None:
-        """`principal` is an IAM role name: consume from worker `worker`'s queue and the shared
-        one."""
-        queue = self._worker(worker, "grant_consume")
-        queue.grant_consume_messages(f"sqs_worker_{worker}_worker_grant", role=principal)
+        """`principal` is an IAM role name: one inline policy to consume from worker
+        `worker`'s queue and the shared one."""
+        resources = [self._worker(worker, "grant_consume").queue_arn]
         if self._shared is not None:
-            self._shared.grant_consume_messages(f"sqs_shared_worker_{worker}_grant", role=principal)
+            resources.append(self._shared.queue_arn)
+        document = consume_document(resources, self._kms_key)
+        name = f"{self._name}-worker-{worker}-consume"
+        self._grant(f"sqs_worker_{worker}_grant", name, principal, document)
+
+    def _grant(self, id: str, name: str, role: str, document: dict[str, Any]) -> None:
+        IamRolePolicy(self._scope, id, name=name, role=role, policy=Fn.jsonencode(document))
 
     def _worker(self, worker: int, what: str) -> SqsTaskQueue:
         if not limits.IntRange(1, len(self._workers)).allows(worker):

@@ -20,18 +20,8 @@ from constructs_lib.providers import (
     SqsQueueRedrivePolicy,
 )
 from constructs_lib.replacement import replaced_with
+from constructs_lib.sqs_policies import consume_document, send_document
 
-# What each identity needs, after AWS CDK's grantSendMessages / grantConsumeMessages.
-SEND_ACTIONS = ("sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl")
-CONSUME_ACTIONS = (
-    "sqs:ReceiveMessage",
-    "sqs:DeleteMessage",
-    "sqs:ChangeMessageVisibility",
-    "sqs:GetQueueAttributes",
-    "sqs:GetQueueUrl",
-)
-SEND_KMS_ACTIONS = ("kms:GenerateDataKey", "kms:Decrypt")
-CONSUME_KMS_ACTIONS = ("kms:Decrypt",)
 _FIFO = ".fifo"
 
 
@@ -159,7 +149,8 @@ class SqsTaskQueueProps:
     kms_key: str | None = setting(
         None,
         rule=limits.AWS_KMS_KEY,
-        meaning="unset: SQS-managed encryption (SSE-SQS), always on",
+        meaning="unset: SQS-managed encryption (SSE-SQS), always on; must be a key ARN where"
+        " `producer` or `worker_template` is set (IAM names keys by ARN only)",
     )
     kms_data_key_reuse_period_seconds: int = setting(
         300, rule=limits.SQS_KMS_DATA_KEY_REUSE_SECONDS, meaning="with `kms_key`"
@@ -358,25 +349,20 @@ class SqsTaskQueue(Construct):
 
     def send_policy(self) -> dict[str, Any]:
         """An IAM policy document that lets a producer send tasks and nothing else."""
-        return self._policy(SEND_ACTIONS, SEND_KMS_ACTIONS)
+        return send_document([self._queue.arn], self._kms_key_arn("send_policy"))
 
     def consume_policy(self) -> dict[str, Any]:
         """An IAM policy document that lets a worker take, extend and delete tasks."""
-        return self._policy(CONSUME_ACTIONS, CONSUME_KMS_ACTIONS)
+        return consume_document([self._queue.arn], self._kms_key_arn("consume_policy"))
 
-    def _policy(self, actions: tuple[str, ...], kms_actions: tuple[str, ...]) -> dict[str, Any]:
-        statements: list[dict[str, Any]] = [
-            {"Effect": "Allow", "Action": list(actions), "Resource": self._queue.arn}
-        ]
-        if self._kms_key is not None:
-            statements.append(
-                {
-                    "Effect": "Allow",
-                    "Action": list(kms_actions),
-                    "Resource": self._kms_key,
-                }
+    def _kms_key_arn(self, what: str) -> str | None:
+        """IAM names a key by its ARN only: an id or alias would grant nothing."""
+        if self._kms_key is not None and not limits.AWS_KMS_KEY_ARN.allows(self._kms_key):
+            raise limits.LimitError(
+                f"{self._where}: SqsTaskQueue.{what} kms_key = {self._kms_key!r} is not"
+                f" allowed in a grant; expected {limits.AWS_KMS_KEY_ARN.describe()}"
             )
-        return {"Version": "2012-10-17", "Statement": statements}
+        return self._kms_key
 
     def grant_send_messages(self, id: str, *, role: str) -> IamRolePolicy:
         """Attach `send_policy` to an IAM role (by name)."""

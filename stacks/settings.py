@@ -148,7 +148,8 @@ class EnvironmentSettings:
     )
     workers: int = setting(
         rule=limits.WORKER_COUNT,
-        meaning="number of workers: a queue, subscription, RabbitMQ queue and user each",
+        meaning="number of workers: an SQS queue, a Pub/Sub topic and subscription, a RabbitMQ"
+        " queue and user each",
     )
     max_task_duration_seconds: int = setting(
         30,

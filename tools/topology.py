@@ -150,13 +150,14 @@ def _grants(graph: Topology, users: Any, each: Any) -> None:
         for name, address in sorted(queues.items()):
             if permissions["read"] != "^$" and re.search(permissions["read"], name):
                 graph.edges.append(Edge(address, user, "consume", "consume"))
+    sqs_queues = {n.label: n.id for n in graph.nodes.values() if n.id.startswith("aws_sqs")}
     for _, body in each("aws_iam_role_policy"):
         role = graph.add_identity(body["role"])
-        queue = next(iter(_references(body["policy"])))
-        if body["name"].endswith("-send"):
-            graph.edges.append(Edge(role, queue, "send", "publish"))
-        else:
-            graph.edges.append(Edge(queue, role, "consume", "consume"))
+        for queue in _allowed_queues(body["policy"], sqs_queues):
+            if body["name"].endswith("-send"):
+                graph.edges.append(Edge(role, queue, "send", "publish"))
+            else:
+                graph.edges.append(Edge(queue, role, "consume", "consume"))
     for resource_type, kind in (
         ("google_pubsub_topic_iam_member", "publish"),
         ("google_pubsub_subscription_iam_member", "consume"),
@@ -168,6 +169,21 @@ def _grants(graph: Topology, users: Any, each: Any) -> None:
             target = _reference(body.get("topic") or body["subscription"])
             edge = Edge(member, target, kind, kind) if kind == "publish" else None
             graph.edges.append(edge or Edge(target, member, kind, kind))
+
+
+_QUEUE_ARN_PATTERN = re.compile(r'"arn:[\w-]+:sqs:[\w-]+:\*:([^"]+)"')
+
+
+def _allowed_queues(policy: str, queues: Mapping[str, str]) -> list[str]:
+    """The queues an IAM policy allows, named by reference or by ARN pattern
+    (`arn:...:sqs:REGION:*:name-worker-*`), less those its Deny statement names."""
+    allowed, _, denied = policy.partition('"Effect" = "Deny"')
+
+    def matching(text: str) -> set[str]:
+        patterns = [re.escape(p).replace(r"\*", ".*") for p in _QUEUE_ARN_PATTERN.findall(text)]
+        return {a for n, a in queues.items() if any(re.fullmatch(p, n) for p in patterns)}
+
+    return list(_references(allowed)) + sorted(matching(allowed) - matching(denied))
 
 
 _BACKENDS = (("aws_", "SQS"), ("google_", "Pub/Sub"), ("rabbitmq_", "RabbitMQ"))

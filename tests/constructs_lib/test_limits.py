@@ -49,5 +49,14 @@ def test_non_strings_never_pass_a_name_rule() -> None:
 
 
 def test_open_ended_range_is_described_as_such() -> None:
-    assert limits.WORKER_COUNT.describe() == "an integer >= 1"
-    assert limits.WORKER_COUNT.allows(10_000)
+    assert limits.IntRange(1).describe() == "an integer >= 1"
+    assert limits.IntRange(1).allows(10_000)
+
+
+def test_the_worker_count_names_the_limit_that_sets_it() -> None:
+    """An absurd count must stop at once, saying why, not run the build until it gives out."""
+    assert limits.WORKER_COUNT.describe() == (
+        "an integer from 1 to 1000 (the reach this design is measured for; Pub/Sub's 10,000"
+        " topics per project, one per worker, come next)"
+    )
+    assert limits.WORKER_COUNT.allows(1000) and not limits.WORKER_COUNT.allows(1001)

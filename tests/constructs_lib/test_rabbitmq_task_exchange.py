@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 from cdktf import Aspects, TerraformOutput, TerraformStack
 
+from constructs_lib import limits
 from constructs_lib.aspects import PreventDestroy
 from constructs_lib.limits import LimitError
 from constructs_lib.rabbitmq_bindings import Permissions
@@ -548,13 +549,15 @@ def test_exposes_exchange_queue_names_and_worker_addresses_in_worker_order(
     assert tasks.shared_address is None
 
 
-@pytest.mark.parametrize("workers", [0, -1])
-def test_needs_at_least_one_worker(stack: TerraformStack, workers: int) -> None:
+@pytest.mark.parametrize("workers", [0, -1, 1001])
+def test_needs_at_least_one_worker_and_at_most_the_design_s_reach(
+    stack: TerraformStack, workers: int
+) -> None:
     with pytest.raises(LimitError) as error:
         exchange(stack, workers=workers)
     assert str(error.value) == (
         f"environment 'test': RabbitMqTaskExchange.workers = {workers} is not allowed;"
-        " expected an integer >= 1"
+        f" expected {limits.WORKER_COUNT.describe()}"
     )
 
 

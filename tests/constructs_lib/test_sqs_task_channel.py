@@ -6,10 +6,12 @@ from typing import Any
 import pytest
 from cdktf import TerraformOutput, TerraformStack
 
+from constructs_lib import limits
 from constructs_lib.limits import LimitError
 from constructs_lib.providers import SqsQueue
+from constructs_lib.sqs_policies import CONSUME_ACTIONS, SEND_ACTIONS
 from constructs_lib.sqs_task_channel import SqsTaskChannel, SqsTaskChannelProps
-from constructs_lib.sqs_task_queue import CONSUME_ACTIONS, SEND_ACTIONS, SqsTaskQueueProps
+from constructs_lib.sqs_task_queue import SqsTaskQueueProps
 from constructs_lib.wiring import SqsProducerWiring, SqsWorkerWiring
 from tests.synth_helpers import resources, synth
 
@@ -109,42 +111,104 @@ def test_addresses_are_the_queue_urls_worker_1_first(stack: TerraformStack) -> N
     assert synthesized["output"]["shared"]["value"] == _url(LOGICAL_IDS["tasks"])
 
 
-def test_the_producer_may_send_to_every_queue_and_nothing_else(stack: TerraformStack) -> None:
+def _statements(policy: dict[str, Any]) -> list[tuple[str, list[str], list[str]]]:
+    """(effect, actions, resources) of each statement, references resolved to logical ids."""
+    document = policy["policy"].removeprefix("${jsonencode(").removesuffix(")}")
+    found = []
+    for statement in re.findall(r"\{\"Effect\" = \"(\w+)\", (.*?)\}", document):
+        effect, body = statement
+        actions = re.findall(r'"((?:sqs|kms):\w+)"', body.split('"Resource"')[0])
+        resources = body.split('"Resource" = ', 1)[1]
+        named = ARN_REFERENCE.findall(resources) + re.findall(r'"(arn:[^"]+)"', resources)
+        found.append((effect, actions, named))
+    return found
+
+
+def test_the_producer_gets_one_policy_whatever_the_number_of_workers(
+    stack: TerraformStack,
+) -> None:
+    """The worker queues by name pattern, so the policy does not grow with the workers
+    (IAM caps a role's inline policies at 10,240 characters), and no dead-letter queue."""
     _channel(stack).grant_publish("producer")
     synthesized = synth(stack)
     queue_ids = _queue_ids(synthesized)
-    policies = _policies(synthesized)
-    assert {name: policy["queues"] for name, policy in policies.items()} == {
-        f"{queue}-send": [queue_ids[queue]] for queue in LOGICAL_IDS
-    }
-    for policy in policies.values():
-        assert policy["role"] == "producer"
-        assert ", ".join(f'"{action}"' for action in SEND_ACTIONS) in policy["policy"]
-        assert not any(action in policy["policy"] for action in CONSUME_ONLY)
+    [policy] = resources(synthesized, "aws_iam_role_policy")
+    assert (policy["name"], policy["role"]) == ("tasks-send", "producer")
+    pattern = f"arn:aws:sqs:{REGION}:*:tasks-worker-*"
+    assert _statements(policy) == [
+        ("Allow", list(SEND_ACTIONS), [queue_ids["tasks"], pattern]),
+        ("Deny", ["sqs:SendMessage"], [queue_ids["tasks-dlq"], f"{pattern}-dlq*"]),
+    ]
+    assert not any(action in policy["policy"] for action in CONSUME_ONLY)
 
 
-def test_a_worker_may_consume_its_own_queue_and_the_shared_one_only(
+def test_without_the_shared_queue_the_producer_sends_to_the_worker_queues_only(
+    stack: TerraformStack,
+) -> None:
+    _channel(stack, shared=False).grant_publish("producer")
+    [policy] = resources(synth(stack), "aws_iam_role_policy")
+    pattern = f"arn:aws:sqs:{REGION}:*:tasks-worker-*"
+    assert _statements(policy) == [
+        ("Allow", list(SEND_ACTIONS), [pattern]),
+        ("Deny", ["sqs:SendMessage"], [f"{pattern}-dlq*"]),
+    ]
+
+
+def test_a_worker_gets_one_policy_for_its_own_queue_and_the_shared_one(
     stack: TerraformStack,
 ) -> None:
     _channel(stack).grant_consume("worker-2", 2)
     synthesized = synth(stack)
     queue_ids = _queue_ids(synthesized)
-    policies = _policies(synthesized)
-    assert {name: policy["queues"] for name, policy in policies.items()} == {
-        "tasks-worker-2-consume": [queue_ids["tasks-worker-2"]],
-        "tasks-consume": [queue_ids["tasks"]],
-    }
-    for policy in policies.values():
-        assert policy["role"] == "worker-2"
-        assert ", ".join(f'"{action}"' for action in CONSUME_ACTIONS) in policy["policy"]
-        assert "sqs:SendMessage" not in policy["policy"]
+    [policy] = resources(synthesized, "aws_iam_role_policy")
+    assert (policy["name"], policy["role"]) == ("tasks-worker-2-consume", "worker-2")
+    assert _statements(policy) == [
+        ("Allow", list(CONSUME_ACTIONS), [queue_ids["tasks-worker-2"], queue_ids["tasks"]])
+    ]
 
 
 def test_without_the_shared_queue_a_worker_consumes_its_own_queue(
     stack: TerraformStack,
 ) -> None:
     _channel(stack, shared=False).grant_consume("worker-1", 1)
-    assert list(_policies(synth(stack))) == ["tasks-worker-1-consume"]
+    [policy] = resources(synth(stack), "aws_iam_role_policy")
+    assert policy["name"] == "tasks-worker-1-consume"
+    assert _statements(policy)[0][2] == [_queue_ids(synth(stack))["tasks-worker-1"]]
+
+
+def test_a_kms_key_in_a_grant_is_named_by_its_arn(stack: TerraformStack) -> None:
+    key = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    queue = SqsTaskQueueProps(name="tasks", kms_key=key, **BARE)
+    channel = SqsTaskChannel(stack, SqsTaskChannelProps(region=REGION, queue=queue))
+    channel.grant_publish("producer")
+    channel.grant_consume("worker-1", 1)
+    policies = {p["name"]: p for p in resources(synth(stack), "aws_iam_role_policy")}
+    assert _statements(policies["tasks-send"])[-1] == (
+        "Allow",
+        ["kms:GenerateDataKey", "kms:Decrypt"],
+        [key],
+    )
+    assert _statements(policies["tasks-worker-1-consume"])[-1] == ("Allow", ["kms:Decrypt"], [key])
+
+
+@pytest.mark.parametrize("grantee", ["producer", "worker_template"])
+def test_a_key_id_or_alias_is_refused_where_grants_would_name_it(
+    stack: TerraformStack, grantee: str
+) -> None:
+    """IAM matches a key only by its ARN: an alias would grant nothing, silently."""
+    queue = SqsTaskQueueProps(name="tasks", kms_key="alias/ml-tasks", **BARE)
+    if grantee == "worker_template":
+        props = SqsTaskChannelProps(region=REGION, queue=queue, worker_template="ml-{worker}")
+    else:
+        props = SqsTaskChannelProps(region=REGION, queue=queue, producer="ml-producer")
+    with pytest.raises(LimitError) as error:
+        SqsTaskChannel(stack, props)
+    assert str(error.value) == (
+        "environment 'test': SqsTaskChannel.kms_key = 'alias/ml-tasks' is not allowed; expected"
+        f" {limits.AWS_KMS_KEY_ARN.describe()} when producer or worker_template is set: IAM"
+        " policies name a key by its ARN only"
+    )
+    SqsTaskChannel(stack, SqsTaskChannelProps(region=REGION, queue=queue))  # no grant: fine
 
 
 @pytest.mark.parametrize("worker", [0, 4])
@@ -240,7 +304,7 @@ def test_outputs_without_the_shared_queue_are_the_worker_queues(stack: Terraform
             {"region": "Europe"},
             "region = 'Europe' is not allowed; expected an AWS region code such as 'eu-west-1'",
         ),
-        ({"workers": 0}, "workers = 0 is not allowed; expected an integer >= 1"),
+        ({"workers": 0}, f"workers = 0 is not allowed; expected {limits.WORKER_COUNT.describe()}"),
         (
             {"queue": SqsTaskQueueProps(delay_seconds=901)},
             "delay_seconds = 901 is not allowed; expected an integer from 0 to 900",

@@ -14,12 +14,8 @@ from constructs_lib.providers import (
     SqsQueueRedriveAllowPolicy,
     SqsQueueRedrivePolicy,
 )
-from constructs_lib.sqs_task_queue import (
-    CONSUME_ACTIONS,
-    SEND_ACTIONS,
-    SqsTaskQueue,
-    SqsTaskQueueProps,
-)
+from constructs_lib.sqs_policies import CONSUME_ACTIONS, SEND_ACTIONS
+from constructs_lib.sqs_task_queue import SqsTaskQueue, SqsTaskQueueProps
 from tests.constructs_lib.lifecycle_helpers import name_of, target, triggers
 from tests.synth_helpers import resources, synth
 

@@ -184,7 +184,8 @@ def test_the_project_config_files_load() -> None:
         ("rabbitmq.delivery_limit", 0, "rabbitmq.delivery_limit = 0 is not allowed"),
         ("rabbitmq.message_ttl_seconds", 0, "expected an integer from 1 to 4294967"),
         ("rabbitmq.max_length", 0, "expected an integer >= 1"),
-        ("workers", 0, "workers = 0 is not allowed; expected an integer >= 1"),
+        ("workers", 0, "workers = 0 is not allowed; expected an integer from 1 to 1000 (the"),
+        ("workers", 1001, "expected an integer from 1 to 1000 (the reach this design is"),
     ],
 )
 def test_values_out_of_the_cloud_range(path: str, value: int, expected: str) -> None:
@@ -274,7 +275,7 @@ def test_wrong_types(path: str, value: Any, expected: str) -> None:
 @pytest.mark.parametrize(
     ("path", "expected"),
     [
-        ("workers", "workers is missing; expected an integer >= 1"),
+        ("workers", "workers is missing; expected an integer from 1 to 1000 (the reach"),
         ("sqs.region", "sqs.region is missing; expected an AWS region code"),
         ("rabbitmq", "rabbitmq is missing; expected a [rabbitmq] table"),
         ("state.path", "state.path is missing; expected a relative path"),

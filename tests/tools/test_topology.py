@@ -59,6 +59,16 @@ def test_who_may_publish_and_consume_in_prod(stack_json: dict[str, dict[str, Any
     assert labels == ["mlTrainingQueue-prod", "mlTrainingQueue-prod-worker-2", "worker_queue_2"]
     agent = [n for n in graph.nodes.values() if "gcp-sa-pubsub" in n.label]
     assert agent == []
+    # The producer's one SQS policy, read through its name pattern: every task queue, no DLQ.
+    sent = sorted(
+        graph.nodes[e.target].label
+        for e in graph.edges
+        if e.source == "identity.ml-queues-prod-producer" and e.label == "send"
+    )
+    assert sent == [
+        "mlTrainingQueue-prod",
+        *(f"mlTrainingQueue-prod-worker-{n}" for n in range(1, 9)),
+    ]
 
 
 def test_mermaid_escapes_quotes_in_labels() -> None:
