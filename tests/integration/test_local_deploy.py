@@ -68,7 +68,8 @@ def deployment(
         # into the mirror; Terraform then refuses to install a provider "to itself".
         "CDKTF_DISABLE_PLUGIN_CACHE_ENV": "1",
         "PYTHONPATH": str(checkout),
-        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+        # The cdktf CLI and jsii on the project's Node LTS, as `npx` and make run them.
+        "PATH": f"{PROJECT_ROOT / 'node_modules' / '.bin'}:{terraform_env['PATH']}",
     }
     # --skip-provider-lock: locking asks the registry for every platform, which is offline.
     deploy = _cdktf(checkout, env, "deploy", "local", "--auto-approve", "--skip-provider-lock")

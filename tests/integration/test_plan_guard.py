@@ -72,7 +72,6 @@ def checkout(
         **terraform_env,
         **EMULATOR_CREDENTIALS,
         "PYTHONPATH": str(root),
-        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
     }
     sqs = boto3.client(
         "sqs",
