@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -35,26 +35,20 @@ from constructs_lib.wiring import PubSubProducerWiring, PubSubWorkerWiring
 _LONGEST_RETENTION = f"{limits.PUBSUB_RETENTION_SECONDS.high}s"
 
 
-def _topic_names_fit(values: Mapping[str, Any]) -> str | None:
-    """The longest are the last worker's topic and the dead-letter topic."""
-    topic = values["topic_name"]
-    names = [topic]
-    if values["workers"]:
-        names.append(f"{topic}-worker-{values['workers']}")
-    if values["dead_letter"]:
-        names.append(f"{topic}-dead-letter")
-    return limits.names_fit(names, limits.PUBSUB_NAME, what="a name")
+def _names_fit(field: str) -> Callable[[Mapping[str, Any]], str | None]:
+    """The names made from `field` (the topic's or the subscription's): itself, the last
+    worker's and the dead-letter one, the longest there are."""
 
+    def rule(values: Mapping[str, Any]) -> str | None:
+        base, workers = values[field], values["workers"]
+        names = [base]
+        if workers:
+            names.append(f"{base}-worker-{workers}")
+        if values["dead_letter"]:
+            names.append(f"{base}-dead-letter")
+        return limits.names_fit(names, limits.PUBSUB_NAME, what="a name")
 
-def _subscription_names_fit(values: Mapping[str, Any]) -> str | None:
-    """The longest are the last worker's and the dead-letter subscription's."""
-    subscription = values["subscription_name"]
-    names = [subscription]
-    if values["workers"]:
-        names.append(f"{subscription}-worker-{values['workers']}")
-    if values["dead_letter"]:
-        names.append(f"{subscription}-dead-letter")
-    return limits.names_fit(names, limits.PUBSUB_NAME, what="a name")
+    return rule
 
 
 def _backoff_in_order(values: Mapping[str, Any]) -> str | None:
@@ -84,8 +78,8 @@ class PubSubTaskTopicProps:
     """The `[pubsub]` table: the project, the subscriptions, dead letters, alarms, grants."""
 
     CROSS_RULES: ClassVar[tuple[CrossRule, ...]] = (
-        CrossRule("topic_name", _topic_names_fit),
-        CrossRule("subscription_name", _subscription_names_fit),
+        CrossRule("topic_name", _names_fit("topic_name")),
+        CrossRule("subscription_name", _names_fit("subscription_name")),
         CrossRule("maximum_backoff_seconds", _backoff_in_order),
         CrossRule("oldest_message_alarm_seconds", _alarm_can_fire),
         CrossRule("shared", _someone_subscribes),

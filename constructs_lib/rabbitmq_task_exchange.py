@@ -219,16 +219,24 @@ class RabbitMqTaskExchange(Construct):
         )
         self._unroutable_queue = self._kept_queue("unroutable", self._unroutable_name)
         self._policy = self._worker_policy()
-        Policy(
-            self,
+        self._apply_policy(
             "exchange_policy",
-            name=f"{props.exchange_name}-exchange",
-            vhost=props.vhost,
+            f"{props.exchange_name}-exchange",
+            f"^{re.escape(props.exchange_name)}$",
+            "exchanges",
+            {"alternate-exchange": self._unroutable_name},
+        )
+
+    def _apply_policy(
+        self, id: str, name: str, pattern: str, apply_to: str, definition: dict[str, str]
+    ) -> Policy:
+        return Policy(
+            self,
+            id,
+            name=name,
+            vhost=self._vhost,
             policy=PolicyPolicy(
-                pattern=f"^{re.escape(props.exchange_name)}$",
-                priority=0,
-                apply_to="exchanges",
-                definition={"alternate-exchange": self._unroutable_name},
+                pattern=pattern, priority=0, apply_to=apply_to, definition=definition
             ),
         )
 
@@ -251,19 +259,14 @@ class RabbitMqTaskExchange(Construct):
         ):
             if value is not None:
                 definition[key] = str(value * scale)
-        return Policy(
-            self,
+        # Only the worker queues (names ending in digits), never the kept queues: a DLQ that
+        # dead-lettered into itself would cycle.
+        return self._apply_policy(
             "worker_policy",
-            name=f"{props.exchange_name}-workers",
-            vhost=props.vhost,
-            policy=PolicyPolicy(
-                # Only the worker queues (names ending in digits), never the dead-letter
-                # queue: a DLQ that dead-lettered into itself would cycle.
-                pattern=f"^{re.escape(props.queue_name_prefix)}[0-9]+$",
-                priority=0,
-                apply_to="queues",
-                definition=definition,
-            ),
+            f"{props.exchange_name}-workers",
+            f"^{re.escape(props.queue_name_prefix)}[0-9]+$",
+            "queues",
+            definition,
         )
 
     @property
