@@ -71,7 +71,9 @@ def _reference(value: str) -> str:
     return address
 
 
-def topology(stack: Mapping[str, Any]) -> Topology:
+def topology(stack: Mapping[str, Any], *, handful: int | None = None) -> Topology:
+    """Every task-holding resource and flow of a stack; workers beyond `handful` (default
+    HANDFUL) grouped, see `collapse_workers`."""
     resources: Mapping[str, Mapping[str, Any]] = stack.get("resource", {})
 
     def each(resource_type: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
@@ -111,7 +113,44 @@ def topology(stack: Mapping[str, Any]) -> Topology:
         graph, dict(each("rabbitmq_queue")), dict(each("rabbitmq_exchange")), each
     )
     _grants(graph, dict(each("rabbitmq_user")), each)
-    return graph
+    return collapse_workers(graph, HANDFUL if handful is None else handful)
+
+
+# Up to this many workers are drawn one by one; beyond, workers 2 to N - 1 become one group
+# per kind of node, so that a picture of 1,000 workers is the size of one of 7.
+HANDFUL = 5
+_WORKER = re.compile(r"(worker[-_](?:queue[-_])?)(\d+)")
+
+
+def collapse_workers(graph: Topology, handful: int) -> Topology:
+    """Workers 1 and N as they are, the ones between as one node per kind that says how many
+    it stands for; their edges follow, once each."""
+    numbers = [int(m[2]) for n in graph.nodes.values() for m in _WORKER.finditer(n.label)]
+    last = max(numbers, default=0)
+    if last <= handful:
+        return graph
+    span = f"2…{last - 1}"
+
+    def grouped(text: str) -> str:
+        return _WORKER.sub(lambda m: m[0] if int(m[2]) in (1, last) else f"{m[1]}{span}", text)
+
+    collapsed = Topology()
+    moved: dict[str, str] = {}
+    for node in graph.nodes.values():
+        label = grouped(node.label)
+        if label == node.label:
+            collapsed.nodes[node.id] = node
+            continue
+        group_id = f"{node.id.split('.', 1)[0]}.group.{label}"
+        moved[node.id] = group_id
+        collapsed.nodes[group_id] = Node(group_id, f"{label} ({last - 2} workers)", node.kind)
+    for edge in graph.edges:
+        source, target = moved.get(edge.source, edge.source), moved.get(edge.target, edge.target)
+        label = grouped(edge.label) if {edge.source, edge.target} & moved.keys() else edge.label
+        new = Edge(source, target, label, edge.kind)
+        if new not in collapsed.edges:
+            collapsed.edges.append(new)
+    return collapsed
 
 
 def _rabbitmq_dead_letters(graph: Topology, queues: Any, exchanges: Any, each: Any) -> None:

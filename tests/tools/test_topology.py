@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+import json
 import re
+import tomllib
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cdktf import Testing
 
+from stacks.ml_queues_stack import MlQueuesStack
+from stacks.settings import parse_environment
 from tools import topology as topology_tool
-from tools.topology import QUEUE_TYPES, Edge, Node, Topology, markdown, mermaid, topology
+from tools.topology import (
+    HANDFUL,
+    QUEUE_TYPES,
+    Edge,
+    Node,
+    Topology,
+    markdown,
+    mermaid,
+    topology,
+)
 
 DOCS = Path(__file__).resolve().parent.parent.parent / "docs"
 
@@ -22,8 +36,9 @@ def _count(stack: dict[str, Any], resource_type: str) -> int:
 def test_one_node_per_resource_and_one_edge_per_flow(
     stack_json: dict[str, dict[str, Any]], env: str
 ) -> None:
+    """Every worker drawn (no grouping), so the picture can be counted against the stack."""
     stack = stack_json[env]
-    graph = topology(stack)
+    graph = topology(stack, handful=1_000)
     resource_nodes = [n for n in graph.nodes.values() if n.kind != "identity"]
     assert len(resource_nodes) == sum(_count(stack, t) for t in QUEUE_TYPES)
     kinds = [edge.kind for edge in graph.edges]
@@ -46,7 +61,7 @@ def test_one_node_per_resource_and_one_edge_per_flow(
 
 
 def test_who_may_publish_and_consume_in_prod(stack_json: dict[str, dict[str, Any]]) -> None:
-    graph = topology(stack_json["prod"])
+    graph = topology(stack_json["prod"], handful=1_000)
     grants = {(e.source, e.target, e.kind) for e in graph.edges if e.kind in ("publish", "consume")}
     assert (
         "identity.ml-queues-prod-producer",
@@ -114,3 +129,33 @@ def test_without_graphviz_it_says_how_to_install_it(
     args = [str(tmp_path), "--markdown", str(tmp_path / "t.md"), "--svg-dir", str(tmp_path)]
     assert topology_tool.main(args) == 2
     assert "apt-get install graphviz" in capsys.readouterr().err
+
+
+def _stack_with(workers: int) -> dict[str, Any]:
+    """dev's configuration with `workers` workers, synthesized."""
+    data = tomllib.loads((Path(__file__).resolve().parents[2] / "config" / "dev.toml").read_text())
+    settings = parse_environment("dev", {**data, "workers": workers}, source="dev.toml")
+    stack: dict[str, Any] = json.loads(Testing.synth(MlQueuesStack(Testing.app(), settings)))
+    return stack
+
+
+def test_beyond_a_handful_of_workers_the_picture_stays_the_same_size() -> None:
+    """Workers 1 and N as they are, those between as one node per kind with their count."""
+    small, large = topology(_stack_with(HANDFUL + 3)), topology(_stack_with(40))
+    assert (len(small.nodes), len(small.edges)) == (len(large.nodes), len(large.edges))
+    labels = {node.label for node in large.nodes.values()}
+    assert {"worker_queue_1", "worker_queue_40", "worker_queue_2…39 (38 workers)"} <= labels
+    assert "mlTrainingQueue-dev-worker-2…39-dlq (38 workers)" in labels
+    assert not any(
+        re.search(r"worker[-_](queue_)?(1[0-9]|2[0-9]|3[0-9])\b", label)
+        for label in labels
+        if "…" not in label
+    )
+    routing = {e.label for e in large.edges if e.kind == "binding"}
+    assert "worker_queue_2…39" in routing
+
+
+def test_a_handful_of_workers_are_drawn_one_by_one(stack_json: dict[str, dict[str, Any]]) -> None:
+    labels = {node.label for node in topology(stack_json["dev"]).nodes.values()}
+    assert {f"worker_queue_{n}" for n in range(1, 4)} <= labels
+    assert not any("…" in label for label in labels)
