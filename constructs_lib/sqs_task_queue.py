@@ -62,6 +62,16 @@ def _per_group_limit_needs_group_scope(values: Mapping[str, Any]) -> str | None:
     return None
 
 
+def _alarm_fires_before_expiry(values: Mapping[str, Any]) -> str | None:
+    retention = values["message_retention_seconds"]
+    if values["alarms"] and values["oldest_message_alarm_seconds"] >= retention:
+        return (
+            f"expected less than message_retention_seconds = {retention}: SQS deletes a task"
+            " at that age, so the alarm would never fire before the task is gone"
+        )
+    return None
+
+
 def _dead_letters_outlive_tasks(values: Mapping[str, Any]) -> str | None:
     retention = values["message_retention_seconds"]
     if values["dead_letter"] and values["dead_letter_retention_seconds"] < retention:
@@ -83,6 +93,7 @@ class SqsTaskQueueProps:
         CrossRule("fifo_throughput_limit", _fifo_only("fifo_throughput_limit")),
         CrossRule("fifo_throughput_limit", _per_group_limit_needs_group_scope),
         CrossRule("dead_letter_retention_seconds", _dead_letters_outlive_tasks),
+        CrossRule("oldest_message_alarm_seconds", _alarm_fires_before_expiry),
     )
 
     name: str = setting(
@@ -162,7 +173,7 @@ class SqsTaskQueueProps:
     oldest_message_alarm_seconds: int = setting(
         3600,
         rule=limits.SQS_MESSAGE_RETENTION_SECONDS,
-        meaning="alarm when the oldest task waited longer",
+        meaning="alarm when the oldest task waited longer; less than `message_retention_seconds`",
     )
     alarm_target: str | None = setting(
         None,

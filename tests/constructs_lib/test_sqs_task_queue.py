@@ -111,7 +111,10 @@ def test_dead_letters_are_kept_at_least_as_long_as_tasks(stack: TerraformStack) 
         stack,
         "as_long",
         SqsTaskQueueProps(
-            name="a", message_retention_seconds=3600, dead_letter_retention_seconds=3600
+            name="a",
+            message_retention_seconds=3600,
+            dead_letter_retention_seconds=3600,
+            oldest_message_alarm_seconds=600,
         ),
     )
     with pytest.raises(LimitError) as error:
@@ -162,7 +165,8 @@ def test_accepts_the_bounds_and_rejects_beyond_them(
     stack: TerraformStack, field: str, low: int, high: int
 ) -> None:
     for accepted in (low, high):
-        setting: dict[str, Any] = {field: accepted}
+        # Alarms off: the oldest-task alarm must stay below the retention under test.
+        setting: dict[str, Any] = {field: accepted, "alarms": False}
         SqsTaskQueue(stack, f"ok{accepted}", SqsTaskQueueProps(name=f"ok{accepted}", **setting))
     for bad in (low - 1, high + 1):
         setting = {field: bad}

@@ -567,3 +567,16 @@ def test_a_switched_off_backend_needs_no_alarm_target_in_prod() -> None:
     data["sqs"] = {"enabled": False}
     data["pubsub"] = {"enabled": False}
     assert parse_environment("prod", data, source="config/prod.toml").sqs is None
+
+
+def test_an_sqs_alarm_that_could_never_fire_is_refused() -> None:
+    """SQS deletes a task at its retention age: an alarm on an older task never fires."""
+    data = _with("sqs.message_retention_seconds", 600)
+    data["sqs"]["oldest_message_alarm_seconds"] = 600
+    assert _error(data) == (
+        "config/dev.toml: sqs.oldest_message_alarm_seconds = 600 is not allowed; expected less"
+        " than message_retention_seconds = 600: SQS deletes a task at that age, so the alarm"
+        " would never fire before the task is gone"
+    )
+    data["sqs"]["alarms"] = False
+    assert parse_environment("dev", data, source="config/dev.toml").sqs is not None
