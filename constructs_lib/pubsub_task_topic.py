@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -156,8 +157,9 @@ class PubSubTaskTopicProps:
     )
     alarms: bool = setting(
         True,
-        meaning="Cloud Monitoring alerting policies on a dead letter waiting and on the oldest"
-        " task's age, per task subscription",
+        meaning="two Cloud Monitoring alerting policies, whatever the workers: a dead letter"
+        " waiting, and the oldest task's age on every task subscription (an incident names the"
+        " subscription)",
     )
     oldest_message_alarm_seconds: int = setting(
         3600,
@@ -237,6 +239,7 @@ class PubSubTaskTopic(Construct):
             )
             for n, topic in enumerate(self._worker_topics, start=1)
         ]
+        self._oldest_task_alert()
 
     def _task_topic(self, id: str, name: str, **arguments: Any) -> PubsubTopic:
         topic = PubsubTopic(self, id, name=name, **self._encryption_settings, **arguments)
@@ -266,7 +269,7 @@ class PubSubTaskTopic(Construct):
         )
         self._alert(
             "dead_letter_alert",
-            subscription,
+            f'"{subscription.name}"',
             metric="num_undelivered_messages",
             threshold=0,
             what=f"{name}: a dead letter is waiting",
@@ -314,16 +317,26 @@ class PubSubTaskTopic(Construct):
                 role="roles/pubsub.subscriber",
                 member=self._agent,
             )
+        return subscription
+
+    def _oldest_task_alert(self) -> None:
+        """One policy for every task subscription, not one each: its condition keeps a time
+        series per subscription, so an incident names the subscription at fault, and the
+        count of policies does not grow with the workers."""
+        props = self._props
+        name = props.subscription_name
+        # The shared subscription and every worker's; not the dead-letter one (its own alert).
+        literal = re.sub(r"[.+]", lambda m: f"[{m[0]}]", name)
         seconds = props.oldest_message_alarm_seconds
         self._alert(
-            f"{id}_oldest_task_alert",
-            subscription,
+            "oldest_task_alert",
+            f'monitoring.regex.full_match("{literal}(-worker-[0-9]+)?")',
             metric="oldest_unacked_message_age",
             threshold=seconds,
-            what=f"{name}: a task waited over {seconds} s",
-            why="a task has waited too long: are the workers consuming?",
+            what=f"{name}, {name}-worker-*: a task waited over {seconds} s",
+            why="a task has waited too long on the subscription the incident names: are its"
+            " workers consuming?",
         )
-        return subscription
 
     def _encryption(self, kms_key: str | None) -> dict[str, Any]:
         """CMEK needs the service agent to use the key before any topic is created with it."""
@@ -341,7 +354,7 @@ class PubSubTaskTopic(Construct):
     def _alert(
         self,
         id: str,
-        subscription: PubsubSubscription,
+        subscriptions: str,
         *,
         metric: str,
         threshold: int,
@@ -362,7 +375,7 @@ class PubSubTaskTopic(Construct):
                     condition_threshold=MonitoringAlertPolicyConditionsConditionThreshold(
                         filter=(
                             'resource.type = "pubsub_subscription"'
-                            f' AND resource.labels.subscription_id = "{subscription.name}"'
+                            f" AND resource.labels.subscription_id = {subscriptions}"
                             f' AND metric.type = "pubsub.googleapis.com/subscription/{metric}"'
                         ),
                         comparison="COMPARISON_GT",

@@ -222,7 +222,7 @@ def test_common_labels_label_the_alert_policies_and_nothing_else(stack: Terrafor
     labelled, plain = with_and_without(stack, pubsub, CommonLabels(LABELS))
     alert_policies = labelled["resource"][MonitoringAlertPolicy.TF_RESOURCE_TYPE]
     # The dead-letter subscription's, the shared subscription's and worker 1's.
-    assert len(alert_policies) == 3
+    assert len(alert_policies) == 2
     assert all(policy["user_labels"] == LABELS for policy in alert_policies.values())
     for resource_type, bodies in labelled["resource"].items():
         for logical_id, body in bodies.items():

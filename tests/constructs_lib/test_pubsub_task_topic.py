@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -553,7 +554,8 @@ def test_the_stack_can_drive_it_as_a_task_channel(stack: TerraformStack) -> None
 
 
 def _alerts(synthesized: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Alerting policies by the subscription their one condition watches, with its metric."""
+    """Alerting policies by what their one condition watches: a subscription's name, or
+    `regex:<pattern>` for the policy over every task subscription."""
     subscriptions = {
         resource_id: body["name"]
         for resource_id, body in synthesized["resource"]["google_pubsub_subscription"].items()
@@ -562,6 +564,10 @@ def _alerts(synthesized: dict[str, Any]) -> dict[str, dict[str, Any]]:
     for policy in resources(synthesized, "google_monitoring_alert_policy"):
         [condition] = policy["conditions"]
         threshold = condition["condition_threshold"]
+        pattern = re.search(r'monitoring\.regex\.full_match\("([^"]+)"\)', threshold["filter"])
+        if pattern is not None:
+            watched[f"regex:{pattern[1]}"] = {**policy, "threshold": threshold}
+            continue
         [resource_id] = [
             i for i in subscriptions if f"google_pubsub_subscription.{i}." in threshold["filter"]
         ]
@@ -569,9 +575,11 @@ def _alerts(synthesized: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return watched
 
 
-def test_alerts_on_each_task_subscription_s_oldest_task_and_on_dead_letters(
+def test_one_alert_watches_every_task_subscription_and_one_the_dead_letters(
     stack: TerraformStack,
 ) -> None:
+    """One policy per environment, not one per subscription: its condition keeps a series
+    per subscription (no cross-series reducer), so an incident names the one at fault."""
     channel = "projects/ml-queues-dev/notificationChannels/123"
     labels = {"environment": "dev"}
     PubSubTaskTopic(
@@ -587,11 +595,18 @@ def test_alerts_on_each_task_subscription_s_oldest_task_and_on_dead_letters(
     Aspects.of(stack).add(CommonLabels(labels))
     alerts = _alerts(synth(stack))
     assert set(alerts) == {
-        "mlTrainingSubscription",
-        "mlTrainingSubscription-worker-1",
-        "mlTrainingSubscription-worker-2",
+        "regex:mlTrainingSubscription(-worker-[0-9]+)?",
         "mlTrainingSubscription-dead-letter",
     }
+    tasks = alerts["regex:mlTrainingSubscription(-worker-[0-9]+)?"]
+    for name in ("mlTrainingSubscription", "mlTrainingSubscription-worker-2"):
+        assert re.fullmatch("mlTrainingSubscription(-worker-[0-9]+)?", name)
+    assert not re.fullmatch(
+        "mlTrainingSubscription(-worker-[0-9]+)?", "mlTrainingSubscription-dead-letter"
+    )
+    assert tasks["display_name"] == (
+        "mlTrainingSubscription, mlTrainingSubscription-worker-*: a task waited over 7200 s"
+    )
     metric = "pubsub.googleapis.com/subscription/"
     for name, alert in alerts.items():
         threshold = alert["threshold"]
@@ -600,7 +615,7 @@ def test_alerts_on_each_task_subscription_s_oldest_task_and_on_dead_letters(
         assert threshold["aggregations"] == [
             {"alignment_period": "300s", "per_series_aligner": "ALIGN_MAX"}
         ]
-        assert alert["display_name"].startswith(f"{name}: ")
+        assert alert["display_name"].startswith(name.removeprefix("regex:").split("(")[0])
         assert alert["notification_channels"] == [channel]
         assert alert["user_labels"] == labels
         if name.endswith("-dead-letter"):
@@ -651,7 +666,7 @@ def test_alerts_notify_the_channel_given_and_nothing_when_told_none(
         stack, "tasks", PubSubTaskTopicProps(project=PROJECT, workers=1, alarm_target=alarm_target)
     )
     alerts = _alerts(synth(stack))
-    assert len(alerts) == 3
+    assert len(alerts) == 2
     for name, alert in alerts.items():
         given = {key: value for key, value in alert.items() if key == "notification_channels"}
         assert given == channels, name
@@ -992,3 +1007,18 @@ def test_only_subscriptions_and_iam_members_are_replaced_with_another_resource(
     for resource_type, bodies in synthesized["resource"].items():
         for body in bodies.values():
             assert ("lifecycle" in body) == (resource_type in replaced), resource_type
+
+
+@pytest.mark.parametrize("workers", [1, 60])
+def test_the_number_of_alerting_policies_does_not_grow_with_the_workers(
+    stack: TerraformStack, workers: int
+) -> None:
+    PubSubTaskTopic(stack, "tasks", PubSubTaskTopicProps(project=PROJECT, workers=workers))
+    assert len(resources(synth(stack), "google_monitoring_alert_policy")) == 2
+
+
+def test_a_name_s_regex_characters_are_taken_literally(stack: TerraformStack) -> None:
+    """A dot in a subscription name must not match any character in the alert's filter."""
+    props = PubSubTaskTopicProps(project=PROJECT, workers=1, subscription_name="ml.tasks+v2")
+    PubSubTaskTopic(stack, "tasks", props)
+    assert "regex:ml[.]tasks[+]v2(-worker-[0-9]+)?" in _alerts(synth(stack))

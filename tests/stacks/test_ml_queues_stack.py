@@ -130,9 +130,13 @@ def test_pubsub_names_carry_the_environment_and_each_worker_has_a_subscription(
         *(f"{base}-worker-{n}" for n in range(1, settings.workers + 1)),
     }
     assert subscriptions[base]["ack_deadline_seconds"] == settings.max_task_duration_seconds
-    # One alerting policy per subscription: the oldest task's age, or dead letters waiting.
+    # Two alerting policies whatever the workers: the oldest task's age on every task
+    # subscription (an incident per subscription), and dead letters waiting.
     alerts = resources(stack_json[env], "google_monitoring_alert_policy")
-    assert sorted(a["display_name"].split(":")[0] for a in alerts) == sorted(subscriptions)
+    assert sorted(a["display_name"].split(":")[0] for a in alerts) == [
+        f"{base}, {base}-worker-*",
+        f"{base}-dead-letter",
+    ]
     tags = _tags(env)
     assert all(alert["user_labels"] == tags for alert in alerts)
 
