@@ -118,7 +118,7 @@ class SqsTaskChannel:
             if self._shared.dead_letter_queue_arn is not None:
                 denied.insert(0, self._shared.dead_letter_queue_arn)
         document = send_document(resources, self._kms_key, denied=denied)
-        self._grant("sqs_producer_grant", f"{self._name}-send", principal, document)
+        self._grant("sqs_producer_grant", f"{self._name}-producer", principal, document)
 
     def grant_consume(self, principal: str, worker: int) -> None:
         """`principal` is an IAM role name: one inline policy to consume from worker
@@ -127,10 +127,14 @@ class SqsTaskChannel:
         if self._shared is not None:
             resources.append(self._shared.queue_arn)
         document = consume_document(resources, self._kms_key)
-        name = f"{self._name}-worker-{worker}-consume"
+        name = f"{self._name}-worker-{worker}-consumer"
         self._grant(f"sqs_worker_{worker}_grant", name, principal, document)
 
     def _grant(self, id: str, name: str, role: str, document: dict[str, Any]) -> None:
+        """`name` differs from every `<queue>-send` and `<queue>-consume` that the per-queue
+        grants wrote before: a stack moving to these policies deletes those and creates
+        these in one apply, in no set order, and a shared role and name would let the delete
+        remove the new policy."""
         IamRolePolicy(self._scope, id, name=name, role=role, policy=Fn.jsonencode(document))
 
     def _worker(self, worker: int, what: str) -> SqsTaskQueue:

@@ -192,8 +192,9 @@ def _grants(graph: Topology, users: Any, each: Any) -> None:
     sqs_queues = {n.label: n.id for n in graph.nodes.values() if n.id.startswith("aws_sqs")}
     for _, body in each("aws_iam_role_policy"):
         role = graph.add_identity(body["role"])
+        sends = '"sqs:SendMessage"' in body["policy"].partition('"Effect" = "Deny"')[0]
         for queue in _allowed_queues(body["policy"], sqs_queues):
-            if body["name"].endswith("-send"):
+            if sends:
                 graph.edges.append(Edge(role, queue, "send", "publish"))
             else:
                 graph.edges.append(Edge(queue, role, "consume", "consume"))

@@ -49,7 +49,7 @@ def test_every_role_s_inline_policies_fit_at_a_thousand_workers() -> None:
         # Small enough to be a managed policy too, should a team prefer those.
         assert size(document) <= MANAGED_POLICY_CHARS
     assert size(producer) < 1000 and size(last_worker) < 1000
-    assert len(f"{NAME}-worker-{workers}-consume") <= POLICY_NAME_CHARS
+    assert len(f"{NAME}-worker-{workers}-consumer") <= POLICY_NAME_CHARS
 
 
 def test_the_partition_follows_the_region() -> None:

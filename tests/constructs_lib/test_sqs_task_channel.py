@@ -133,7 +133,7 @@ def test_the_producer_gets_one_policy_whatever_the_number_of_workers(
     synthesized = synth(stack)
     queue_ids = _queue_ids(synthesized)
     [policy] = resources(synthesized, "aws_iam_role_policy")
-    assert (policy["name"], policy["role"]) == ("tasks-send", "producer")
+    assert (policy["name"], policy["role"]) == ("tasks-producer", "producer")
     pattern = f"arn:aws:sqs:{REGION}:*:tasks-worker-*"
     assert _statements(policy) == [
         ("Allow", list(SEND_ACTIONS), [queue_ids["tasks"], pattern]),
@@ -161,7 +161,7 @@ def test_a_worker_gets_one_policy_for_its_own_queue_and_the_shared_one(
     synthesized = synth(stack)
     queue_ids = _queue_ids(synthesized)
     [policy] = resources(synthesized, "aws_iam_role_policy")
-    assert (policy["name"], policy["role"]) == ("tasks-worker-2-consume", "worker-2")
+    assert (policy["name"], policy["role"]) == ("tasks-worker-2-consumer", "worker-2")
     assert _statements(policy) == [
         ("Allow", list(CONSUME_ACTIONS), [queue_ids["tasks-worker-2"], queue_ids["tasks"]])
     ]
@@ -172,7 +172,7 @@ def test_without_the_shared_queue_a_worker_consumes_its_own_queue(
 ) -> None:
     _channel(stack, shared=False).grant_consume("worker-1", 1)
     [policy] = resources(synth(stack), "aws_iam_role_policy")
-    assert policy["name"] == "tasks-worker-1-consume"
+    assert policy["name"] == "tasks-worker-1-consumer"
     assert _statements(policy)[0][2] == [_queue_ids(synth(stack))["tasks-worker-1"]]
 
 
@@ -183,12 +183,16 @@ def test_a_kms_key_in_a_grant_is_named_by_its_arn(stack: TerraformStack) -> None
     channel.grant_publish("producer")
     channel.grant_consume("worker-1", 1)
     policies = {p["name"]: p for p in resources(synth(stack), "aws_iam_role_policy")}
-    assert _statements(policies["tasks-send"])[-1] == (
+    assert _statements(policies["tasks-producer"])[-1] == (
         "Allow",
         ["kms:GenerateDataKey", "kms:Decrypt"],
         [key],
     )
-    assert _statements(policies["tasks-worker-1-consume"])[-1] == ("Allow", ["kms:Decrypt"], [key])
+    assert _statements(policies["tasks-worker-1-consumer"])[-1] == (
+        "Allow",
+        ["kms:Decrypt"],
+        [key],
+    )
 
 
 @pytest.mark.parametrize("grantee", ["producer", "worker_template"])
@@ -324,3 +328,15 @@ def test_a_bad_setting_is_refused_before_any_queue_is_made(
         SqsTaskChannel(stack, SqsTaskChannelProps(**props))
     assert str(error.value) == f"environment 'test': SqsTaskChannel.{message}"
     assert "resource" not in synth(stack)
+
+
+def test_no_channel_policy_takes_the_name_of_a_per_queue_one(stack: TerraformStack) -> None:
+    """A stack moving from per-queue policies deletes them and creates these in one apply, in
+    no set order: with a shared role and name, the delete could remove the new policy."""
+    channel = _channel(stack)
+    channel.grant_publish("producer")
+    for n in (1, 2, 3):
+        channel.grant_consume(f"worker-{n}", n)
+    names = {policy["name"] for policy in resources(synth(stack), "aws_iam_role_policy")}
+    per_queue = {f"{queue}-{verb}" for queue in LOGICAL_IDS for verb in ("send", "consume")}
+    assert len(names) == 4 and not names & per_queue

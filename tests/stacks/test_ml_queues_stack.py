@@ -83,13 +83,13 @@ def test_prod_grants_each_worker_role_its_own_queue_and_the_shared_one(
         grants.setdefault(policy["role"], []).append(policy)
     # One inline policy per role, so a role's total stays within IAM's cap for any N.
     [producer] = grants.pop("ml-queues-prod-producer")
-    assert producer["name"] == "mlTrainingQueue-prod-send"
+    assert producer["name"] == "mlTrainingQueue-prod-producer"
     assert '"arn:aws:sqs:us-east-1:*:mlTrainingQueue-prod-worker-*"' in producer["policy"]
     assert sorted(grants) == sorted(f"ml-queues-prod-worker-{n}" for n in range(1, workers + 1))
     ids = {name: queue_id for queue_id, name in names.items()}
     for n in range(1, workers + 1):
         [policy] = grants[f"ml-queues-prod-worker-{n}"]
-        assert policy["name"] == f"mlTrainingQueue-prod-worker-{n}-consume"
+        assert policy["name"] == f"mlTrainingQueue-prod-worker-{n}-consumer"
         own, shared = ids[f"mlTrainingQueue-prod-worker-{n}"], ids["mlTrainingQueue-prod"]
         assert f"[aws_sqs_queue.{own}.arn, aws_sqs_queue.{shared}.arn]" in policy["policy"]
     assert len(names) == 2 * (workers + 1)
