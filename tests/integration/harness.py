@@ -6,7 +6,9 @@ import os
 import socket
 import subprocess
 from pathlib import Path
+from typing import Any
 
+import boto3
 import pytest
 
 SKIP_VARIABLE = "ML_QUEUES_SKIP_INTEGRATION"
@@ -17,6 +19,25 @@ PROVIDER_HINT = (
     " TF_PLUGIN_MIRROR to a folder holding registry.terraform.io/hashicorp/aws"
     " (made with `terraform providers mirror DIR` on a machine that has access)."
 )
+
+
+# moto accepts any credentials; these are its documented test values, set only here.
+EMULATOR_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "test",
+    "AWS_SECRET_ACCESS_KEY": "test",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+def emulator_client(service: str, endpoint: str) -> Any:
+    """A boto3 client for `service` on the emulator at `endpoint`, with its test credentials."""
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name=EMULATOR_CREDENTIALS["AWS_DEFAULT_REGION"],
+        aws_access_key_id=EMULATOR_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=EMULATOR_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    )
 
 
 def require(available: bool, what: str, how: str) -> None:

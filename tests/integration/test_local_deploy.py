@@ -16,12 +16,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from constructs_lib.wiring import env_lines
 from stacks.settings import load_environment
-from tests.integration.harness import PROJECT_ROOT, PROVIDER_HINT, require, run
+from tests.integration.harness import (
+    EMULATOR_CREDENTIALS,
+    PROJECT_ROOT,
+    PROVIDER_HINT,
+    emulator_client,
+    require,
+    run,
+)
 from tests.synth_helpers import copy_app
 from tools import worker_env
 
@@ -29,12 +35,6 @@ CDKTF = PROJECT_ROOT / "node_modules" / ".bin" / "cdktf"
 _LOCAL_SQS = load_environment(PROJECT_ROOT / "config", "local").sqs
 assert _LOCAL_SQS is not None
 MAX_RECEIVE_COUNT = _LOCAL_SQS.queue.max_receive_count
-# moto accepts any credentials; these are its documented test values, set only here.
-EMULATOR_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "test",
-    "AWS_SECRET_ACCESS_KEY": "test",
-    "AWS_DEFAULT_REGION": "us-east-1",
-}
 
 
 @dataclass
@@ -83,13 +83,7 @@ def deployment(
         for q in synthesized["resource"]["aws_sqs_queue"].values()
         if q["name"] == "mlTrainingQueue-local"
     ]
-    sqs = boto3.client(
-        "sqs",
-        endpoint_url=moto_endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
+    sqs = emulator_client("sqs", moto_endpoint)
     deployed = Deployment(
         checkout=checkout,
         env=env,
@@ -155,13 +149,7 @@ def test_every_queue_is_encrypted_and_refuses_requests_without_tls(
 
 
 def test_each_queue_has_its_two_alarms(deployment: Deployment, moto_endpoint: str) -> None:
-    cloudwatch = boto3.client(
-        "cloudwatch",
-        endpoint_url=moto_endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
+    cloudwatch = emulator_client("cloudwatch", moto_endpoint)
     alarms = cloudwatch.describe_alarms()["MetricAlarms"]
     names = {url.rsplit("/", 1)[1] for url in deployment.sqs.list_queues()["QueueUrls"]}
     sources = {name for name in names if not name.endswith("-dlq")}

@@ -16,17 +16,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
-from tests.integration.harness import PROJECT_ROOT, PROVIDER_HINT, run
+from tests.integration.harness import (
+    EMULATOR_CREDENTIALS,
+    PROJECT_ROOT,
+    PROVIDER_HINT,
+    emulator_client,
+    run,
+)
 from tests.synth_helpers import copy_app
 
-EMULATOR_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "test",
-    "AWS_SECRET_ACCESS_KEY": "test",
-    "AWS_DEFAULT_REGION": "us-east-1",
-}
 WORKER_3_QUEUE = "aws_sqs_queue.sqs_worker_3_queue_836A2801"
 WORKER_1_QUEUE = "aws_sqs_queue.sqs_worker_1_queue_D8FE951A"
 
@@ -73,13 +73,7 @@ def checkout(
         **EMULATOR_CREDENTIALS,
         "PYTHONPATH": str(root),
     }
-    sqs = boto3.client(
-        "sqs",
-        endpoint_url=moto_endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
+    sqs = emulator_client("sqs", moto_endpoint)
     deployed = Checkout(root, env, sqs)
     first = deployed.guard("--apply")
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:] + PROVIDER_HINT
