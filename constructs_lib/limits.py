@@ -11,8 +11,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from cdktf import TerraformStack, Token
+from cdktf import TerraformStack
 from constructs import Construct
+
+from constructs_lib.jsii_cache import is_unresolved
 
 
 class LimitError(ValueError):
@@ -239,7 +241,7 @@ def names_fit(names: list[str], rule: NameRule, *, what: str) -> str | None:
     else what was expected of `what` (the field the names are made from)."""
     for name in names:
         # A name made from another resource's attribute is Terraform's to know.
-        if not Token.is_unresolved(name) and not rule.allows(name):
+        if not is_unresolved(name) and not rule.allows(name):
             return f"expected {what} that makes {name!r} {rule.describe()}"
     return None
 
@@ -250,7 +252,7 @@ def check(value: object, rule: Rule, *, field: str, where: str) -> None:
     Unresolved cdktf tokens are references to other resources; Terraform resolves them
     later, so there is nothing to check here.
     """
-    if isinstance(value, str) and Token.is_unresolved(value):
+    if isinstance(value, str) and is_unresolved(value):
         return
     if not rule.allows(value):
         raise LimitError(

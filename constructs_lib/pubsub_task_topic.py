@@ -11,6 +11,7 @@ from constructs import Construct
 
 from constructs_lib import limits
 from constructs_lib.channel import ChannelOutput
+from constructs_lib.jsii_cache import attribute
 from constructs_lib.props import CrossRule, FromEnvironment, check_props, setting
 from constructs_lib.providers import (
     DataGoogleProject,
@@ -269,7 +270,7 @@ class PubSubTaskTopic(Construct):
         )
         self._alert(
             "dead_letter_alert",
-            f'"{subscription.name}"',
+            f'"{attribute(subscription, "name")}"',
             metric="num_undelivered_messages",
             threshold=0,
             what=f"{name}: a dead letter is waiting",
@@ -278,7 +279,7 @@ class PubSubTaskTopic(Construct):
         PubsubTopicIamMember(
             self,
             "dead_letter_publisher",
-            topic=topic.name,
+            topic=attribute(topic, "name"),
             lifecycle=replaced_with(topic),
             role="roles/pubsub.publisher",
             member=self._agent,
@@ -299,7 +300,7 @@ class PubSubTaskTopic(Construct):
             ),
             dead_letter_policy=(
                 PubsubSubscriptionDeadLetterPolicy(
-                    dead_letter_topic=self._dead_letter_topic.id,
+                    dead_letter_topic=attribute(self._dead_letter_topic, "id"),
                     max_delivery_attempts=props.max_delivery_attempts,
                 )
                 if self._dead_letter_topic is not None
@@ -312,7 +313,7 @@ class PubSubTaskTopic(Construct):
             PubsubSubscriptionIamMember(
                 self,
                 f"{id}_dead_letter_subscriber",
-                subscription=subscription.name,
+                subscription=attribute(subscription, "name"),
                 lifecycle=replaced_with(subscription),
                 role="roles/pubsub.subscriber",
                 member=self._agent,
@@ -403,7 +404,7 @@ class PubSubTaskTopic(Construct):
         return PubsubSubscription(
             self,
             id,
-            topic=topic.name,
+            topic=attribute(topic, "name"),
             expiration_policy=PubsubSubscriptionExpirationPolicy(ttl=""),
             lifecycle=replaced_with(topic),
             **arguments,
@@ -419,7 +420,7 @@ class PubSubTaskTopic(Construct):
             PubsubTopicIamMember(
                 self,
                 id,
-                topic=topic.name,
+                topic=attribute(topic, "name"),
                 role="roles/pubsub.publisher",
                 member=principal,
                 lifecycle=replaced_with(topic),
@@ -438,7 +439,7 @@ class PubSubTaskTopic(Construct):
             PubsubSubscriptionIamMember(
                 self,
                 id,
-                subscription=subscription.name,
+                subscription=attribute(subscription, "name"),
                 role="roles/pubsub.subscriber",
                 member=principal,
                 lifecycle=replaced_with(subscription),
@@ -455,29 +456,29 @@ class PubSubTaskTopic(Construct):
     @property
     def worker_addresses(self) -> list[str]:
         """`projects/P/subscriptions/S` of each worker's subscription, worker 1 first."""
-        return [subscription.id for subscription in self._workers]
+        return [attribute(subscription, "id") for subscription in self._workers]
 
     @property
     def shared_address(self) -> str | None:
-        return self._shared.id if self._shared is not None else None
+        return attribute(self._shared, "id") if self._shared is not None else None
 
     @property
     def topic_path(self) -> str | None:
         """`projects/P/topics/T` of the shared topic, what publishers pass to the API; None
         when there is none."""
-        return self._topic.id if self._topic is not None else None
+        return attribute(self._topic, "id") if self._topic is not None else None
 
     @property
     def worker_topic_paths(self) -> list[str]:
         """`projects/P/topics/T` of each worker's topic, worker 1 first."""
-        return [topic.id for topic in self._worker_topics]
+        return [attribute(topic, "id") for topic in self._worker_topics]
 
     def producer_wiring(self) -> PubSubProducerWiring:
         return PubSubProducerWiring(topic=self.topic_path, worker_topics=self.worker_topic_paths)
 
     def worker_wiring(self, worker: int) -> PubSubWorkerWiring:
         return PubSubWorkerWiring(
-            subscription=self._worker(worker, "worker_wiring").id,
+            subscription=attribute(self._worker(worker, "worker_wiring"), "id"),
             shared_subscription=self.shared_address,
         )
 
@@ -486,23 +487,25 @@ class PubSubTaskTopic(Construct):
         if self._topic is not None and self._shared is not None:
             outputs += [
                 ChannelOutput(
-                    "ml_training_topic_name", self._topic.name, "name of the shared task topic"
+                    "ml_training_topic_name",
+                    attribute(self._topic, "name"),
+                    "name of the shared task topic",
                 ),
                 ChannelOutput(
                     "ml_training_subscription_name",
-                    self._shared.name,
+                    attribute(self._shared, "name"),
                     "name of the shared subscription, for tasks any worker may take",
                 ),
             ]
         outputs += [
             ChannelOutput(
                 "pubsub_worker_topic_names",
-                [topic.name for topic in self._worker_topics],
+                [attribute(topic, "name") for topic in self._worker_topics],
                 "name of each worker's topic, worker 1 first: publish there to reach it",
             ),
             ChannelOutput(
                 "pubsub_worker_subscription_names",
-                [subscription.name for subscription in self._workers],
+                [attribute(subscription, "name") for subscription in self._workers],
                 "name of each worker's own subscription, worker 1 first",
             ),
         ]

@@ -11,6 +11,7 @@ from constructs import Construct
 
 from constructs_lib import limits
 from constructs_lib.channel import ChannelOutput
+from constructs_lib.jsii_cache import attribute
 from constructs_lib.props import CrossRule, FromEnvironment, check_props, setting, values_of
 from constructs_lib.rabbitmq_bindings import (
     Binding,
@@ -298,9 +299,9 @@ class RabbitMqTaskExchange(Construct):
         Binding(
             self,
             id,
-            source=exchange.name,
+            source=attribute(exchange, "name"),
             vhost=self._vhost,
-            destination=queue.name,
+            destination=attribute(queue, "name"),
             destination_type="queue",
             routing_key=routing_key,
             lifecycle=replaced_with(queue, exchange),
@@ -365,30 +366,30 @@ class RabbitMqTaskExchange(Construct):
 
     @property
     def exchange_name(self) -> str:
-        return self._exchange.name
+        return attribute(self._exchange, "name")
 
     @property
     def worker_queue_names(self) -> list[str]:
         """References to the queues' names, in worker order (worker 1 first)."""
-        return [queue.name for queue in self._queues]
+        return [attribute(queue, "name") for queue in self._queues]
 
     @property
     def dead_letter_queue_name(self) -> str | None:
         """None when the construct was built without dead-lettering."""
-        return self._dead_letter_queue.name if self._dead_letter_queue else None
+        return attribute(self._dead_letter_queue, "name") if self._dead_letter_queue else None
 
     @property
     def unroutable_queue_name(self) -> str:
-        return self._unroutable_queue.name
+        return attribute(self._unroutable_queue, "name")
 
     @property
     def policy_name(self) -> str:
-        return self._policy.name
+        return attribute(self._policy, "name")
 
     def producer_wiring(self) -> RabbitMqProducerWiring:
         return RabbitMqProducerWiring(
             vhost=self._vhost,
-            exchange=self._exchange.name,
+            exchange=attribute(self._exchange, "name"),
             routing_keys=self.worker_addresses,
             user=self._producer,
         )
@@ -396,15 +397,17 @@ class RabbitMqTaskExchange(Construct):
     def worker_wiring(self, worker: int) -> RabbitMqWorkerWiring:
         return RabbitMqWorkerWiring(
             vhost=self._vhost,
-            exchange=self._exchange.name,
-            queue=self._queues[self._worker(worker, "worker_wiring")].name,
+            exchange=attribute(self._exchange, "name"),
+            queue=attribute(self._queues[self._worker(worker, "worker_wiring")], "name"),
             user=self._consumers.get(worker),
         )
 
     def outputs(self) -> list[ChannelOutput]:
         outputs = [
             ChannelOutput("rabbitmq_vhost", self._vhost, "the environment's vhost"),
-            ChannelOutput("exchange_name", self._exchange.name, "the direct task exchange"),
+            ChannelOutput(
+                "exchange_name", attribute(self._exchange, "name"), "the direct task exchange"
+            ),
             ChannelOutput(
                 "worker_queue_names",
                 self.worker_queue_names,
@@ -415,14 +418,14 @@ class RabbitMqTaskExchange(Construct):
             outputs.append(
                 ChannelOutput(
                     "rabbitmq_dead_letter_queue",
-                    self._dead_letter_queue.name,
+                    attribute(self._dead_letter_queue, "name"),
                     "where tasks past the delivery limit, rejected or expired, are kept",
                 )
             )
         outputs.append(
             ChannelOutput(
                 "rabbitmq_unroutable_queue",
-                self._unroutable_queue.name,
+                attribute(self._unroutable_queue, "name"),
                 "where tasks whose routing key names no worker are kept",
             )
         )

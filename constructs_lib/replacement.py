@@ -18,12 +18,13 @@ from __future__ import annotations
 
 from cdktf import TerraformResource, TerraformResourceLifecycle
 
+from constructs_lib.jsii_cache import logical_id, resource_type
+
 
 def replaced_with(*resources: TerraformResource) -> TerraformResourceLifecycle:
     """A lifecycle that replaces its resource whenever one of `resources` is replaced."""
     return TerraformResourceLifecycle(
         replace_triggered_by=[
-            f"{resource.terraform_resource_type}.{resource.friendly_unique_id}.id"
-            for resource in resources
+            f"{resource_type(resource)}.{logical_id(resource)}.id" for resource in resources
         ]
     )

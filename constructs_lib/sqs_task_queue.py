@@ -10,6 +10,7 @@ from cdktf import Fn
 from constructs import Construct
 
 from constructs_lib import limits
+from constructs_lib.jsii_cache import attribute
 from constructs_lib.props import CrossRule, FromEnvironment, check_props, setting, values_of
 from constructs_lib.providers import (
     CloudwatchMetricAlarm,
@@ -270,11 +271,11 @@ class SqsTaskQueue(Construct):
         redrive = SqsQueueRedrivePolicy(
             self,
             "redrive_policy",
-            queue_url=self._queue.url,
+            queue_url=attribute(self._queue, "url"),
             lifecycle=replaced_with(self._queue, self._dead_letter_queue),
             redrive_policy=Fn.jsonencode(
                 {
-                    "deadLetterTargetArn": self._dead_letter_queue.arn,
+                    "deadLetterTargetArn": attribute(self._dead_letter_queue, "arn"),
                     "maxReceiveCount": max_receive_count,
                 }
             ),
@@ -283,10 +284,13 @@ class SqsTaskQueue(Construct):
             SqsQueueRedriveAllowPolicy(
                 self,
                 "redrive_allow_policy",
-                queue_url=self._dead_letter_queue.url,
+                queue_url=attribute(self._dead_letter_queue, "url"),
                 lifecycle=replaced_with(self._dead_letter_queue, self._queue),
                 redrive_allow_policy=Fn.jsonencode(
-                    {"redrivePermission": "byQueue", "sourceQueueArns": [self._queue.arn]}
+                    {
+                        "redrivePermission": "byQueue",
+                        "sourceQueueArns": [attribute(self._queue, "arn")],
+                    }
                 ),
             )
         return redrive
@@ -298,7 +302,7 @@ class SqsTaskQueue(Construct):
         SqsQueuePolicy(
             self,
             id,
-            queue_url=queue.url,
+            queue_url=attribute(queue, "url"),
             depends_on=[after] if after is not None else None,
             lifecycle=replaced_with(queue),
             policy=Fn.jsonencode(
@@ -310,7 +314,7 @@ class SqsTaskQueue(Construct):
                             "Effect": "Deny",
                             "Principal": "*",
                             "Action": "sqs:*",
-                            "Resource": queue.arn,
+                            "Resource": attribute(queue, "arn"),
                             "Condition": {"Bool": {"aws:SecureTransport": "false"}},
                         }
                     ],
@@ -343,11 +347,11 @@ class SqsTaskQueue(Construct):
             CloudwatchMetricAlarm(
                 self,
                 id,
-                alarm_name=Fn.join("-", [queue.name, metric]),
+                alarm_name=Fn.join("-", [attribute(queue, "name"), metric]),
                 alarm_description=description,
                 namespace="AWS/SQS",
                 metric_name=metric,
-                dimensions={"QueueName": queue.name},
+                dimensions={"QueueName": attribute(queue, "name")},
                 statistic="Maximum",
                 period=300,
                 evaluation_periods=1,
@@ -360,11 +364,13 @@ class SqsTaskQueue(Construct):
 
     def send_policy(self) -> dict[str, Any]:
         """An IAM policy document that lets a producer send tasks and nothing else."""
-        return send_document([self._queue.arn], self._kms_key_arn("send_policy"))
+        return send_document([self.queue_arn], self._kms_key_arn("send_policy"))
 
     def consume_policy(self) -> dict[str, Any]:
         """An IAM policy document that lets a worker take, extend and delete tasks."""
-        return consume_document([self._queue.arn], self._kms_key_arn("consume_policy"))
+        return consume_document(
+            [attribute(self._queue, "arn")], self._kms_key_arn("consume_policy")
+        )
 
     def _kms_key_arn(self, what: str) -> str | None:
         """IAM names a key by its ARN only: an id or alias would grant nothing."""
@@ -394,21 +400,21 @@ class SqsTaskQueue(Construct):
     @property
     def queue_url(self) -> str:
         """What producers and workers pass to the SQS API."""
-        return self._queue.url
+        return attribute(self._queue, "url")
 
     @property
     def queue_arn(self) -> str:
-        return self._queue.arn
+        return attribute(self._queue, "arn")
 
     @property
     def queue_name(self) -> str:
-        return self._queue.name
+        return attribute(self._queue, "name")
 
     @property
     def dead_letter_queue_url(self) -> str | None:
         """None when the construct was built without a dead-letter queue."""
-        return self._dead_letter_queue.url if self._dead_letter_queue else None
+        return attribute(self._dead_letter_queue, "url") if self._dead_letter_queue else None
 
     @property
     def dead_letter_queue_arn(self) -> str | None:
-        return self._dead_letter_queue.arn if self._dead_letter_queue else None
+        return attribute(self._dead_letter_queue, "arn") if self._dead_letter_queue else None

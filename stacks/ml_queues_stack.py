@@ -6,8 +6,8 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from cdktf import (
-    Aspects,
     GcsBackend,
+    IAspect,
     LocalBackend,
     S3Backend,
     TerraformOutput,
@@ -16,7 +16,7 @@ from cdktf import (
 )
 from constructs import Construct
 
-from constructs_lib.aspects import CommonLabels, PreventDestroy
+from constructs_lib.aspects import CommonLabels, PreventDestroy, visit_all
 from constructs_lib.channel import TaskChannel
 from constructs_lib.providers import (
     AwsProvider,
@@ -106,9 +106,12 @@ class MlQueuesStack(TerraformStack):
                 value=output([channel.worker_wiring(n) for channel, _ in channels]),
                 description=f"what worker {n} needs, per backend (make worker-env WORKER={n})",
             )
+        # The stack is complete here, so the rules are applied now rather than as cdktf
+        # aspects (see constructs_lib/aspects.py for why).
+        rules: list[IAspect] = [CommonLabels(common_tags(settings.name))]
         if settings.prevent_destroy:
-            Aspects.of(self).add(PreventDestroy())
-        Aspects.of(self).add(CommonLabels(common_tags(settings.name)))
+            rules.insert(0, PreventDestroy())
+        visit_all(self, *rules)
 
     def _sqs(self, sqs: SqsTaskChannelProps) -> tuple[TaskChannel, Principals]:
         self._aws_provider(sqs.region, sqs.endpoint)
