@@ -83,7 +83,10 @@ def register_bare_package(package: str) -> None:
 for _package in PACKAGES:
     register_bare_package(_package)
 
-from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import CloudwatchMetricAlarm  # noqa: E402
+from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import (  # noqa: E402
+    CloudwatchMetricAlarm,
+    CloudwatchMetricAlarmMetricQuery,
+)
 from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy  # noqa: E402
 from cdktf_cdktf_provider_aws.provider import (  # noqa: E402
     AwsProvider,
@@ -125,6 +128,7 @@ __all__ = [
     "AwsProviderDefaultTags",
     "AwsProviderEndpoints",
     "CloudwatchMetricAlarm",
+    "CloudwatchMetricAlarmMetricQuery",
     "DataGoogleProject",
     "GoogleProvider",
     "IamRolePolicy",

@@ -12,10 +12,36 @@ from constructs import Construct
 from constructs_lib import limits
 from constructs_lib.channel import ChannelOutput
 from constructs_lib.props import CrossRule, FromEnvironment, check_props, inline, setting
-from constructs_lib.providers import IamRolePolicy
+from constructs_lib.providers import (
+    CloudwatchMetricAlarm,
+    CloudwatchMetricAlarmMetricQuery,
+    IamRolePolicy,
+)
 from constructs_lib.sqs_policies import consume_document, queue_arn_pattern, send_document
-from constructs_lib.sqs_task_queue import SqsTaskQueue, SqsTaskQueueProps, names_fit
+from constructs_lib.sqs_task_queue import (
+    QUEUE_ROLE_TAG,
+    SqsTaskQueue,
+    SqsTaskQueueProps,
+    names_fit,
+)
 from constructs_lib.wiring import SqsProducerWiring, SqsWorkerWiring
+
+# Tags every queue of a channel, so that its alarms find them all by one query.
+CHANNEL_TAG = "task_channel"
+# A Metrics Insights query returns at most 500 time series; the highest come first, so a
+# queue in breach is among them.
+_MOST_SERIES = 500
+# SQS sends its metrics every minute; an alarm looks at five.
+_ALARM_PERIOD_SECONDS = 300
+
+
+def metrics_insights_query(metric: str, channel: str, role: str) -> str:
+    """The highest `metric` of each queue of `channel` with `role`, one series per queue."""
+    return (
+        f'SELECT MAX({metric}) FROM SCHEMA("AWS/SQS", QueueName)'
+        f" WHERE tag.{CHANNEL_TAG} = '{channel}' AND tag.{QUEUE_ROLE_TAG} = '{role}'"
+        f" GROUP BY QueueName ORDER BY MAX() DESC LIMIT {_MOST_SERIES}"
+    )
 
 
 def _worker_names_fit(values: Mapping[str, Any]) -> str | None:
@@ -88,16 +114,75 @@ class SqsTaskChannel:
         self._region = props.region
         self._name = props.queue.name
         self._kms_key = props.queue.kms_key
+        # The channel's two alarms watch every queue; none of their own.
+        queue = replace(props.queue, alarms=False)
+        tags = {CHANNEL_TAG: self._name}
         # The seed's queue is the shared one; its logical id stays, so state carries over.
-        self._shared = SqsTaskQueue(scope, "sqs_task_queue", props.queue) if props.shared else None
+        self._shared = (
+            SqsTaskQueue(scope, "sqs_task_queue", queue, tags=tags) if props.shared else None
+        )
         self._workers = [
             SqsTaskQueue(
                 scope,
                 f"sqs_worker_{n}_queue",
-                replace(props.queue, name=f"{props.queue.name}-worker-{n}"),
+                replace(queue, name=f"{self._name}-worker-{n}"),
+                tags=tags,
             )
             for n in range(1, props.workers + 1)
         ]
+        if props.queue.alarms:
+            self._alarms(props.queue)
+
+    def _alarms(self, queue: SqsTaskQueueProps) -> None:
+        """Two alarms whatever the number of workers, each a Metrics Insights query with a
+        time series per queue: CloudWatch evaluates each series as a contributor of its own,
+        and the contributor in alarm carries the QueueName of the queue at fault."""
+        target = queue.alarm_target
+        actions = [target] if target not in (None, "none") else None
+        alarms = [
+            (
+                "sqs_oldest_task_alarm",
+                "oldest-task",
+                "ApproximateAgeOfOldestMessage",
+                "task",
+                queue.oldest_message_alarm_seconds,
+                "a task has waited too long in the queue named by the contributor:"
+                " are its workers consuming?",
+            )
+        ]
+        if queue.dead_letter:
+            alarms.append(
+                (
+                    "sqs_dead_letter_alarm",
+                    "dead-letters",
+                    "ApproximateNumberOfMessagesVisible",
+                    "dead_letter",
+                    0,
+                    "a task failed too often and waits in the dead-letter queue named by the"
+                    " contributor",
+                )
+            )
+        for id, suffix, metric, role, threshold, description in alarms:
+            CloudwatchMetricAlarm(
+                self._scope,
+                id,
+                alarm_name=f"{self._name}-{suffix}",
+                alarm_description=description,
+                metric_query=[
+                    CloudwatchMetricAlarmMetricQuery(
+                        id="queues",
+                        expression=metrics_insights_query(metric, self._name, role),
+                        period=_ALARM_PERIOD_SECONDS,
+                        return_data=True,
+                    )
+                ],
+                evaluation_periods=1,
+                threshold=threshold,
+                comparison_operator="GreaterThanThreshold",
+                treat_missing_data="notBreaching",
+                alarm_actions=actions,
+                ok_actions=actions,
+            )
 
     @property
     def worker_addresses(self) -> list[str]:

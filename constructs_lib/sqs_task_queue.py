@@ -24,6 +24,8 @@ from constructs_lib.replacement import replaced_with
 from constructs_lib.sqs_policies import consume_document, send_document
 
 _FIFO = ".fifo"
+# Tells a task queue from its dead-letter queue in a Metrics Insights query.
+QUEUE_ROLE_TAG = "queue_role"
 
 
 def queue_names(values: Mapping[str, Any]) -> list[str]:
@@ -169,7 +171,9 @@ class SqsTaskQueueProps:
     )
     enforce_ssl: bool = setting(True, meaning="a queue policy denies every request without TLS")
     alarms: bool = setting(
-        True, meaning="CloudWatch alarms on DLQ depth > 0 and on the oldest task's age"
+        True,
+        meaning="CloudWatch alarms on DLQ depth > 0 and on the oldest task's age: in `[sqs]`,"
+        " two for all the queues whatever the workers, each naming the queue at fault",
     )
     oldest_message_alarm_seconds: int = setting(
         3600,
@@ -205,8 +209,15 @@ class SqsTaskQueue(Construct):
     """
 
     def __init__(
-        self, scope: Construct, id: str, props: SqsTaskQueueProps = SqsTaskQueueProps()
+        self,
+        scope: Construct,
+        id: str,
+        props: SqsTaskQueueProps = SqsTaskQueueProps(),
+        *,
+        tags: Mapping[str, str] | None = None,
     ) -> None:
+        """`tags` go on both queues, with `queue_role` = `task` or `dead_letter`, so that
+        an alarm over many queues (SqsTaskChannel's) can select them by tag."""
         super().__init__(scope, id)
         self._where = limits.environment_of(self)
         check_props(props, owner="SqsTaskQueue", where=self._where)
@@ -229,6 +240,7 @@ class SqsTaskQueue(Construct):
             name=self._name,
             delay_seconds=props.delay_seconds,
             message_retention_seconds=props.message_retention_seconds,
+            **self._tags(tags, "task"),
             **common,
         )
         self._dead_letter_queue: SqsQueue | None = None
@@ -239,6 +251,7 @@ class SqsTaskQueue(Construct):
                 "dead_letter_queue",
                 name=dlq_name[0],
                 message_retention_seconds=props.dead_letter_retention_seconds,
+                **self._tags(tags, "dead_letter"),
                 **common,
             )
             redrive = self._redrive(
@@ -258,6 +271,10 @@ class SqsTaskQueue(Construct):
             "kms_master_key_id": self._kms_key,
             "kms_data_key_reuse_period_seconds": reuse_seconds,
         }
+
+    @staticmethod
+    def _tags(tags: Mapping[str, str] | None, role: str) -> dict[str, Any]:
+        return {} if tags is None else {"tags": {**tags, QUEUE_ROLE_TAG: role}}
 
     @staticmethod
     def _fifo(fifo: bool, content_based_deduplication: bool) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,18 @@ def synth(stack: TerraformStack) -> dict[str, Any]:
 def resources(synthesized: dict[str, Any], resource_type: str) -> list[dict[str, Any]]:
     """All resources of one type, ordered by their logical ids."""
     return list(synthesized.get("resource", {}).get(resource_type, {}).values())
+
+
+def selected_by_tags(expression: str, tags_by_name: dict[str, dict[str, str]]) -> set[str]:
+    """The names whose tags satisfy every `tag.KEY = 'VALUE'` of a Metrics Insights WHERE, as
+    CloudWatch would select them (the emulator stores the query but never runs it)."""
+    wanted = dict(re.findall(r"tag\.(\w+) = '([^']*)'", expression))
+    assert wanted, expression
+    return {
+        name
+        for name, tags in tags_by_name.items()
+        if all(tags.get(key) == value for key, value in wanted.items())
+    }
 
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent

@@ -13,7 +13,7 @@ from constructs_lib.sqs_policies import CONSUME_ACTIONS, SEND_ACTIONS
 from constructs_lib.sqs_task_channel import SqsTaskChannel, SqsTaskChannelProps
 from constructs_lib.sqs_task_queue import SqsTaskQueueProps
 from constructs_lib.wiring import SqsProducerWiring, SqsWorkerWiring
-from tests.synth_helpers import resources, synth
+from tests.synth_helpers import resources, selected_by_tags, synth
 
 REGION = "eu-west-1"
 # Only the queues and their redrive, for tests about them.
@@ -26,6 +26,8 @@ LOGICAL_IDS = {
     "tasks-worker-3": "sqs_worker_3_queue_836A2801",
 }
 ARN_REFERENCE = re.compile(r"aws_sqs_queue\.(\w+)\.arn")
+# aws provider 5.x refuses a longer metric_query expression at plan time.
+PROVIDER_EXPRESSION_LIMIT = 1024
 CONSUME_ONLY = sorted(set(CONSUME_ACTIONS) - set(SEND_ACTIONS))
 
 
@@ -340,3 +342,40 @@ def test_no_channel_policy_takes_the_name_of_a_per_queue_one(stack: TerraformSta
     names = {policy["name"] for policy in resources(synth(stack), "aws_iam_role_policy")}
     per_queue = {f"{queue}-{verb}" for queue in LOGICAL_IDS for verb in ("send", "consume")}
     assert len(names) == 4 and not names & per_queue
+
+
+@pytest.mark.parametrize("workers", [1, 40])
+def test_two_alarms_whatever_the_workers_and_none_per_queue(
+    stack: TerraformStack, workers: int
+) -> None:
+    queue = SqsTaskQueueProps(
+        name="tasks", alarm_target="arn:aws:sns:eu-west-1:123456789012:oncall"
+    )
+    SqsTaskChannel(stack, SqsTaskChannelProps(region=REGION, workers=workers, queue=queue))
+    synthesized = synth(stack)
+    alarms = resources(synthesized, "aws_cloudwatch_metric_alarm")
+    assert sorted(alarm["alarm_name"] for alarm in alarms) == [
+        "tasks-dead-letters",
+        "tasks-oldest-task",
+    ]
+    tags = {body["name"]: body["tags"] for body in resources(synthesized, "aws_sqs_queue")}
+    assert len(tags) == 2 * (workers + 1)
+    for alarm in alarms:
+        assert alarm["alarm_actions"] == alarm["ok_actions"] == [queue.alarm_target]
+        [query] = alarm["metric_query"]
+        role = "dead_letter" if alarm["alarm_name"].endswith("letters") else "task"
+        selected = {name for name in tags if name.endswith("-dlq") == (role == "dead_letter")}
+        assert selected_by_tags(query["expression"], tags) == selected
+        assert len(query["expression"]) <= PROVIDER_EXPRESSION_LIMIT
+
+
+def test_no_dead_letter_alarm_without_dead_letter_queues(stack: TerraformStack) -> None:
+    queue = SqsTaskQueueProps(name="tasks", dead_letter=False)
+    SqsTaskChannel(stack, SqsTaskChannelProps(region=REGION, queue=queue))
+    alarms = resources(synth(stack), "aws_cloudwatch_metric_alarm")
+    assert [alarm["alarm_name"] for alarm in alarms] == ["tasks-oldest-task"]
+
+
+def test_no_alarms_when_switched_off(stack: TerraformStack) -> None:
+    _channel(stack)
+    assert resources(synth(stack), "aws_cloudwatch_metric_alarm") == []

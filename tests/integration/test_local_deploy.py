@@ -28,7 +28,7 @@ from tests.integration.harness import (
     require,
     run,
 )
-from tests.synth_helpers import copy_app
+from tests.synth_helpers import copy_app, selected_by_tags
 from tools import worker_env
 
 CDKTF = PROJECT_ROOT / "node_modules" / ".bin" / "cdktf"
@@ -148,15 +148,27 @@ def test_every_queue_is_encrypted_and_refuses_requests_without_tls(
         assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
 
-def test_each_queue_has_its_two_alarms(deployment: Deployment, moto_endpoint: str) -> None:
+def test_two_alarms_cover_every_queue_by_its_tags(
+    deployment: Deployment, moto_endpoint: str
+) -> None:
     cloudwatch = emulator_client("cloudwatch", moto_endpoint)
-    alarms = cloudwatch.describe_alarms()["MetricAlarms"]
-    names = {url.rsplit("/", 1)[1] for url in deployment.sqs.list_queues()["QueueUrls"]}
-    sources = {name for name in names if not name.endswith("-dlq")}
-    assert sorted((a["Dimensions"][0]["Value"], a["MetricName"]) for a in alarms) == sorted(
-        [(name, "ApproximateAgeOfOldestMessage") for name in sources]
-        + [(f"{name}-dlq", "ApproximateNumberOfMessagesVisible") for name in sources]
-    )
+    alarms = {a["AlarmName"]: a for a in cloudwatch.describe_alarms()["MetricAlarms"]}
+    urls = deployment.sqs.list_queues()["QueueUrls"]
+    tags = {
+        url.rsplit("/", 1)[1]: deployment.sqs.list_queue_tags(QueueUrl=url).get("Tags", {})
+        for url in urls
+    }
+    dead_letter_queues = {name for name in tags if name.endswith("-dlq")}
+    assert sorted(alarms) == [
+        "mlTrainingQueue-local-dead-letters",
+        "mlTrainingQueue-local-oldest-task",
+    ]
+    for name, selected in (
+        ("mlTrainingQueue-local-dead-letters", dead_letter_queues),
+        ("mlTrainingQueue-local-oldest-task", set(tags) - dead_letter_queues),
+    ):
+        [query] = alarms[name]["Metrics"]
+        assert selected_by_tags(query["Expression"], tags) == selected, name
 
 
 def test_a_task_is_invisible_for_delay_seconds(deployment: Deployment) -> None:

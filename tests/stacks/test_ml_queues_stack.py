@@ -12,7 +12,7 @@ from cdktf import Testing
 
 from stacks.ml_queues_stack import MlQueuesStack
 from stacks.settings import ENVIRONMENTS, GcsState, load_environment
-from tests.synth_helpers import resources, synth
+from tests.synth_helpers import resources, selected_by_tags, synth
 
 PROJECT_CONFIG = Path(__file__).resolve().parent.parent.parent / "config"
 # The environments with every backend on; `local` has SQS only.
@@ -46,6 +46,7 @@ def test_sqs_queue_has_the_seed_values_and_the_environment_in_its_name(
         **SEED_QUEUE,
         "visibility_timeout_seconds": duration,
         "sqs_managed_sse_enabled": True,
+        "tags": {"task_channel": f"mlTrainingQueue-{env}", "queue_role": "task"},
     }
 
 
@@ -67,9 +68,40 @@ def test_sqs_one_queue_per_worker_and_a_shared_one_each_with_a_dead_letter_queue
     assert len(resources(stack_json[env], "aws_sqs_queue_redrive_policy")) == len(sources)
     assert len(resources(stack_json[env], "aws_sqs_queue_redrive_allow_policy")) == len(sources)
     assert len(resources(stack_json[env], "aws_sqs_queue_policy")) == 2 * len(sources)
-    assert len(resources(stack_json[env], "aws_cloudwatch_metric_alarm")) == 2 * len(sources)
     urls = stack_json[env]["output"]["sqs_worker_queue_urls"]["value"]
     assert len(urls) == workers
+
+
+@pytest.mark.parametrize("env", CLOUD_ENVIRONMENTS)
+def test_sqs_two_alarms_whatever_the_workers_each_selecting_its_queues_by_tag(
+    stack_json: dict[str, dict[str, Any]], env: str
+) -> None:
+    queues = resources(stack_json[env], "aws_sqs_queue")
+    tags = {queue["name"]: queue["tags"] for queue in queues}
+    dead_letter_queues = {name for name in tags if name.endswith("-dlq")}
+    alarms = {
+        alarm["alarm_name"]: alarm
+        for alarm in resources(stack_json[env], "aws_cloudwatch_metric_alarm")
+    }
+    assert sorted(alarms) == [
+        f"mlTrainingQueue-{env}-dead-letters",
+        f"mlTrainingQueue-{env}-oldest-task",
+    ]
+    expected = {
+        "dead-letters": ("ApproximateNumberOfMessagesVisible", dead_letter_queues, 0),
+        "oldest-task": ("ApproximateAgeOfOldestMessage", set(tags) - dead_letter_queues, 3600),
+    }
+    for suffix, (metric, selected, threshold) in expected.items():
+        alarm = alarms[f"mlTrainingQueue-{env}-{suffix}"]
+        [query] = alarm["metric_query"]
+        expression = query["expression"]
+        # One series per queue, highest first: each is a contributor that names its queue.
+        assert expression.startswith(f'SELECT MAX({metric}) FROM SCHEMA("AWS/SQS", QueueName)')
+        assert "GROUP BY QueueName ORDER BY MAX() DESC" in expression
+        assert selected_by_tags(expression, tags) == selected
+        assert query["return_data"] is True
+        assert alarm["threshold"] == threshold
+        assert alarm["comparison_operator"] == "GreaterThanThreshold"
 
 
 def test_prod_grants_each_worker_role_its_own_queue_and_the_shared_one(
