@@ -137,6 +137,9 @@ WORKER_COUNT = IntRange(
 )
 
 RABBITMQ_QUEUE_TYPE = NameRule("quorum|classic", "'quorum' or 'classic'")
+# Where the RabbitMQ users' passwords are kept: generated into SSM Parameter Store, or
+# sensitive Terraform variables an operator sets.
+RABBITMQ_PASSWORD_STORE = NameRule("ssm|variables", "'ssm' or 'variables'")
 RABBITMQ_BROKER_VERSION = NameRule(
     r"[0-9]{1,3}\.[0-9]{1,3}(\.[0-9]{1,3})?", "a RabbitMQ version such as '3.13' or '3.10.8'"
 )

@@ -188,6 +188,5 @@ def check_props(props: object, *, owner: str, where: str) -> None:
     violation = first_violation(type(props), values)
     if violation is not None:
         name, expected = violation
-        raise limits.LimitError(
-            f"{where}: {owner}.{name} = {show(values[name])} is not allowed; {expected}"
-        )
+        found = "is unset" if values[name] is None else f"= {show(values[name])} is not allowed"
+        raise limits.LimitError(f"{where}: {owner}.{name} {found}; {expected}")

@@ -87,6 +87,9 @@ from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import (  # noqa: E402
     CloudwatchMetricAlarm,
     CloudwatchMetricAlarmMetricQuery,
 )
+from cdktf_cdktf_provider_aws.data_aws_secretsmanager_random_password import (  # noqa: E402
+    DataAwsSecretsmanagerRandomPassword,
+)
 from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy  # noqa: E402
 from cdktf_cdktf_provider_aws.provider import (  # noqa: E402
     AwsProvider,
@@ -99,6 +102,7 @@ from cdktf_cdktf_provider_aws.sqs_queue_redrive_allow_policy import (  # noqa: E
     SqsQueueRedriveAllowPolicy,
 )
 from cdktf_cdktf_provider_aws.sqs_queue_redrive_policy import SqsQueueRedrivePolicy  # noqa: E402
+from cdktf_cdktf_provider_aws.ssm_parameter import SsmParameter  # noqa: E402
 from cdktf_cdktf_provider_google.data_google_project import DataGoogleProject  # noqa: E402
 from cdktf_cdktf_provider_google.kms_crypto_key_iam_member import (  # noqa: E402
     KmsCryptoKeyIamMember,
@@ -129,6 +133,7 @@ __all__ = [
     "AwsProviderEndpoints",
     "CloudwatchMetricAlarm",
     "CloudwatchMetricAlarmMetricQuery",
+    "DataAwsSecretsmanagerRandomPassword",
     "DataGoogleProject",
     "GoogleProvider",
     "IamRolePolicy",
@@ -149,4 +154,5 @@ __all__ = [
     "SqsQueuePolicy",
     "SqsQueueRedriveAllowPolicy",
     "SqsQueueRedrivePolicy",
+    "SsmParameter",
 ]

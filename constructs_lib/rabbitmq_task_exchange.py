@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -12,7 +12,14 @@ from constructs import Construct
 from constructs_lib import limits
 from constructs_lib.channel import ChannelOutput
 from constructs_lib.jsii_cache import attribute
-from constructs_lib.props import CrossRule, FromEnvironment, check_props, setting, values_of
+from constructs_lib.props import (
+    CrossRule,
+    FromEnvironment,
+    check_props,
+    inline,
+    setting,
+    values_of,
+)
 from constructs_lib.rabbitmq_bindings import (
     Binding,
     Exchange,
@@ -24,6 +31,7 @@ from constructs_lib.rabbitmq_bindings import (
     Queue,
     QueueSettings,
 )
+from constructs_lib.rabbitmq_passwords import RabbitMqPasswordsProps
 from constructs_lib.replacement import replaced_with
 from constructs_lib.wiring import RabbitMqProducerWiring, RabbitMqWorkerWiring
 
@@ -152,6 +160,7 @@ class RabbitMqTaskExchangeProps:
         meaning="oldest broker the environment runs; below 3.12 the `consumer-timeout` policy"
         " key is left out",
     )
+    passwords: RabbitMqPasswordsProps = inline(RabbitMqPasswordsProps)
 
     @property
     def effective_delivery_limit(self) -> int | None:
@@ -205,6 +214,7 @@ class RabbitMqTaskExchange(Construct):
         self._queue_names = _queue_names(values_of(props))
         self._producer: str | None = None
         self._consumers: dict[int, str] = {}
+        self._password_parameters: Callable[[int | None], str | None] = lambda _: None
         self._exchange = Exchange(
             self,
             "exchange",
@@ -354,6 +364,12 @@ class RabbitMqTaskExchange(Construct):
             permissions=PermissionsPermissions(configure=_NOTHING, write=write, read=read),
         )
 
+    def keep_passwords_in(self, parameters: Callable[[int | None], str | None]) -> None:
+        """`parameters(None)` names the SSM parameter holding the producer's password,
+        `parameters(n)` worker n's, so that the wiring says where to read it; the broker
+        users and their passwords are the stack's, not this construct's."""
+        self._password_parameters = parameters
+
     @property
     def worker_addresses(self) -> list[str]:
         """The routing key that reaches each worker (its queue's name), worker 1 first."""
@@ -392,6 +408,7 @@ class RabbitMqTaskExchange(Construct):
             exchange=attribute(self._exchange, "name"),
             routing_keys=self.worker_addresses,
             user=self._producer,
+            password_parameter=self._password_parameters(None),
         )
 
     def worker_wiring(self, worker: int) -> RabbitMqWorkerWiring:
@@ -400,6 +417,7 @@ class RabbitMqTaskExchange(Construct):
             exchange=attribute(self._exchange, "name"),
             queue=attribute(self._queues[self._worker(worker, "worker_wiring")], "name"),
             user=self._consumers.get(worker),
+            password_parameter=self._password_parameters(worker),
         )
 
     def outputs(self) -> list[ChannelOutput]:

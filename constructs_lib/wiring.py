@@ -79,6 +79,9 @@ class _RabbitMq(Wiring):
     vhost: str
     exchange: str
     user: str | None
+    # The SSM parameter holding the user's password (`password_store = "ssm"`), never the
+    # password itself.
+    password_parameter: str | None
 
 
 @dataclass(frozen=True, kw_only=True)

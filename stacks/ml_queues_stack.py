@@ -12,7 +12,6 @@ from cdktf import (
     S3Backend,
     TerraformOutput,
     TerraformStack,
-    TerraformVariable,
 )
 from constructs import Construct
 
@@ -26,6 +25,7 @@ from constructs_lib.providers import (
 )
 from constructs_lib.pubsub_task_topic import PubSubTaskTopic, PubSubTaskTopicProps
 from constructs_lib.rabbitmq_bindings import RabbitmqProvider, User, Vhost
+from constructs_lib.rabbitmq_passwords import RabbitMqPasswords, RabbitMqPasswordsProps
 from constructs_lib.rabbitmq_task_exchange import RabbitMqTaskExchange, RabbitMqTaskExchangeProps
 from constructs_lib.sqs_task_channel import SqsTaskChannel, SqsTaskChannelProps
 from constructs_lib.wiring import output
@@ -66,6 +66,8 @@ class MlQueuesStack(TerraformStack):
     def __init__(self, scope: Construct, settings: EnvironmentSettings) -> None:
         super().__init__(scope, settings.name)
         self._settings = settings
+        # The default AWS provider and its region, once a backend has made it.
+        self._aws_region: str | None = None
         self.add_override("terraform.required_version", REQUIRED_TERRAFORM)
         self._use_state(settings.state)
         channels: list[tuple[TaskChannel, Principals]] = []
@@ -141,7 +143,7 @@ class MlQueuesStack(TerraformStack):
 
     def _rabbitmq(self, rabbitmq: RabbitMqTaskExchangeProps) -> tuple[TaskChannel, Principals]:
         # Admin credentials come from RABBITMQ_USERNAME / RABBITMQ_PASSWORD, read by the
-        # provider; the producer and worker passwords from sensitive variables (TF_VAR_...).
+        # provider; the producer's and workers' passwords from `passwords`.
         RabbitmqProvider(self, "rabbitmq", endpoint=rabbitmq.endpoint)
         vhost = Vhost(
             self,
@@ -153,43 +155,82 @@ class MlQueuesStack(TerraformStack):
         exchange = RabbitMqTaskExchange(
             self, "rabbitmq_task_exchange", replace(rabbitmq, vhost=vhost.name)
         )
+        passwords = RabbitMqPasswords(
+            self,
+            "rabbitmq_passwords",
+            rabbitmq.passwords,
+            provider=self._passwords_provider(rabbitmq.passwords),
+        )
         suffix = self._settings.name_suffix
         producer = self._rabbitmq_user(
-            "rabbitmq_producer", f"ml-queues-{suffix}-producer", "the producer"
+            passwords, "rabbitmq_producer", f"ml-queues-{suffix}-producer"
         )
         users = {
             n: self._rabbitmq_user(
-                f"rabbitmq_worker_{n}", f"ml-queues-{suffix}-worker-{n}", f"worker {n}"
+                passwords, f"rabbitmq_worker_{n}", f"ml-queues-{suffix}-worker-{n}", worker=n
             ).name
             for n in range(1, self._settings.workers + 1)
         }
+        exchange.keep_passwords_in(passwords.parameter_name)
+        if passwords.parameter_names:
+            TerraformOutput(
+                self,
+                "rabbitmq_password_parameters",
+                value=passwords.parameter_names,
+                description="SSM parameters holding the RabbitMQ passwords (SecureString), the"
+                " producer's first, then each worker's",
+            )
         return exchange, (producer.name, users.get)
 
-    def _rabbitmq_user(self, id: str, name: str, who: str) -> User:
-        """A broker user whose password is a sensitive variable: it never enters the JSON."""
-        password = TerraformVariable(
-            self,
-            f"{id}_password",
-            type="string",
-            sensitive=True,
-            nullable=False,
-            description=f"RabbitMQ password of {who}; set TF_VAR_{id}_password",
-        )
-        return User(self, id, name=name, password=password.string_value)
+    def _rabbitmq_user(
+        self, passwords: RabbitMqPasswords, id: str, name: str, *, worker: int | None = None
+    ) -> User:
+        """A broker user whose password is a reference: it never enters the JSON."""
+        return User(self, id, name=name, password=passwords.password(id, name, worker=worker))
 
-    def _aws_provider(self, region: str, endpoint: str | None) -> None:
+    def _passwords_provider(self, passwords: RabbitMqPasswordsProps) -> AwsProvider | None:
+        """The AWS provider of the password parameters' region, where the stack's default
+        one (SQS's) is elsewhere; None: the default one serves, or none is needed."""
+        region = passwords.password_region
+        if passwords.password_store != "ssm" or region is None:
+            return None
+        if self._aws_region is None:
+            self._aws_provider(region, None)
+            return None
+        if self._aws_region == region:
+            return None
+        # SQS in an emulator: the stack's AWS is that emulator, passwords included.
+        endpoint = self._settings.sqs.endpoint if self._settings.sqs is not None else None
+        return self._aws_provider(region, endpoint, alias="rabbitmq_passwords")
+
+    def _aws_provider(
+        self, region: str, endpoint: str | None, *, alias: str | None = None
+    ) -> AwsProvider:
+        """The stack's default AWS provider, or with `alias` another one, which resources
+        must then name."""
+        if alias is None:
+            self._aws_region = region
         tags = [AwsProviderDefaultTags(tags=common_tags(self._settings.name))]
+        id = "aws" if alias is None else f"aws_{alias}"
         if endpoint is None:
-            AwsProvider(self, "aws", region=region, default_tags=tags)
-            return
+            return AwsProvider(self, id, alias=alias, region=region, default_tags=tags)
         # An emulator: no STS, IAM or metadata service to ask. Its test credentials come
         # from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY like real ones, never from here.
-        AwsProvider(
+        return AwsProvider(
             self,
-            "aws",
+            id,
+            alias=alias,
             region=region,
             default_tags=tags,
-            endpoints=[AwsProviderEndpoints(sqs=endpoint, cloudwatch=endpoint, iam=endpoint)],
+            endpoints=[
+                AwsProviderEndpoints(
+                    sqs=endpoint,
+                    cloudwatch=endpoint,
+                    iam=endpoint,
+                    ssm=endpoint,
+                    secretsmanager=endpoint,
+                )
+            ],
             skip_credentials_validation=True,
             skip_requesting_account_id=True,
             skip_metadata_api_check="true",

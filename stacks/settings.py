@@ -310,7 +310,9 @@ def _backend(root: _Table, backend: Backend, environment: Mapping[str, Any], *, 
     violation = first_violation(backend.props, values_of(props), among=keys)
     if violation is not None:
         key, expected = violation
-        raise table.error(key, f"= {show(values_of(props)[key])} is not allowed; {expected}")
+        value = values_of(props)[key]
+        found = "is missing" if value is None else f"= {show(value)} is not allowed"
+        raise table.error(key, f"{found}; {expected}")
     return props
 
 

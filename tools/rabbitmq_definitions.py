@@ -5,8 +5,8 @@ Why: operators who boot brokers from definitions (`rabbitmqctl import_definition
 the integration tests load a real broker this way. Reading `cdk.tf.json` rather than the
 Python objects means the file shows exactly what Terraform gets.
 
-Users are not exported: their passwords are Terraform variables that never reach the JSON,
-and a definitions file needs a password hash. Create them on the broker separately.
+Users are not exported: their passwords (SSM parameters or Terraform variables) never reach
+the JSON, and a definitions file needs a password hash. Create them on the broker separately.
 
     python -m tools.rabbitmq_definitions cdktf.out/stacks/dev/cdk.tf.json > definitions.json
 """

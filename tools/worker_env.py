@@ -5,7 +5,9 @@ path, vhost, exchange and queue; copying those by hand is how workers end up rea
 worker's queue. The variable names come from the typed wiring classes
 (constructs_lib/wiring.py), which the docs examples are held to. This reads the deployed
 outputs (the state, not the synthesized JSON, so it shows real URLs) and says clearly when
-the stack has not been deployed. Passwords are never printed: they live in your secret store.
+the stack has not been deployed. Passwords are never printed: with RabbitMQ passwords in SSM,
+AMQP_PASSWORD_PARAMETER names the parameter the worker's own role may read; otherwise they
+live in your secret store.
 
     python -m tools.worker_env cdktf.out/stacks/dev --worker 2
     python -m tools.worker_env cdktf.out/stacks/dev --producer
@@ -95,7 +97,10 @@ def main(argv: list[str] | None = None) -> int:
         workers = sorted(key for key in outputs if key.startswith("worker_"))
         print(f"error: {env} has no {name}; it has {', '.join(workers)}", file=sys.stderr)
         return 2
-    print(f"# {name.replace('_', ' ')} of {env}; passwords are not here: use your secret store")
+    print(
+        f"# {name.replace('_', ' ')} of {env}; passwords are not here: read the SSM parameter"
+        " AMQP_PASSWORD_PARAMETER names, if any, or use your secret store"
+    )
     try:
         lines = env_lines(outputs[name]["value"], producer=args.producer)
     except KeyError as error:

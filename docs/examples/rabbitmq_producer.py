@@ -1,7 +1,9 @@
 """Publish one task for worker N: `python rabbitmq_producer.py N TASK_ID SHARD`.
 
 Environment: `make worker-env ENV=dev WORKER=producer` (AMQP_VHOST, AMQP_EXCHANGE,
-AMQP_ROUTING_KEYS, AMQP_USER), plus AMQP_HOST, AMQP_PORT and AMQP_PASSWORD (secret store).
+AMQP_ROUTING_KEYS, AMQP_USER), plus AMQP_HOST, AMQP_PORT and AMQP_PASSWORD: with passwords
+in SSM, `aws ssm get-parameter --with-decryption --name "$AMQP_PASSWORD_PARAMETER"
+--query Parameter.Value --output text` as the producer's role; else from your secret store.
 """
 
 import json

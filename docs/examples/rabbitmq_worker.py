@@ -1,7 +1,9 @@
 """Take the task waiting in this worker's queue, train, then acknowledge it.
 
 Environment: `make worker-env ENV=dev WORKER=N` (AMQP_VHOST, AMQP_QUEUE, AMQP_USER), plus
-AMQP_HOST, AMQP_PORT and AMQP_PASSWORD (from your secret store).
+AMQP_HOST, AMQP_PORT and AMQP_PASSWORD: with passwords in SSM, `aws ssm get-parameter
+--with-decryption --name "$AMQP_PASSWORD_PARAMETER" --query Parameter.Value --output text` as
+the worker's role; else from your secret store.
 """
 
 import json

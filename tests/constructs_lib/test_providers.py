@@ -28,6 +28,8 @@ def test_only_the_used_submodules_are_imported() -> None:
             "sqs_queue_policy",
             "sqs_queue_redrive_policy",
             "sqs_queue_redrive_allow_policy",
+            "ssm_parameter",
+            "data_aws_secretsmanager_random_password",
         },
         "cdktf_cdktf_provider_google": {
             "_jsii",

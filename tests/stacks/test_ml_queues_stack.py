@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 from cdktf import Testing
 
+from constructs_lib.rabbitmq_passwords import RabbitMqPasswordsProps
+from constructs_lib.rabbitmq_task_exchange import RabbitMqTaskExchangeProps
 from stacks.ml_queues_stack import MlQueuesStack
 from stacks.settings import ENVIRONMENTS, GcsState, load_environment
 from tests.synth_helpers import resources, selected_by_tags, synth
@@ -112,8 +115,9 @@ def test_prod_grants_each_worker_role_its_own_queue_and_the_shared_one(
     names = {queue_id: body["name"] for queue_id, body in prod["resource"]["aws_sqs_queue"].items()}
     grants: dict[str, list[dict[str, Any]]] = {}
     for policy in resources(prod, "aws_iam_role_policy"):
-        grants.setdefault(policy["role"], []).append(policy)
-    # One inline policy per role, so a role's total stays within IAM's cap for any N.
+        if policy["name"].startswith("mlTrainingQueue-"):
+            grants.setdefault(policy["role"], []).append(policy)
+    # One SQS inline policy per role, so a role's total stays within IAM's cap for any N.
     [producer] = grants.pop("ml-queues-prod-producer")
     assert producer["name"] == "mlTrainingQueue-prod-producer"
     assert '"arn:aws:sqs:us-east-1:*:mlTrainingQueue-prod-worker-*"' in producer["policy"]
@@ -125,6 +129,32 @@ def test_prod_grants_each_worker_role_its_own_queue_and_the_shared_one(
         own, shared = ids[f"mlTrainingQueue-prod-worker-{n}"], ids["mlTrainingQueue-prod"]
         assert f"[aws_sqs_queue.{own}.arn, aws_sqs_queue.{shared}.arn]" in policy["policy"]
     assert len(names) == 2 * (workers + 1)
+
+
+def test_prod_lets_each_role_read_its_own_rabbitmq_password_and_no_other(
+    stack_json: dict[str, dict[str, Any]],
+) -> None:
+    prod = stack_json["prod"]
+    workers = load_environment(PROJECT_CONFIG, "prod").workers
+    parameters = {
+        logical_id: body["name"]
+        for logical_id, body in prod["resource"]["aws_ssm_parameter"].items()
+    }
+    read: dict[str, list[str]] = {}
+    for policy in resources(prod, "aws_iam_role_policy"):
+        if policy["name"].endswith("-rabbitmq-password"):
+            names = re.findall(r"aws_ssm_parameter\.(\w+)\.arn", policy["policy"])
+            assert '\\"ssm:GetParameter\\"]' in json.dumps(policy["policy"])
+            read.setdefault(policy["role"], []).extend(parameters[name] for name in names)
+    assert read == {
+        "ml-queues-prod-producer": ["/ml-queues/prod/rabbitmq/ml-queues-prod-producer"],
+        **{
+            f"ml-queues-prod-worker-{n}": [f"/ml-queues/prod/rabbitmq/ml-queues-prod-worker-{n}"]
+            for n in range(1, workers + 1)
+        },
+    }
+    policy_names = [p["name"] for p in resources(prod, "aws_iam_role_policy")]
+    assert len(policy_names) == len(set(policy_names)) == 2 * (workers + 1)
 
 
 def test_prod_pubsub_grants_publish_to_the_producer_and_one_subscription_per_worker(
@@ -235,7 +265,7 @@ def test_rabbitmq_consumer_timeout_follows_the_task_duration_where_the_broker_ha
 
 
 @pytest.mark.parametrize("env", CLOUD_ENVIRONMENTS)
-def test_rabbitmq_producer_and_one_user_per_worker_with_passwords_from_sensitive_variables(
+def test_rabbitmq_producer_and_one_user_per_worker_with_passwords_from_ssm_parameters(
     stack_json: dict[str, dict[str, Any]], env: str
 ) -> None:
     synthesized = stack_json[env]
@@ -247,10 +277,23 @@ def test_rabbitmq_producer_and_one_user_per_worker_with_passwords_from_sensitive
             *(f"ml-queues-{env}-worker-{n}" for n in range(1, workers + 1)),
         ]
     )
-    for body in users.values():
-        variable = body["password"].removeprefix("${var.").removesuffix("}")
-        assert synthesized["variable"][variable]["sensitive"] is True
+    parameters = synthesized["resource"]["aws_ssm_parameter"]
+    assert len(parameters) == len(users)
+    for name, body in users.items():
+        # The parameter's value, which ignores the generator's new value on every plan.
+        match = re.fullmatch(r"\$\{aws_ssm_parameter\.(\w+)\.value\}", body["password"])
+        assert match is not None, body["password"]
+        parameter = parameters[match.group(1)]
+        assert parameter["name"] == f"/ml-queues/{env}/rabbitmq/{name}"
+        assert parameter["type"] == "SecureString"
+        assert parameter["lifecycle"]["ignore_changes"] == ["value"]
         assert "tags" not in body
+    assert "variable" not in synthesized
+    assert synthesized["output"]["rabbitmq_password_parameters"]["value"] == [
+        f"${{aws_ssm_parameter.{logical_id}.name}}"
+        for logical_id in ["rabbitmq_producer_password"]
+        + [f"rabbitmq_worker_{n}_password" for n in range(1, workers + 1)]
+    ]
     grants = {p["user"]: p["permissions"] for p in resources(synthesized, "rabbitmq_permissions")}
     assert grants["${rabbitmq_user.rabbitmq_producer.name}"]["write"] == "^ml_tasks$"
     for n in range(1, workers + 1):
@@ -297,6 +340,7 @@ def test_outputs_for_every_seed_export(stack_json: dict[str, dict[str, Any]], en
         "rabbitmq_unroutable_queue",
         "rabbitmq_producer_user",
         "rabbitmq_worker_users",
+        "rabbitmq_password_parameters",
     }
     assert outputs["ml_training_queue_url"].endswith(".url}")
     assert outputs["ml_training_queue_arn"].endswith(".arn}")
@@ -320,6 +364,9 @@ def test_each_worker_gets_one_output_with_its_own_queue_on_every_backend(
         assert set(wiring["pubsub"]) == {"subscription", "shared_subscription"}
         assert wiring["rabbitmq"]["queue"] == outputs["worker_queue_names"][n - 1]
         assert wiring["rabbitmq"]["user"] == outputs["rabbitmq_worker_users"][n - 1]
+        assert (
+            wiring["rabbitmq"]["password_parameter"] == outputs["rabbitmq_password_parameters"][n]
+        )
     producer = outputs["producer"]
     assert producer["sqs"]["worker_queue_urls"] == outputs["sqs_worker_queue_urls"]
     assert producer["pubsub"]["topic"].endswith(".id}")
@@ -330,7 +377,10 @@ def test_each_worker_gets_one_output_with_its_own_queue_on_every_backend(
     assert producer["rabbitmq"]["routing_keys"] == [
         f"worker_queue_{n}" for n in range(1, workers + 1)
     ]
-    assert "password" not in json.dumps(outputs)
+    assert producer["rabbitmq"]["password_parameter"] == outputs["rabbitmq_password_parameters"][0]
+    # Where a password is kept, never the password: no parameter's value, no generator.
+    assert ".value}" not in json.dumps(outputs)
+    assert "random_password" not in json.dumps(outputs)
 
 
 def test_state_is_local_and_relative_in_dev_and_remote_elsewhere(
@@ -376,12 +426,75 @@ def _stack_with(env: str, **changes: Any) -> dict[str, Any]:
     [("sqs", ("aws",)), ("pubsub", ("google",)), ("rabbitmq", ("rabbitmq",))],
 )
 def test_a_switched_off_backend_leaves_no_trace(backend: str, prefixes: tuple[str, ...]) -> None:
-    synthesized = _stack_with("dev", **{backend: None})
+    """With RabbitMQ's passwords in variables: in SSM they need the AWS provider of their own."""
+    changes = {"rabbitmq": _rabbitmq_passwords("dev"), backend: None}
+    synthesized = _stack_with("dev", **changes)
     assert not any(p.startswith(prefixes) for p in synthesized["provider"])
     assert not any(r.startswith(prefixes) for r in synthesized["resource"])
     assert not any(p.startswith(prefixes) for p in synthesized["terraform"]["required_providers"])
     other_backends = {"sqs", "pubsub", "rabbitmq"} - {backend}
     assert len(synthesized["provider"]) == len(other_backends)
+
+
+def _rabbitmq_passwords(env: str, **passwords: Any) -> RabbitMqTaskExchangeProps:
+    """`env`'s RabbitMQ settings with these password settings (default: variables)."""
+    rabbitmq = load_environment(PROJECT_CONFIG, env).rabbitmq
+    assert rabbitmq is not None
+    return dataclasses.replace(rabbitmq, passwords=RabbitMqPasswordsProps(**passwords))
+
+
+def test_ssm_passwords_without_sqs_bring_the_aws_provider_of_their_region() -> None:
+    rabbitmq = _rabbitmq_passwords("dev", password_store="ssm", password_region="eu-west-1")
+    synthesized = _stack_with("dev", sqs=None, rabbitmq=rabbitmq)
+    assert synthesized["provider"]["aws"] == [
+        {"region": "eu-west-1", "default_tags": [{"tags": _tags("dev")}]}
+    ]
+    assert {kind for kind in synthesized["resource"] if kind.startswith("aws_")} == {
+        "aws_ssm_parameter"
+    }
+    parameters = synthesized["resource"]["aws_ssm_parameter"].values()
+    assert all("provider" not in body for body in parameters)
+
+
+def test_ssm_passwords_in_another_region_than_sqs_get_a_provider_of_their_own() -> None:
+    rabbitmq = _rabbitmq_passwords(
+        "prod",
+        password_store="ssm",
+        password_region="eu-west-1",
+        producer_role="ml-queues-prod-producer",
+    )
+    synthesized = _stack_with("prod", rabbitmq=rabbitmq)
+    regions = {block.get("alias"): block["region"] for block in synthesized["provider"]["aws"]}
+    assert regions == {None: "us-east-1", "rabbitmq_passwords": "eu-west-1"}
+    passwords = [
+        *synthesized["resource"]["aws_ssm_parameter"].values(),
+        *synthesized["data"]["aws_secretsmanager_random_password"].values(),
+        *(
+            p
+            for p in resources(synthesized, "aws_iam_role_policy")
+            if p["name"].endswith("-rabbitmq-password")
+        ),
+    ]
+    assert len(passwords) == 2 * 9 + 1
+    assert {body["provider"] for body in passwords} == {"aws.rabbitmq_passwords"}
+    queues = resources(synthesized, "aws_sqs_queue")
+    assert queues and all("provider" not in body for body in queues)
+
+
+def test_rabbitmq_passwords_in_variables_are_as_they_were() -> None:
+    """`password_store = "variables"`: one sensitive variable per user, nothing in AWS."""
+    synthesized = _stack_with("prod", rabbitmq=_rabbitmq_passwords("prod"))
+    users = {body["name"]: body["password"] for body in resources(synthesized, "rabbitmq_user")}
+    assert users["ml-queues-prod-worker-8"] == "${var.rabbitmq_worker_8_password}"
+    assert sorted(synthesized["variable"]) == sorted(
+        ["rabbitmq_producer_password", *(f"rabbitmq_worker_{n}_password" for n in range(1, 9))]
+    )
+    assert all(v["sensitive"] for v in synthesized["variable"].values())
+    assert "aws_ssm_parameter" not in synthesized["resource"]
+    assert "aws_secretsmanager_random_password" not in synthesized["data"]
+    assert "rabbitmq_password_parameters" not in synthesized["output"]
+    assert "password_parameter" not in synthesized["output"]["worker_1"]["value"]["rabbitmq"]
+    assert len(synthesized["provider"]["aws"]) == 1
 
 
 def test_local_environment_deploys_sqs_only_into_an_emulator_with_short_timings(
@@ -398,6 +511,8 @@ def test_local_environment_deploys_sqs_only_into_an_emulator_with_short_timings(
                     "sqs": "http://127.0.0.1:4566",
                     "cloudwatch": "http://127.0.0.1:4566",
                     "iam": "http://127.0.0.1:4566",
+                    "ssm": "http://127.0.0.1:4566",
+                    "secretsmanager": "http://127.0.0.1:4566",
                 }
             ],
             "skip_credentials_validation": True,

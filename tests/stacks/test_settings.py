@@ -580,3 +580,73 @@ def test_an_sqs_alarm_that_could_never_fire_is_refused() -> None:
     )
     data["sqs"]["alarms"] = False
     assert parse_environment("dev", data, source="config/dev.toml").sqs is not None
+
+
+def _rabbitmq_with(**keys: str) -> dict[str, Any]:
+    data = copy.deepcopy(VALID)
+    data["rabbitmq"].update(keys)
+    return data
+
+
+@pytest.mark.parametrize(
+    ("keys", "expected"),
+    [
+        (
+            {"password_store": "ssm"},
+            "rabbitmq.password_region is missing; expected an AWS region code such as"
+            " 'eu-west-1' with password_store = 'ssm': the region of the password parameters",
+        ),
+        (
+            {"producer_role": "ml-producer"},
+            "rabbitmq.producer_role = 'ml-producer' is not allowed; expected it unset unless"
+            " password_store = 'ssm': a password in a Terraform variable has nothing a role"
+            " could be granted",
+        ),
+        (
+            {"password_store": "variables", "worker_role_template": "ml-worker-{worker}"},
+            "rabbitmq.worker_role_template = 'ml-worker-{worker}' is not allowed; expected it"
+            " unset unless password_store = 'ssm'",
+        ),
+        (
+            {"password_store": "vault"},
+            "rabbitmq.password_store = 'vault' is not allowed; expected 'ssm' or 'variables'",
+        ),
+        (
+            {"password_store": "ssm", "password_region": "us_east_1"},
+            "rabbitmq.password_region = 'us_east_1' is not allowed; expected an AWS region",
+        ),
+    ],
+)
+def test_rabbitmq_password_keys_are_one_line_naming_file_and_key(
+    keys: dict[str, str], expected: str
+) -> None:
+    message = _error(_rabbitmq_with(**keys))
+    assert message.startswith(f"config/dev.toml: {expected}")
+    assert "\n" not in message
+
+
+def test_rabbitmq_passwords_come_from_variables_unless_the_config_says_ssm() -> None:
+    settings = parse_environment("dev", VALID, source="config/dev.toml")
+    assert settings.rabbitmq is not None
+    assert settings.rabbitmq.passwords.password_store == "variables"
+    data = _rabbitmq_with(
+        password_store="ssm",
+        password_region="eu-west-1",
+        producer_role="ml-producer",
+        worker_role_template="ml-worker-{worker}",
+    )
+    settings = parse_environment("dev", data, source="config/dev.toml")
+    assert settings.rabbitmq is not None
+    passwords = settings.rabbitmq.passwords
+    assert (passwords.password_store, passwords.password_region) == ("ssm", "eu-west-1")
+    assert (passwords.producer_role, passwords.worker_role_template) == (
+        "ml-producer",
+        "ml-worker-{worker}",
+    )
+
+
+@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
+def test_every_environment_with_rabbitmq_keeps_its_passwords_in_ssm(env: str) -> None:
+    settings = load_environment(PROJECT_CONFIG, env)
+    assert settings.rabbitmq is not None
+    assert settings.rabbitmq.passwords.password_store == "ssm"

@@ -14,13 +14,18 @@ from tools import worker_env
 def test_each_backend_gets_its_prefix_in_wiring_order_and_lists_are_joined() -> None:
     wiring: dict[str, dict[str, Any]] = {
         "sqs": {"queue_url": "http://q/2", "region": "us-east-1", "shared_queue_url": None},
-        "rabbitmq": {"queue": "worker_queue_2", "vhost": "v"},
+        "rabbitmq": {
+            "queue": "worker_queue_2",
+            "vhost": "v",
+            "password_parameter": "/ml-queues/dev/rabbitmq/ml-queues-dev-worker-2",
+        },
         "pubsub": {"subscription": "projects/p/subscriptions/s-2", "shared_subscription": "s"},
     }
     assert env_lines(wiring, producer=False) == [
         "PUBSUB_SUBSCRIPTION=projects/p/subscriptions/s-2",
         "PUBSUB_SHARED_SUBSCRIPTION=s",
         "AMQP_VHOST=v",
+        "AMQP_PASSWORD_PARAMETER=/ml-queues/dev/rabbitmq/ml-queues-dev-worker-2",
         "AMQP_QUEUE=worker_queue_2",
         "SQS_REGION=us-east-1",
         "SQS_QUEUE_URL=http://q/2",
@@ -33,6 +38,7 @@ def test_variable_names_come_from_the_typed_wiring() -> None:
     """A field renamed in constructs_lib/wiring.py renames its variable; nothing else to edit."""
     assert WORKER["sqs"].variables()["queue_url"] == "SQS_QUEUE_URL"
     assert WORKER["rabbitmq"].variables()["queue"] == "AMQP_QUEUE"
+    assert WORKER["rabbitmq"].variables()["password_parameter"] == "AMQP_PASSWORD_PARAMETER"
     with pytest.raises(KeyError, match="unknown backend 'kafka'"):
         env_lines({"kafka": {"topic": "t"}}, producer=False)
 

@@ -1,0 +1,231 @@
+"""Where each RabbitMQ broker user's password comes from, and who may read it.
+
+Why: with one sensitive variable per user, a deploy needed N + 1 passwords typed in by
+hand, which does not reach 1,000 workers. With `password_store = "ssm"` Terraform generates
+each password once into an SSM SecureString parameter, the broker user takes it from there,
+and a worker's IAM role may read its own parameter and no other. No password is ever in
+code, config or the synthesized JSON.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from cdktf import (
+    Fn,
+    TerraformElement,
+    TerraformProvider,
+    TerraformResourceLifecycle,
+    TerraformStack,
+    TerraformVariable,
+)
+from constructs import Construct
+
+from constructs_lib import limits
+from constructs_lib.jsii_cache import attribute
+from constructs_lib.props import CrossRule, check_props, setting
+from constructs_lib.providers import (
+    DataAwsSecretsmanagerRandomPassword,
+    IamRolePolicy,
+    SsmParameter,
+)
+from constructs_lib.scan_exceptions import skip_check
+
+# Letters and digits only: safe in an AMQP URL and on a rabbitmqctl command line unquoted.
+PASSWORD_LENGTH = 32
+PARAMETER_PREFIX = "/ml-queues"
+GET_ACTIONS = ("ssm:GetParameter",)
+
+
+def _region_with_ssm(values: Mapping[str, Any]) -> str | None:
+    if values["password_store"] == "ssm" and values["password_region"] is None:
+        return (
+            f"expected {limits.AWS_REGION.describe()} with password_store = 'ssm': the region"
+            " of the password parameters"
+        )
+    return None
+
+
+def _roles_only_with_ssm(field: str) -> CrossRule:
+    def expected(values: Mapping[str, Any]) -> str | None:
+        if values[field] is not None and values["password_store"] != "ssm":
+            return (
+                "expected it unset unless password_store = 'ssm': a password in a Terraform"
+                " variable has nothing a role could be granted"
+            )
+        return None
+
+    return CrossRule(field, expected)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RabbitMqPasswordsProps:
+    """The password keys of the `[rabbitmq]` table."""
+
+    CROSS_RULES: ClassVar[tuple[CrossRule, ...]] = (
+        CrossRule("password_region", _region_with_ssm),
+        _roles_only_with_ssm("producer_role"),
+        _roles_only_with_ssm("worker_role_template"),
+    )
+
+    password_store: str = setting(
+        "variables",
+        rule=limits.RABBITMQ_PASSWORD_STORE,
+        meaning="where the broker users' passwords come from: `ssm`, generated once into an"
+        f" SSM SecureString parameter `{PARAMETER_PREFIX}/<environment>/rabbitmq/<user>`;"
+        " `variables`, a sensitive Terraform variable per user"
+        " (`TF_VAR_rabbitmq_producer_password`, `TF_VAR_rabbitmq_worker_<n>_password`) set by"
+        " hand",
+    )
+    password_region: str | None = setting(
+        None,
+        rule=limits.AWS_REGION,
+        meaning="AWS region of the password parameters; required with `ssm`",
+    )
+    producer_role: str | None = setting(
+        None,
+        rule=limits.IAM_ROLE,
+        meaning="IAM role that may read the producer's password parameter (`ssm` only)",
+    )
+    worker_role_template: str | None = setting(
+        None,
+        rule=limits.IAM_ROLE_TEMPLATE,
+        meaning="IAM role of worker `{worker}`: may read that worker's password parameter and"
+        " no other (`ssm` only)",
+    )
+
+
+def _named(element: TerraformElement, logical_id: str) -> None:
+    """A short, stable address (`aws_ssm_parameter.rabbitmq_worker_3_password`) instead of
+    the hashed one of a nested construct: operators type it to rotate a password."""
+    element.override_logical_id(logical_id)
+
+
+class RabbitMqPasswords(Construct):
+    """The password of each broker user, by `password_store`.
+
+    `ssm`: per user, a `aws_secretsmanager_random_password` data source feeds an
+    `aws_ssm_parameter` (SecureString, standard tier). The data source yields a new value on
+    every plan, so the parameter ignores changes to its value: the first one stays, and the
+    broker user reads the parameter, never the data source. Rotating one password is
+    `terraform apply -replace=aws_ssm_parameter.<id>_password`; the user takes the new value
+    in the same apply. The AWS managed key `alias/aws/ssm` encrypts the parameters, so the
+    `ssm:GetParameter` grant on one parameter's ARN is the whole of a reader's access.
+
+    `variables`: a sensitive Terraform variable per user, as before `ssm` existed; they sit
+    directly in the stack, so the stack's JSON is what it was then.
+
+    `provider`: the AWS provider of the parameters' region, when it is not the stack's
+    default one.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        props: RabbitMqPasswordsProps,
+        *,
+        provider: TerraformProvider | None = None,
+    ) -> None:
+        super().__init__(scope, id)
+        check_props(props, owner="RabbitMqPasswords", where=limits.environment_of(self))
+        self._props = props
+        self._provider = provider
+        self._environment = TerraformStack.of(self).node.id
+        self._parameters: dict[int | None, SsmParameter] = {}
+
+    def password(self, id: str, user: str, *, worker: int | None = None) -> str:
+        """A reference to the password of broker user `user`: the producer's when `worker` is
+        None, else worker `worker`'s. `id` names the user's resource in the stack."""
+        who = "the producer" if worker is None else f"worker {worker}"
+        if self._props.password_store == "variables":
+            variable = TerraformVariable(
+                TerraformStack.of(self),
+                f"{id}_password",
+                type="string",
+                sensitive=True,
+                nullable=False,
+                description=f"RabbitMQ password of {who}; set TF_VAR_{id}_password",
+            )
+            return variable.string_value
+        parameter = self._parameter(id, user, who)
+        self._parameters[worker] = parameter
+        reader = self._reader(worker)
+        if reader is not None:
+            self._grant(id, f"{user}-rabbitmq-password", reader, parameter)
+        return attribute(parameter, "value")
+
+    def _parameter(self, id: str, user: str, who: str) -> SsmParameter:
+        logical_id = f"{id}_password"
+        generated = DataAwsSecretsmanagerRandomPassword(
+            self,
+            f"{id}_generated",
+            password_length=PASSWORD_LENGTH,
+            exclude_punctuation=True,
+            provider=self._provider,
+        )
+        _named(generated, logical_id)
+        parameter = SsmParameter(
+            self,
+            logical_id,
+            name=f"{PARAMETER_PREFIX}/{self._environment}/rabbitmq/{user}",
+            type="SecureString",
+            tier="Standard",
+            value=generated.random_password,
+            description=f"RabbitMQ password of {who} ({user}), generated once and kept: to"
+            f" rotate it, terraform apply -replace=aws_ssm_parameter.{logical_id}",
+            lifecycle=TerraformResourceLifecycle(ignore_changes=["value"]),
+            provider=self._provider,
+        )
+        _named(parameter, logical_id)
+        skip_check(
+            parameter,
+            "CKV_AWS_337",
+            reason="the AWS managed key alias/aws/ssm lets whoever in the account may"
+            " ssm:GetParameter this parameter decrypt it, so IAM on the parameter decides who"
+            " reads it (each grant here names one parameter); a customer key would need a key"
+            " policy kept in step with every worker's role",
+        )
+        return parameter
+
+    def _reader(self, worker: int | None) -> str | None:
+        if worker is None:
+            return self._props.producer_role
+        template = self._props.worker_role_template
+        return template.replace("{worker}", str(worker)) if template is not None else None
+
+    def _grant(self, id: str, name: str, role: str, parameter: SsmParameter) -> None:
+        """One inline policy per role and password: its own parameter by ARN, nothing else."""
+        document = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": list(GET_ACTIONS),
+                    "Resource": attribute(parameter, "arn"),
+                }
+            ],
+        }
+        policy = IamRolePolicy(
+            self,
+            f"{id}_password_grant",
+            name=name,
+            role=role,
+            policy=Fn.jsonencode(document),
+            provider=self._provider,
+        )
+        _named(policy, f"{id}_password_grant")
+
+    def parameter_name(self, worker: int | None = None) -> str | None:
+        """A reference to the name of the parameter holding the producer's password (worker
+        None) or worker `worker`'s; None with `variables`."""
+        parameter = self._parameters.get(worker)
+        return attribute(parameter, "name") if parameter is not None else None
+
+    @property
+    def parameter_names(self) -> list[str]:
+        """The producer's parameter first, then each worker's in order; empty with `variables`."""
+        ordered = sorted(self._parameters, key=lambda worker: -1 if worker is None else worker)
+        return [attribute(self._parameters[worker], "name") for worker in ordered]

@@ -1,0 +1,197 @@
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+from cdktf import TerraformOutput, TerraformStack
+
+from constructs_lib.limits import LimitError
+from constructs_lib.rabbitmq_passwords import RabbitMqPasswords, RabbitMqPasswordsProps
+from tests.synth_helpers import resources, synth
+
+SSM: dict[str, Any] = {"password_store": "ssm", "password_region": "us-east-1"}
+ROLES: dict[str, Any] = {
+    "producer_role": "ml-producer",
+    "worker_role_template": "ml-worker-{worker}",
+}
+
+
+def passwords_of(
+    stack: TerraformStack, *, workers: int = 3, **settings: Any
+) -> tuple[RabbitMqPasswords, dict[str, str]]:
+    """The construct and, by user name, the password reference it gave each user, which a
+    sensitive output stands in for the `rabbitmq_user` that would take it."""
+    passwords = RabbitMqPasswords(stack, "passwords", RabbitMqPasswordsProps(**settings))
+    given = {"mq-producer": passwords.password("rabbitmq_producer", "mq-producer")}
+    for n in range(1, workers + 1):
+        given[f"mq-worker-{n}"] = passwords.password(
+            f"rabbitmq_worker_{n}", f"mq-worker-{n}", worker=n
+        )
+    for user, password in given.items():
+        TerraformOutput(stack, f"{user}_password", value=password, sensitive=True)
+    return passwords, given
+
+
+def _outputs(synthesized: dict[str, Any]) -> dict[str, Any]:
+    return {name: body["value"] for name, body in synthesized["output"].items()}
+
+
+def test_ssm_one_secure_string_per_user_named_by_environment_and_user(
+    stack: TerraformStack,
+) -> None:
+    passwords_of(stack, **SSM)
+    synthesized = synth(stack)
+    parameters = synthesized["resource"]["aws_ssm_parameter"]
+    assert {body["name"] for body in parameters.values()} == {
+        "/ml-queues/test/rabbitmq/mq-producer",
+        *(f"/ml-queues/test/rabbitmq/mq-worker-{n}" for n in (1, 2, 3)),
+    }
+    for logical_id, body in parameters.items():
+        assert (body["type"], body["tier"]) == ("SecureString", "Standard")
+        # The data source gives a new value every plan; the first one must stay.
+        assert body["lifecycle"] == {"ignore_changes": ["value"]}
+        assert body["value"] == (
+            f"${{data.aws_secretsmanager_random_password.{logical_id}.random_password}}"
+        )
+        assert f"-replace=aws_ssm_parameter.{logical_id}" in body["description"]
+        assert "key_id" not in body  # the AWS managed key alias/aws/ssm
+    generated = synthesized["data"]["aws_secretsmanager_random_password"]
+    assert sorted(generated) == sorted(parameters)
+    for body in generated.values():
+        assert {key: value for key, value in body.items() if key != "//"} == {
+            "password_length": 32,
+            "exclude_punctuation": True,
+        }
+
+
+def test_ssm_addresses_are_short_enough_to_type_for_a_rotation(stack: TerraformStack) -> None:
+    passwords_of(stack, **SSM, **ROLES)
+    synthesized = synth(stack)
+    assert sorted(synthesized["resource"]["aws_ssm_parameter"]) == [
+        "rabbitmq_producer_password",
+        *(f"rabbitmq_worker_{n}_password" for n in (1, 2, 3)),
+    ]
+    assert sorted(synthesized["resource"]["aws_iam_role_policy"]) == [
+        "rabbitmq_producer_password_grant",
+        *(f"rabbitmq_worker_{n}_password_grant" for n in (1, 2, 3)),
+    ]
+
+
+def test_ssm_each_user_takes_its_own_parameter_s_value_never_the_generator(
+    stack: TerraformStack,
+) -> None:
+    passwords_of(stack, **SSM)
+    outputs = _outputs(synth(stack))
+    assert (
+        outputs["mq-producer_password"] == "${aws_ssm_parameter.rabbitmq_producer_password.value}"
+    )
+    for n in (1, 2, 3):
+        assert outputs[f"mq-worker-{n}_password"] == (
+            f"${{aws_ssm_parameter.rabbitmq_worker_{n}_password.value}}"
+        )
+
+
+def test_ssm_each_worker_role_may_read_its_own_parameter_only(stack: TerraformStack) -> None:
+    passwords_of(stack, **SSM, **ROLES)
+    synthesized = synth(stack)
+    policies = {body["role"]: body for body in resources(synthesized, "aws_iam_role_policy")}
+    assert sorted(policies) == ["ml-producer", "ml-worker-1", "ml-worker-2", "ml-worker-3"]
+    for role, user, logical_id in [
+        ("ml-producer", "mq-producer", "rabbitmq_producer_password"),
+        *((f"ml-worker-{n}", f"mq-worker-{n}", f"rabbitmq_worker_{n}_password") for n in (1, 2, 3)),
+    ]:
+        policy = policies[role]
+        # Apart from the SQS policies (`<queue>-producer`, `<queue>-worker-<n>-consumer`).
+        assert policy["name"] == f"{user}-rabbitmq-password"
+        assert re.findall(r"aws_ssm_parameter\.(\w+)\.(\w+)", policy["policy"]) == [
+            (logical_id, "arn")
+        ]
+        assert '\\"Action\\" = [\\"ssm:GetParameter\\"]' in json.dumps(policy["policy"])
+
+
+def test_ssm_without_roles_grants_nothing(stack: TerraformStack) -> None:
+    passwords_of(stack, **SSM)
+    assert resources(synth(stack), "aws_iam_role_policy") == []
+
+
+def test_ssm_names_the_parameters_for_the_outputs_and_the_wiring(stack: TerraformStack) -> None:
+    passwords, _ = passwords_of(stack, workers=2, **SSM)
+    TerraformOutput(stack, "names", value=passwords.parameter_names)
+    TerraformOutput(stack, "worker_2", value=passwords.parameter_name(2))
+    outputs = _outputs(synth(stack))
+    assert outputs["names"] == [
+        "${aws_ssm_parameter.rabbitmq_producer_password.name}",
+        "${aws_ssm_parameter.rabbitmq_worker_1_password.name}",
+        "${aws_ssm_parameter.rabbitmq_worker_2_password.name}",
+    ]
+    assert outputs["worker_2"] == "${aws_ssm_parameter.rabbitmq_worker_2_password.name}"
+
+
+def test_no_password_is_in_the_json(stack: TerraformStack) -> None:
+    """Only references: the generated values exist in Terraform's plan and state alone."""
+    passwords_of(stack, **SSM, **ROLES)
+    synthesized = synth(stack)
+    parameters = synthesized["resource"]["aws_ssm_parameter"].values()
+    values = [body["value"] for body in parameters] + list(_outputs(synthesized).values())
+    assert len(values) == 8
+    assert all(re.fullmatch(r"\$\{[\w.]+\}", value) for value in values), values
+    assert "insecure_value" not in json.dumps(synthesized)
+
+
+def test_variables_one_sensitive_variable_per_user_as_before(stack: TerraformStack) -> None:
+    passwords, _ = passwords_of(stack, workers=2)
+    synthesized = synth(stack)
+    assert synthesized["variable"] == {
+        "rabbitmq_producer_password": {
+            "type": "string",
+            "sensitive": True,
+            "nullable": False,
+            "description": "RabbitMQ password of the producer; set"
+            " TF_VAR_rabbitmq_producer_password",
+        },
+        **{
+            f"rabbitmq_worker_{n}_password": {
+                "type": "string",
+                "sensitive": True,
+                "nullable": False,
+                "description": f"RabbitMQ password of worker {n}; set"
+                f" TF_VAR_rabbitmq_worker_{n}_password",
+            }
+            for n in (1, 2)
+        },
+    }
+    assert _outputs(synthesized)["mq-worker-2_password"] == "${var.rabbitmq_worker_2_password}"
+    assert "resource" not in synthesized and "data" not in synthesized
+    assert (passwords.parameter_names, passwords.parameter_name(1)) == ([], None)
+
+
+@pytest.mark.parametrize(
+    ("settings", "expected"),
+    [
+        (
+            {"password_store": "ssm"},
+            "environment 'test': RabbitMqPasswords.password_region is unset; expected an AWS"
+            " region code such as 'eu-west-1' with password_store = 'ssm': the region of the"
+            " password parameters",
+        ),
+        (
+            {"worker_role_template": "ml-worker-{worker}"},
+            "environment 'test': RabbitMqPasswords.worker_role_template = 'ml-worker-{worker}'"
+            " is not allowed; expected it unset unless password_store = 'ssm': a password in"
+            " a Terraform variable has nothing a role could be granted",
+        ),
+        (
+            {**SSM, "producer_role": "ml producer"},
+            "environment 'test': RabbitMqPasswords.producer_role = 'ml producer' is not"
+            " allowed; expected an IAM role name",
+        ),
+    ],
+)
+def test_props_made_by_hand_are_held_to_the_same_rules(
+    stack: TerraformStack, settings: dict[str, str], expected: str
+) -> None:
+    with pytest.raises(LimitError) as error:
+        RabbitMqPasswords(stack, "passwords", RabbitMqPasswordsProps(**settings))
+    assert str(error.value).startswith(expected)
