@@ -32,7 +32,7 @@ NPM_STAMP := node_modules/.installed-from-lock
 CHECKOV_VENV := .cache/checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-from-requirements
 
-.PHONY: install synth test test-integration snapshot-update lint bench plan deploy \
+.PHONY: install synth test test-scale test-integration snapshot-update lint bench plan deploy \
 	rabbitmq-definitions google-schema worker-env diagram docs deploy-local stop-local clean FORCE
 
 install: $(VENV_STAMP) $(NPM_STAMP) $(CHECKOV_STAMP)
@@ -60,9 +60,13 @@ synth: install $(TF_CLI_CONFIG)
 # Unit, config, stack, schema and snapshot tests: no server, no network. Then checkov on
 # every synthesized stack: 0 failed checks, and every exception printed with its reason.
 test: install
-	$(PIPENV) run pytest --ignore=tests/integration
+	$(PIPENV) run pytest --ignore=tests/integration --ignore=tests/scale
 	$(PIPENV) run python main.py
 	$(PIPENV) run python -m tools.checkov_scan --checkov $(CHECKOV_VENV)/bin/checkov cdktf.out/stacks
+
+# prod's configuration at 1,000 workers through the schema checks, IAM's limits and checkov.
+test-scale: install
+	$(PIPENV) run pytest tests/scale
 
 # terraform validate, a real deploy into moto, RabbitMQ on a real broker (see README).
 test-integration: install
@@ -124,7 +128,7 @@ snapshot-update: install
 # Times synth against the usual imports and how it scales; rewrites bench/results.md (minutes).
 # BENCH_ARGS="--runs 1 --warmup 0" is the quick pass CI uses to prove the command works.
 BENCH_ARGS ?=
-bench: install
+bench: install $(TF_CLI_CONFIG)
 	$(PIPENV) run python bench/run.py $(BENCH_ARGS)
 
 lint: $(VENV_STAMP)

@@ -92,3 +92,23 @@ def schema_problems(body: dict[str, Any], block: dict[str, Any], where: str) -> 
         for item in items:
             problems += schema_problems(item, spec["block"], f"{where}.{name}")
     return problems
+
+
+def stack_problems(
+    stacks: dict[str, dict[str, Any]], prefix: str, schemas: dict[str, Any], section: str
+) -> tuple[int, list[str]]:
+    """How many `prefix*` resources (or data sources) of the stacks were checked against
+    their schema, and what the schema would reject."""
+    kind = {"resource": "resource_schemas", "data": "data_source_schemas"}[section]
+    checked = 0
+    problems: list[str] = []
+    for env, stack in stacks.items():
+        for resource_type, bodies in stack.get(section, {}).items():
+            if not resource_type.startswith(prefix):
+                continue
+            assert resource_type in schemas[kind], f"{env}: no schema for {resource_type}"
+            for resource_id, body in bodies.items():
+                where = f"{env}: {section}.{resource_type}.{resource_id}"
+                problems += resource_problems(body, schemas[kind][resource_type]["block"], where)
+                checked += 1
+    return checked, problems
