@@ -44,6 +44,15 @@ def metrics_insights_query(metric: str, channel: str, role: str) -> str:
     )
 
 
+def selection_query(channel: str) -> str:
+    """How many data points the tag filter finds among all of `channel`'s queues: none means
+    the other two alarms watch nothing."""
+    return (
+        'SELECT COUNT(ApproximateAgeOfOldestMessage) FROM SCHEMA("AWS/SQS", QueueName)'
+        f" WHERE tag.{CHANNEL_TAG} = '{channel}'"
+    )
+
+
 def _worker_names_fit(values: Mapping[str, Any]) -> str | None:
     """The longest name is the last worker's: `<name>-worker-<workers>`."""
     return names_fit({**values, "name": f"{values['name']}-worker-{values['workers']}"})
@@ -104,7 +113,8 @@ class SqsTaskChannel:
 
     Not a construct node of its own: the queues sit directly in `scope`, where the stack
     first made them, so their logical ids and paths, which deployed state depends on, are
-    unchanged. Each queue brings its own dead-letter queue, alarms and TLS policy.
+    unchanged. Each queue brings its own dead-letter queue and TLS policy; the channel's
+    alarms watch them all.
     """
 
     def __init__(self, scope: Construct, props: SqsTaskChannelProps) -> None:
@@ -114,7 +124,7 @@ class SqsTaskChannel:
         self._region = props.region
         self._name = props.queue.name
         self._kms_key = props.queue.kms_key
-        # The channel's two alarms watch every queue; none of their own.
+        # The channel's alarms watch every queue; none of their own.
         queue = replace(props.queue, alarms=False)
         tags = {CHANNEL_TAG: self._name}
         # The seed's queue is the shared one; its logical id stays, so state carries over.
@@ -134,9 +144,10 @@ class SqsTaskChannel:
             self._alarms(props.queue)
 
     def _alarms(self, queue: SqsTaskQueueProps) -> None:
-        """Two alarms whatever the number of workers, each a Metrics Insights query with a
-        time series per queue: CloudWatch evaluates each series as a contributor of its own,
-        and the contributor in alarm carries the QueueName of the queue at fault."""
+        """Three alarms whatever the number of workers. Two are Metrics Insights queries with
+        a time series per queue: CloudWatch evaluates each series as a contributor of its
+        own, and the contributor in alarm carries the QueueName of the queue at fault. The
+        third fires when those queries select nothing, so that they cannot go blind quietly."""
         target = queue.alarm_target
         actions = [target] if target not in (None, "none") else None
         alarms = [
@@ -163,26 +174,58 @@ class SqsTaskChannel:
                 )
             )
         for id, suffix, metric, role, threshold, description in alarms:
-            CloudwatchMetricAlarm(
-                self._scope,
+            self._alarm(
                 id,
-                alarm_name=f"{self._name}-{suffix}",
-                alarm_description=description,
-                metric_query=[
-                    CloudwatchMetricAlarmMetricQuery(
-                        id="queues",
-                        expression=metrics_insights_query(metric, self._name, role),
-                        period=_ALARM_PERIOD_SECONDS,
-                        return_data=True,
-                    )
-                ],
-                evaluation_periods=1,
+                f"{self._name}-{suffix}",
+                description,
+                metrics_insights_query(metric, self._name, role),
+                actions,
                 threshold=threshold,
                 comparison_operator="GreaterThanThreshold",
                 treat_missing_data="notBreaching",
-                alarm_actions=actions,
-                ok_actions=actions,
             )
+        # The queries find queues by tag only where CloudWatch's resource tags for telemetry
+        # are on; without them they find nothing, and the alarms above would stay OK for ever.
+        self._alarm(
+            "sqs_alarms_blind_alarm",
+            f"{self._name}-alarms-blind",
+            "the queue alarms select no queue: turn on CloudWatch's resource tags for telemetry"
+            " in this account and region (observabilityadmin StartTelemetryEnrichment), or no"
+            " queue has been active for six hours (no worker polling, no task)",
+            selection_query(self._name),
+            actions,
+            threshold=1,
+            comparison_operator="LessThanThreshold",
+            treat_missing_data="breaching",
+        )
+
+    def _alarm(
+        self,
+        id: str,
+        name: str,
+        description: str,
+        expression: str,
+        actions: list[str] | None,
+        **condition: Any,
+    ) -> None:
+        CloudwatchMetricAlarm(
+            self._scope,
+            id,
+            alarm_name=name,
+            alarm_description=description,
+            metric_query=[
+                CloudwatchMetricAlarmMetricQuery(
+                    id="queues",
+                    expression=expression,
+                    period=_ALARM_PERIOD_SECONDS,
+                    return_data=True,
+                )
+            ],
+            evaluation_periods=1,
+            alarm_actions=actions,
+            ok_actions=actions,
+            **condition,
+        )
 
     @property
     def worker_addresses(self) -> list[str]:

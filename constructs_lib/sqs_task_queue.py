@@ -173,7 +173,8 @@ class SqsTaskQueueProps:
     alarms: bool = setting(
         True,
         meaning="CloudWatch alarms on DLQ depth > 0 and on the oldest task's age: in `[sqs]`,"
-        " two for all the queues whatever the workers, each naming the queue at fault",
+        " one of each for all the queues whatever the workers, naming the queue at fault,"
+        " and one when they select no queue (see Scale)",
     )
     oldest_message_alarm_seconds: int = setting(
         3600,

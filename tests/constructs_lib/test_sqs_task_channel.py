@@ -345,7 +345,7 @@ def test_no_channel_policy_takes_the_name_of_a_per_queue_one(stack: TerraformSta
 
 
 @pytest.mark.parametrize("workers", [1, 40])
-def test_two_alarms_whatever_the_workers_and_none_per_queue(
+def test_three_alarms_whatever_the_workers_and_none_per_queue(
     stack: TerraformStack, workers: int
 ) -> None:
     queue = SqsTaskQueueProps(
@@ -354,26 +354,37 @@ def test_two_alarms_whatever_the_workers_and_none_per_queue(
     SqsTaskChannel(stack, SqsTaskChannelProps(region=REGION, workers=workers, queue=queue))
     synthesized = synth(stack)
     alarms = resources(synthesized, "aws_cloudwatch_metric_alarm")
-    assert sorted(alarm["alarm_name"] for alarm in alarms) == [
-        "tasks-dead-letters",
-        "tasks-oldest-task",
-    ]
+    by_name = {alarm["alarm_name"]: alarm for alarm in alarms}
+    assert sorted(by_name) == ["tasks-alarms-blind", "tasks-dead-letters", "tasks-oldest-task"]
     tags = {body["name"]: body["tags"] for body in resources(synthesized, "aws_sqs_queue")}
     assert len(tags) == 2 * (workers + 1)
-    for alarm in alarms:
+    dead_letter_queues = {name for name in tags if name.endswith("-dlq")}
+    selects = {
+        "tasks-dead-letters": dead_letter_queues,
+        "tasks-oldest-task": set(tags) - dead_letter_queues,
+        "tasks-alarms-blind": set(tags),
+    }
+    for name, selected in selects.items():
+        alarm = by_name[name]
         assert alarm["alarm_actions"] == alarm["ok_actions"] == [queue.alarm_target]
         [query] = alarm["metric_query"]
-        role = "dead_letter" if alarm["alarm_name"].endswith("letters") else "task"
-        selected = {name for name in tags if name.endswith("-dlq") == (role == "dead_letter")}
         assert selected_by_tags(query["expression"], tags) == selected
         assert len(query["expression"]) <= PROVIDER_EXPRESSION_LIMIT
+    # A selection that finds nothing is itself an alarm, not a quiet OK.
+    blind = by_name["tasks-alarms-blind"]
+    assert blind["metric_query"][0]["expression"].startswith("SELECT COUNT(")
+    assert blind["comparison_operator"] == "LessThanThreshold" and blind["threshold"] == 1
+    assert blind["treat_missing_data"] == "breaching"
 
 
 def test_no_dead_letter_alarm_without_dead_letter_queues(stack: TerraformStack) -> None:
     queue = SqsTaskQueueProps(name="tasks", dead_letter=False)
     SqsTaskChannel(stack, SqsTaskChannelProps(region=REGION, queue=queue))
     alarms = resources(synth(stack), "aws_cloudwatch_metric_alarm")
-    assert [alarm["alarm_name"] for alarm in alarms] == ["tasks-oldest-task"]
+    assert sorted(alarm["alarm_name"] for alarm in alarms) == [
+        "tasks-alarms-blind",
+        "tasks-oldest-task",
+    ]
 
 
 def test_no_alarms_when_switched_off(stack: TerraformStack) -> None:

@@ -63,7 +63,7 @@ def test_every_worker_has_its_queue_topic_and_broker_queue(
     assert len(resource["rabbitmq_queue"]) == WORKERS + 2  # dead letters and unroutable
     assert len(stack["output"]["sqs_worker_queue_urls"]["value"]) == WORKERS
     # What does not grow with the workers stays as it is at three.
-    assert len(resource["aws_cloudwatch_metric_alarm"]) == 2
+    assert len(resource["aws_cloudwatch_metric_alarm"]) == 3
     assert len(resource["google_monitoring_alert_policy"]) == 2
 
 

@@ -76,7 +76,7 @@ def test_sqs_one_queue_per_worker_and_a_shared_one_each_with_a_dead_letter_queue
 
 
 @pytest.mark.parametrize("env", CLOUD_ENVIRONMENTS)
-def test_sqs_two_alarms_whatever_the_workers_each_selecting_its_queues_by_tag(
+def test_sqs_three_alarms_whatever_the_workers_each_selecting_its_queues_by_tag(
     stack_json: dict[str, dict[str, Any]], env: str
 ) -> None:
     queues = resources(stack_json[env], "aws_sqs_queue")
@@ -87,9 +87,13 @@ def test_sqs_two_alarms_whatever_the_workers_each_selecting_its_queues_by_tag(
         for alarm in resources(stack_json[env], "aws_cloudwatch_metric_alarm")
     }
     assert sorted(alarms) == [
+        f"mlTrainingQueue-{env}-alarms-blind",
         f"mlTrainingQueue-{env}-dead-letters",
         f"mlTrainingQueue-{env}-oldest-task",
     ]
+    blind = alarms[f"mlTrainingQueue-{env}-alarms-blind"]
+    assert selected_by_tags(blind["metric_query"][0]["expression"], tags) == set(tags)
+    assert blind["treat_missing_data"] == "breaching"
     expected = {
         "dead-letters": ("ApproximateNumberOfMessagesVisible", dead_letter_queues, 0),
         "oldest-task": ("ApproximateAgeOfOldestMessage", set(tags) - dead_letter_queues, 3600),
