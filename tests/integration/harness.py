@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ import pytest
 
 SKIP_VARIABLE = "ML_QUEUES_SKIP_INTEGRATION"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
+CDKTF = PROJECT_ROOT / "node_modules" / ".bin" / "cdktf"
 # Said with every failed provider install: offline, the registry is what is missing.
 PROVIDER_HINT = (
     "\nIf Terraform could not install the AWS provider: without registry access, set"
@@ -58,7 +60,10 @@ def free_port() -> int:
 
 
 def port_is_free(port: int) -> bool:
+    """Whether a server could listen on `port`. Connections of an earlier server on it that
+    wait out TIME_WAIT do not count: servers (moto's among them) set SO_REUSEADDR too."""
     with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError:
@@ -73,3 +78,27 @@ def run(
     return subprocess.run(
         command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
     )
+
+
+def cdktf_env(terraform_env: dict[str, str], checkout: Path) -> dict[str, str]:
+    """How `make` runs the cdktf CLI, for a copy of the app at `checkout` deploying into moto."""
+    require(CDKTF.exists(), "the cdktf CLI", "run `make install` (npm ci)")
+    return {
+        **terraform_env,
+        **EMULATOR_CREDENTIALS,
+        "CI": "true",
+        # cdktf would point Terraform at ~/.terraform.d/plugin-cache, whose entries are links
+        # into the mirror; Terraform then refuses to install a provider "to itself".
+        "CDKTF_DISABLE_PLUGIN_CACHE_ENV": "1",
+        "PYTHONPATH": str(checkout),
+        # The cdktf CLI and jsii on the project's Node LTS, as `npx` and make run them.
+        "PATH": f"{PROJECT_ROOT / 'node_modules' / '.bin'}:{terraform_env['PATH']}",
+    }
+
+
+def cdktf(
+    checkout: Path, env: dict[str, str], *args: str, timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
+    """The cdktf CLI on the app at `checkout`, synthesizing into its own cdktf.out."""
+    command = [str(CDKTF), *args, "--app", f"{sys.executable} main.py", "--output", "cdktf.out"]
+    return run(command, cwd=checkout, env=env, timeout=timeout)

@@ -21,17 +21,16 @@ import pytest
 from constructs_lib.wiring import env_lines
 from stacks.settings import load_environment
 from tests.integration.harness import (
-    EMULATOR_CREDENTIALS,
     PROJECT_ROOT,
     PROVIDER_HINT,
+    cdktf,
+    cdktf_env,
     emulator_client,
-    require,
     run,
 )
 from tests.synth_helpers import copy_app, selected_by_tags
 from tools import worker_env
 
-CDKTF = PROJECT_ROOT / "node_modules" / ".bin" / "cdktf"
 _LOCAL_SQS = load_environment(PROJECT_ROOT / "config", "local").sqs
 assert _LOCAL_SQS is not None
 MAX_RECEIVE_COUNT = _LOCAL_SQS.queue.max_receive_count
@@ -46,33 +45,17 @@ class Deployment:
     sqs: Any  # a boto3 SQS client against moto
 
     def cdktf(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return _cdktf(self.checkout, self.env, *args)
-
-
-def _cdktf(checkout: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    command = [str(CDKTF), *args, "--app", f"{sys.executable} main.py", "--output", "cdktf.out"]
-    return run(command, cwd=checkout, env=env, timeout=600)
+        return cdktf(self.checkout, self.env, *args)
 
 
 @pytest.fixture(scope="module")
 def deployment(
     tmp_path_factory: pytest.TempPathFactory, terraform_env: dict[str, str], moto_endpoint: str
 ) -> Iterator[Deployment]:
-    require(CDKTF.exists(), "the cdktf CLI", "run `make install` (npm ci)")
     checkout = copy_app(tmp_path_factory.mktemp("deploy") / "app")
-    env = {
-        **terraform_env,
-        **EMULATOR_CREDENTIALS,
-        "CI": "true",
-        # cdktf would point Terraform at ~/.terraform.d/plugin-cache, whose entries are links
-        # into the mirror; Terraform then refuses to install a provider "to itself".
-        "CDKTF_DISABLE_PLUGIN_CACHE_ENV": "1",
-        "PYTHONPATH": str(checkout),
-        # The cdktf CLI and jsii on the project's Node LTS, as `npx` and make run them.
-        "PATH": f"{PROJECT_ROOT / 'node_modules' / '.bin'}:{terraform_env['PATH']}",
-    }
+    env = cdktf_env(terraform_env, checkout)
     # --skip-provider-lock: locking asks the registry for every platform, which is offline.
-    deploy = _cdktf(checkout, env, "deploy", "local", "--auto-approve", "--skip-provider-lock")
+    deploy = cdktf(checkout, env, "deploy", "local", "--auto-approve", "--skip-provider-lock")
     assert deploy.returncode == 0, deploy.stdout[-4000:] + deploy.stderr[-4000:] + PROVIDER_HINT
     stack_dir = checkout / "cdktf.out" / "stacks" / "local"
     outputs = run(["terraform", "output", "-json"], cwd=stack_dir, env=env, timeout=120)
@@ -148,7 +131,7 @@ def test_every_queue_is_encrypted_and_refuses_requests_without_tls(
         assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
 
-def test_two_alarms_cover_every_queue_by_its_tags(
+def test_the_alarms_cover_every_queue_by_its_tags(
     deployment: Deployment, moto_endpoint: str
 ) -> None:
     cloudwatch = emulator_client("cloudwatch", moto_endpoint)
@@ -160,12 +143,14 @@ def test_two_alarms_cover_every_queue_by_its_tags(
     }
     dead_letter_queues = {name for name in tags if name.endswith("-dlq")}
     assert sorted(alarms) == [
+        "mlTrainingQueue-local-alarms-blind",
         "mlTrainingQueue-local-dead-letters",
         "mlTrainingQueue-local-oldest-task",
     ]
     for name, selected in (
         ("mlTrainingQueue-local-dead-letters", dead_letter_queues),
         ("mlTrainingQueue-local-oldest-task", set(tags) - dead_letter_queues),
+        ("mlTrainingQueue-local-alarms-blind", set(tags)),
     ):
         [query] = alarms[name]["Metrics"]
         assert selected_by_tags(query["Expression"], tags) == selected, name
