@@ -1,4 +1,5 @@
-"""Synthesizes N environments like dev, each with W workers, to show how synth cost grows."""
+"""Synthesizes N environments like one of config/ (dev unless told), each with W workers, to
+show how synth cost grows with environments and with workers."""
 
 from __future__ import annotations
 
@@ -21,21 +22,23 @@ def main() -> int:
     parser.add_argument("--environments", type=int, required=True)
     parser.add_argument("--workers", type=int, required=True)
     parser.add_argument("--outdir", required=True)
+    parser.add_argument("--config", default="dev", help="the environment of config/ to copy")
     args = parser.parse_args()
 
-    dev = tomllib.loads((ROOT / "config" / "dev.toml").read_text(encoding="utf-8"))
-    assert dev["rabbitmq"]["enabled"], "config/dev.toml must enable RabbitMQ for this benchmark"
+    base = tomllib.loads((ROOT / "config" / f"{args.config}.toml").read_text(encoding="utf-8"))
     app = App(outdir=args.outdir)
     for number in range(1, args.environments + 1):
-        name = f"env{number}"
+        # One environment keeps its name, and so what the loader requires of it (prod's).
+        name = args.config if args.environments == 1 else f"env{number}"
         # Through the loader, which sets every backend's worker count from `workers`.
         data = {
-            **dev,
+            **base,
             "name_suffix": name,
             "workers": args.workers,
             "state": {"backend": "local", "path": f"terraform.{name}.tfstate"},
-            "rabbitmq": {**dev["rabbitmq"], "vhost": f"ml-queues-{name}"},
         }
+        if base["rabbitmq"].get("enabled", True):
+            data["rabbitmq"] = {**base["rabbitmq"], "vhost": f"ml-queues-{name}"}
         MlQueuesStack(app, parse_environment(name, data, source=f"bench {name}"))
     app.synth()
     return 0
