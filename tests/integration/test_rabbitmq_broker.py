@@ -62,7 +62,8 @@ def topology(broker: Broker, synth_dir: Path, passwords: dict[str, str]) -> dict
     """
     stack = json.loads((synth_dir / "stacks" / "dev" / "cdk.tf.json").read_text())
     for user in resources(stack, "rabbitmq_user"):
-        passwords[user["name"]] = secrets.token_urlsafe(24)
+        # Hex: a URL-safe token may start with "-", which rabbitmqctl reads as an option.
+        passwords[user["name"]] = secrets.token_hex(24)
         broker.ctl("add_user", user["name"], passwords[user["name"]])
     result = definitions(stack)
     path = broker.home / "dev-definitions.json"
