@@ -146,13 +146,6 @@ def resource_count(outdir: Path) -> int:
     return sum(len(resources) for resources in body.get("resource", {}).values())
 
 
-class Counts(list[int]):
-    """The resource count of each run of one stack: every run must give the same."""
-
-    def append_count(self, outdir: Path) -> None:
-        self.append(resource_count(outdir))
-
-
 @dataclass
 class ScaleRow:
     """One environment in prod's configuration with `workers` workers."""
@@ -163,19 +156,23 @@ class ScaleRow:
 
 
 def measure_scale(*, runs: int, warmup: int) -> list[ScaleRow]:
-    rows = []
-    for workers in SCALE_WORKERS:
-        counted = Counts()
-        result = Runs(f"{workers} workers")
-        for round_number in range(warmup + runs):
-            wall, peak = run_once(scaled(1, workers, "prod"), counted.append_count)
-            print(f"  {result.label}: {wall:.2f} s, {peak:.0f} MB", file=sys.stderr)
-            if round_number >= warmup:
-                result.walls.append(wall)
-                result.peaks_mb.append(peak)
-        assert len(set(counted)) == 1, f"the same stack gave {counted} resources"
-        rows.append(ScaleRow(workers, counted[0], result))
-    return rows
+    return [scale_row(workers, runs=runs, warmup=warmup) for workers in SCALE_WORKERS]
+
+
+def scale_row(workers: int, *, runs: int, warmup: int) -> ScaleRow:
+    """Every run of the same stack must count the same resources."""
+    counted: list[int] = []
+    result = Runs(f"{workers} workers")
+    for round_number in range(warmup + runs):
+        wall, peak = run_once(
+            scaled(1, workers, "prod"), lambda out: counted.append(resource_count(out))
+        )
+        print(f"  {result.label}: {wall:.2f} s, {peak:.0f} MB", file=sys.stderr)
+        if round_number >= warmup:
+            result.walls.append(wall)
+            result.peaks_mb.append(peak)
+    assert len(set(counted)) == 1, f"the same stack gave {counted} resources"
+    return ScaleRow(workers, counted[0], result)
 
 
 def plan_against_moto(runs: int) -> tuple[list[float], int]:
@@ -187,9 +184,7 @@ def plan_against_moto(runs: int) -> tuple[list[float], int]:
         raise SystemExit(f"something already answers on {moto_server.ENDPOINT}: make stop-local")
     env = {
         **os.environ,
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
-        "AWS_DEFAULT_REGION": "us-east-1",
+        **moto_server.EMULATOR_CREDENTIALS,
         "TF_IN_AUTOMATION": "1",
     }
     with tempfile.TemporaryDirectory(prefix="ml-queues-plan-") as scratch:

@@ -181,6 +181,14 @@ AWS_ALARM_TARGET = NameRule(
     rf"none|{AWS_SNS_TOPIC_ARN.pattern}",
     f"{AWS_SNS_TOPIC_ARN.description}, or 'none' for alarms without actions",
 )
+
+
+def notified(target: str | None) -> list[str] | None:
+    """Where an alarm with `target` (either cloud's `*_ALARM_TARGET`) sends its actions: none
+    when the target is unset or `none`."""
+    return [target] if target not in (None, "none") else None
+
+
 GCP_NOTIFICATION_CHANNEL = NameRule(
     r"projects/[a-z0-9-]{1,30}/notificationChannels/[0-9]{1,30}",
     "a Cloud Monitoring notification channel: 'projects/P/notificationChannels/ID'",

@@ -216,8 +216,7 @@ class PubSubTaskTopic(Construct):
         self._where = limits.environment_of(self)
         check_props(props, owner="PubSubTaskTopic", where=self._where)
         self._props = props
-        target = props.alarm_target
-        self._alert_channels = [target] if target not in (None, "none") else None
+        self._alert_channels = limits.notified(props.alarm_target)
         self._project = DataGoogleProject(self, "project", project_id=props.project)
         self._agent = (
             f"serviceAccount:service-{self._project.number}@gcp-sa-pubsub.iam.gserviceaccount.com"

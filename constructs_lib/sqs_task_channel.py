@@ -148,8 +148,7 @@ class SqsTaskChannel:
         a time series per queue: CloudWatch evaluates each series as a contributor of its
         own, and the contributor in alarm carries the QueueName of the queue at fault. The
         third fires when those queries select nothing, so that they cannot go blind quietly."""
-        target = queue.alarm_target
-        actions = [target] if target not in (None, "none") else None
+        actions = limits.notified(queue.alarm_target)
         alarms = [
             (
                 "sqs_oldest_task_alarm",

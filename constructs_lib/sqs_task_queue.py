@@ -341,7 +341,7 @@ class SqsTaskQueue(Construct):
         )
 
     def _alarms(self, oldest_seconds: int, topic_arn: str | None) -> None:
-        actions = [topic_arn] if topic_arn not in (None, "none") else None
+        actions = limits.notified(topic_arn)
         alarms = [
             (
                 "oldest_message_alarm",

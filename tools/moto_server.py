@@ -25,6 +25,12 @@ from typing import IO
 HOST = "127.0.0.1"
 PORT = 4566  # config/local.toml's [sqs] endpoint
 ENDPOINT = f"http://{HOST}:{PORT}"
+# moto accepts any credentials; these are its documented test values, set only here.
+EMULATOR_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "test",
+    "AWS_SECRET_ACCESS_KEY": "test",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
 STATE_DIR = Path(__file__).resolve().parent.parent / ".cache"
 
 

@@ -12,6 +12,8 @@ from typing import Any
 import boto3
 import pytest
 
+from tools.moto_server import EMULATOR_CREDENTIALS
+
 SKIP_VARIABLE = "ML_QUEUES_SKIP_INTEGRATION"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 CDKTF = PROJECT_ROOT / "node_modules" / ".bin" / "cdktf"
@@ -21,14 +23,6 @@ PROVIDER_HINT = (
     " TF_PLUGIN_MIRROR to a folder holding registry.terraform.io/hashicorp/aws"
     " (made with `terraform providers mirror DIR` on a machine that has access)."
 )
-
-
-# moto accepts any credentials; these are its documented test values, set only here.
-EMULATOR_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "test",
-    "AWS_SECRET_ACCESS_KEY": "test",
-    "AWS_DEFAULT_REGION": "us-east-1",
-}
 
 
 def emulator_client(service: str, endpoint: str) -> Any:

@@ -19,13 +19,13 @@ from typing import Any
 import pytest
 
 from tests.integration.harness import (
-    EMULATOR_CREDENTIALS,
     PROJECT_ROOT,
     PROVIDER_HINT,
     emulator_client,
     run,
 )
 from tests.synth_helpers import copy_app
+from tools.moto_server import EMULATOR_CREDENTIALS
 
 WORKER_3_QUEUE = "aws_sqs_queue.sqs_worker_3_queue_836A2801"
 WORKER_1_QUEUE = "aws_sqs_queue.sqs_worker_1_queue_D8FE951A"

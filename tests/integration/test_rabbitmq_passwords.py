@@ -26,11 +26,11 @@ from constructs_lib.rabbitmq_passwords import (
     RabbitMqPasswordsProps,
 )
 from tests.integration.harness import (
-    EMULATOR_CREDENTIALS,
     PROVIDER_HINT,
     emulator_client,
     run,
 )
+from tools.moto_server import EMULATOR_CREDENTIALS
 
 ENVIRONMENT = "integration"
 WORKERS = 3
