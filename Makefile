@@ -33,6 +33,7 @@ CHECKOV_VENV := .cache/checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-from-requirements
 
 .PHONY: install synth test test-scale test-integration snapshot-update lint bench plan deploy \
+	rotate-password \
 	rabbitmq-definitions google-schema worker-env diagram docs deploy-local stop-local clean FORCE
 
 install: $(VENV_STAMP) $(NPM_STAMP) $(CHECKOV_STAMP)
@@ -112,6 +113,16 @@ plan: install $(TF_CLI_CONFIG)
 deploy: install $(TF_CLI_CONFIG)
 	$(PIPENV) run python main.py
 	$(PIPENV) run python -m tools.plan_guard cdktf.out/stacks/$(ENV) --apply
+
+# Rotate one RabbitMQ password kept in SSM (WORKER=<n> or WORKER=producer, no default): the
+# guard of `make deploy`, with that password's parameter replaced by a newly generated one,
+# which the broker user takes in the same apply.
+rotate-password: install $(TF_CLI_CONFIG)
+	@$(if $(filter file,$(origin WORKER)),echo "error: say whose password to rotate:" \
+		"make rotate-password ENV=$(ENV) WORKER=<n> or WORKER=producer" >&2; exit 2)
+	$(PIPENV) run python main.py
+	$(PIPENV) run python -m tools.plan_guard cdktf.out/stacks/$(ENV) --apply \
+		--rotate-password $(WORKER)
 
 # Deploy the local environment into moto on 127.0.0.1:4566 (left running; `make stop-local`).
 deploy-local: install $(TF_CLI_CONFIG)

@@ -87,9 +87,8 @@ from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import (  # noqa: E402
     CloudwatchMetricAlarm,
     CloudwatchMetricAlarmMetricQuery,
 )
-from cdktf_cdktf_provider_aws.data_aws_secretsmanager_random_password import (  # noqa: E402
-    DataAwsSecretsmanagerRandomPassword,
-)
+from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdentity  # noqa: E402
+from cdktf_cdktf_provider_aws.data_aws_ssm_parameter import DataAwsSsmParameter  # noqa: E402
 from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy  # noqa: E402
 from cdktf_cdktf_provider_aws.provider import (  # noqa: E402
     AwsProvider,
@@ -133,7 +132,8 @@ __all__ = [
     "AwsProviderEndpoints",
     "CloudwatchMetricAlarm",
     "CloudwatchMetricAlarmMetricQuery",
-    "DataAwsSecretsmanagerRandomPassword",
+    "DataAwsCallerIdentity",
+    "DataAwsSsmParameter",
     "DataGoogleProject",
     "GoogleProvider",
     "IamRolePolicy",

@@ -4,7 +4,10 @@ Why: with one sensitive variable per user, a deploy needed N + 1 passwords typed
 hand, which does not reach 1,000 workers. With `password_store = "ssm"` Terraform generates
 each password once into an SSM SecureString parameter, the broker user takes it from there,
 and a worker's IAM role may read its own parameter and no other. No password is ever in
-code, config or the synthesized JSON.
+code, config or the synthesized JSON, and no Terraform command prints one: the generator is
+ephemeral and writes through a write-only argument, and the broker user reads the
+parameter through a data source whose id is the parameter's name and whose value the
+provider marks sensitive.
 """
 
 from __future__ import annotations
@@ -24,17 +27,19 @@ from cdktf import (
 from constructs import Construct
 
 from constructs_lib import limits
+from constructs_lib.ephemeral import EphemeralRandomPassword
 from constructs_lib.jsii_cache import attribute
 from constructs_lib.props import CrossRule, check_props, setting
-from constructs_lib.providers import (
-    DataAwsSecretsmanagerRandomPassword,
-    IamRolePolicy,
-    SsmParameter,
-)
+from constructs_lib.providers import DataAwsSsmParameter, IamRolePolicy, SsmParameter
 from constructs_lib.scan_exceptions import skip_check
 
 # Letters and digits only: safe in an AMQP URL and on a rabbitmqctl command line unquoted.
 PASSWORD_LENGTH = 32
+GENERATOR = EphemeralRandomPassword(password_length=PASSWORD_LENGTH, exclude_punctuation=True)
+# The parameter is written once, at its creation: the value is ignored afterwards, and so is
+# the version, so that a stack moving here from the data-source generator keeps its
+# passwords. Rotation replaces the parameter (`make rotate-password`).
+WRITE_ONLY_VERSION = 1
 PARAMETER_PREFIX = "/ml-queues"
 GET_ACTIONS = ("ssm:GetParameter",)
 
@@ -97,6 +102,17 @@ class RabbitMqPasswordsProps:
     )
 
 
+def password_id(user_id: str) -> str:
+    """The logical id of each resource behind the password of the broker user `user_id`
+    (its variable, generator, parameter and read-back, and its grant as a prefix)."""
+    return f"{user_id}_password"
+
+
+def parameter_address(user_id: str) -> str:
+    """What a rotation of that user's password replaces."""
+    return f"aws_ssm_parameter.{password_id(user_id)}"
+
+
 def _named(element: TerraformElement, logical_id: str) -> None:
     """A short, stable address (`aws_ssm_parameter.rabbitmq_worker_3_password`) instead of
     the hashed one of a nested construct: operators type it to rotate a password."""
@@ -106,12 +122,15 @@ def _named(element: TerraformElement, logical_id: str) -> None:
 class RabbitMqPasswords(Construct):
     """The password of each broker user, by `password_store`.
 
-    `ssm`: per user, a `aws_secretsmanager_random_password` data source feeds an
-    `aws_ssm_parameter` (SecureString, standard tier). The data source yields a new value on
-    every plan, so the parameter ignores changes to its value: the first one stays, and the
-    broker user reads the parameter, never the data source. Rotating one password is
-    `terraform apply -replace=aws_ssm_parameter.<id>_password`; the user takes the new value
-    in the same apply. The AWS managed key `alias/aws/ssm` encrypts the parameters, so the
+    `ssm`: per user, an ephemeral `aws_secretsmanager_random_password` feeds the write-only
+    `value_wo` of an `aws_ssm_parameter` (SecureString, standard tier), and a
+    `data.aws_ssm_parameter` reads it back for the broker user. The generator yields a new
+    value at every plan and is never stored; the parameter takes it once, when it is
+    created, and ignores it afterwards. The data source depends on the parameter, so when
+    the parameter is created or replaced Terraform reads it during that apply, and the user
+    takes the new value in the same apply. Rotating one password is replacing its
+    parameter: `make rotate-password ENV=<env> WORKER=<n>|producer`, which goes through the
+    plan guard. The AWS managed key `alias/aws/ssm` encrypts the parameters, so the
     `ssm:GetParameter` grant on one parameter's ARN is the whole of a reader's access.
 
     `variables`: a sensitive Terraform variable per user, as before `ssm` existed; they sit
@@ -143,40 +162,45 @@ class RabbitMqPasswords(Construct):
         if self._props.password_store == "variables":
             variable = TerraformVariable(
                 TerraformStack.of(self),
-                f"{id}_password",
+                password_id(id),
                 type="string",
                 sensitive=True,
                 nullable=False,
                 description=f"RabbitMQ password of {who}; set TF_VAR_{id}_password",
             )
             return variable.string_value
-        parameter = self._parameter(id, user, who)
+        parameter = self._parameter(id, user, who, "producer" if worker is None else str(worker))
         self._parameters[worker] = parameter
         reader = self._reader(worker)
         if reader is not None:
             self._grant(id, f"{user}-rabbitmq-password", reader, parameter)
-        return attribute(parameter, "value")
-
-    def _parameter(self, id: str, user: str, who: str) -> SsmParameter:
-        logical_id = f"{id}_password"
-        generated = DataAwsSecretsmanagerRandomPassword(
+        stored = DataAwsSsmParameter(
             self,
-            f"{id}_generated",
-            password_length=PASSWORD_LENGTH,
-            exclude_punctuation=True,
+            f"{id}_stored",
+            name=attribute(parameter, "name"),
+            with_decryption=True,
             provider=self._provider,
         )
-        _named(generated, logical_id)
+        _named(stored, password_id(id))
+        return stored.value
+
+    def _parameter(self, id: str, user: str, who: str, rotate_as: str) -> SsmParameter:
+        """Every argument but the value stays as created: an in-place update of a parameter
+        written through `value_wo` fails (provider 5.100 puts the value it stored, which is
+        empty), so such a change must come with a rotation, which replaces the parameter."""
+        logical_id = password_id(id)
+        generated = GENERATOR.add_to(TerraformStack.of(self), logical_id, provider=self._provider)
         parameter = SsmParameter(
             self,
             logical_id,
             name=f"{PARAMETER_PREFIX}/{self._environment}/rabbitmq/{user}",
             type="SecureString",
             tier="Standard",
-            value=generated.random_password,
+            value_wo=generated,
+            value_wo_version=WRITE_ONLY_VERSION,
             description=f"RabbitMQ password of {who} ({user}), generated once and kept: to"
-            f" rotate it, terraform apply -replace=aws_ssm_parameter.{logical_id}",
-            lifecycle=TerraformResourceLifecycle(ignore_changes=["value"]),
+            f" rotate it, make rotate-password ENV={self._environment} WORKER={rotate_as}",
+            lifecycle=TerraformResourceLifecycle(ignore_changes=["value", "value_wo_version"]),
             provider=self._provider,
         )
         _named(parameter, logical_id)
@@ -210,13 +234,13 @@ class RabbitMqPasswords(Construct):
         }
         policy = IamRolePolicy(
             self,
-            f"{id}_password_grant",
+            f"{password_id(id)}_grant",
             name=name,
             role=role,
             policy=Fn.jsonencode(document),
             provider=self._provider,
         )
-        _named(policy, f"{id}_password_grant")
+        _named(policy, f"{password_id(id)}_grant")
 
     def parameter_name(self, worker: int | None = None) -> str | None:
         """A reference to the name of the parameter holding the producer's password (worker

@@ -40,10 +40,11 @@ def partition(region: str) -> str:
     return "aws"
 
 
-def queue_arn_pattern(region: str, name: str) -> str:
-    """Queues named `name` (IAM wildcards allowed) in `region`, in any account: an identity
-    policy grants only within the role's account unless the queue's own policy says more."""
-    return f"arn:{partition(region)}:sqs:{region}:*:{name}"
+def queue_arn_pattern(region: str, account: str, name: str) -> str:
+    """Queues named `name` (IAM wildcards allowed) in `region` of `account` only. With `*`
+    for the account, a queue of that name in any other account whose queue policy let this
+    role in would be a target for its tasks: the stack's own account is the only one."""
+    return f"arn:{partition(region)}:sqs:{region}:{account}:{name}"
 
 
 def _document(

@@ -15,6 +15,7 @@ from constructs_lib.props import CrossRule, FromEnvironment, check_props, inline
 from constructs_lib.providers import (
     CloudwatchMetricAlarm,
     CloudwatchMetricAlarmMetricQuery,
+    DataAwsCallerIdentity,
     IamRolePolicy,
 )
 from constructs_lib.sqs_policies import consume_document, queue_arn_pattern, send_document
@@ -237,9 +238,11 @@ class SqsTaskChannel:
     def grant_publish(self, principal: str) -> None:
         """`principal` is an IAM role name. One inline policy whatever the number of workers:
         the worker queues by name pattern, the shared queue by ARN, and a deny on every
-        dead-letter queue, which the pattern would otherwise match too."""
-        resources = [queue_arn_pattern(self._region, f"{self._name}-worker-*")]
-        denied = [queue_arn_pattern(self._region, f"{self._name}-worker-*-dlq*")]
+        dead-letter queue, which the pattern would otherwise match too. The patterns name the
+        account the stack deploys into, as its provider's credentials report it."""
+        account = DataAwsCallerIdentity(self._scope, "sqs_account").account_id
+        resources = [queue_arn_pattern(self._region, account, f"{self._name}-worker-*")]
+        denied = [queue_arn_pattern(self._region, account, f"{self._name}-worker-*-dlq*")]
         if self._shared is not None:
             resources.insert(0, self._shared.queue_arn)
             if self._shared.dead_letter_queue_arn is not None:

@@ -35,8 +35,9 @@ from stacks.settings import EnvironmentSettings, GcsState, LocalState, S3State, 
 # folder so that it points into the project root, survives `rm -rf cdktf.out`, and holds no
 # absolute path.
 _STACK_DIR_TO_PROJECT_ROOT = "../../../"
-# S3 state locks itself (`use_lockfile`) from Terraform 1.10 on; one floor for every stack.
-REQUIRED_TERRAFORM = ">= 1.10"
+# S3 state locks itself (`use_lockfile`) from Terraform 1.10 on, and write-only arguments
+# (the RabbitMQ passwords' `value_wo`) need 1.11: one floor for every stack.
+REQUIRED_TERRAFORM = ">= 1.11"
 
 # Who uses a channel: the producer's principal, and worker n's (None: grant nothing).
 Principals = tuple[str | None, Callable[[int], str | None]]
@@ -49,6 +50,12 @@ def common_tags(environment: str) -> dict[str, str]:
     accept (jsii rewrites a hyphen in a Google label key to an underscore anyway).
     """
     return {"project": "ml-queues", "environment": environment, "managed_by": "cdktf"}
+
+
+def rabbitmq_user_id(worker: int | None) -> str:
+    """The logical id of a broker user, the producer's (None) or worker `worker`'s; its
+    password's resources are named after it, and `make rotate-password` finds them so."""
+    return "rabbitmq_producer" if worker is None else f"rabbitmq_worker_{worker}"
 
 
 def _from_template(template: str | None) -> Callable[[int], str | None]:
@@ -163,11 +170,11 @@ class MlQueuesStack(TerraformStack):
         )
         suffix = self._settings.name_suffix
         producer = self._rabbitmq_user(
-            passwords, "rabbitmq_producer", f"ml-queues-{suffix}-producer"
+            passwords, rabbitmq_user_id(None), f"ml-queues-{suffix}-producer"
         )
         users = {
             n: self._rabbitmq_user(
-                passwords, f"rabbitmq_worker_{n}", f"ml-queues-{suffix}-worker-{n}", worker=n
+                passwords, rabbitmq_user_id(n), f"ml-queues-{suffix}-worker-{n}", worker=n
             ).name
             for n in range(1, self._settings.workers + 1)
         }
@@ -229,6 +236,7 @@ class MlQueuesStack(TerraformStack):
                     iam=endpoint,
                     ssm=endpoint,
                     secretsmanager=endpoint,
+                    sts=endpoint,
                 )
             ],
             skip_credentials_validation=True,

@@ -37,9 +37,13 @@ ENVIRONMENTS = ("dev", "staging", "prod", "local")
 
 # Our own convention, not a cloud limit: short enough for every backend's names once
 # appended, and lowercase so it reads the same in all of them.
+# No `worker` between hyphens: the producer's grant covers `mlTrainingQueue-<suffix>-worker-*`,
+# so a suffix `dev-worker-1` (or `dev-worker`) would put its queues under dev's grant.
 NAME_SUFFIX = limits.NameRule(
-    r"[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?",
-    "1 to 32 lowercase letters, digits and hyphens, not starting or ending with a hyphen",
+    r"(?!(?:.*-)?worker(?:-|$))[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?",
+    "1 to 32 lowercase letters, digits and hyphens, not starting or ending with a hyphen,"
+    " without 'worker' between hyphens (another environment's '<name>-worker-*' grants would"
+    " cover its queues)",
 )
 # Relative, inside the project, so the JSON holds no machine-specific path.
 LOCAL_STATE_PATH = limits.NameRule(

@@ -11,7 +11,11 @@ it checked.
 A saved plan holds the values of sensitive variables (the RabbitMQ passwords), so it is
 written to a private temporary folder and deleted when the guard ends.
 
+`--rotate-password producer|N` plans the replacement of that broker user's password
+parameter, which generates a new password; the broker user takes it in the same apply.
+
     python -m tools.plan_guard cdktf.out/stacks/dev [--allow ADDRESS,...] [--apply]
+        [--rotate-password producer|N]
 """
 
 from __future__ import annotations
@@ -220,12 +224,37 @@ def _allowed(text: str | None) -> list[str]:
     return [item.strip() for item in (text or "").split(",") if item.strip()]
 
 
-def guard(stack_dir: Path, *, allowed: list[str], apply: bool) -> int:
+def rotation(stack: Mapping[str, Any], environment: str, who: str) -> str:
+    """The `-replace` address that rotates the password of `who` (`producer` or a worker's
+    number), if the stack keeps that password in SSM."""
+    # Only a rotation needs the stack's names, and they come with cdktf's jsii runtime.
+    from constructs_lib.rabbitmq_passwords import parameter_address  # noqa: PLC0415
+    from stacks.ml_queues_stack import rabbitmq_user_id  # noqa: PLC0415
+
+    worker = None if who == "producer" else int(who) if who.isdigit() else -1
+    address = parameter_address(rabbitmq_user_id(worker))
+    parameters = stack.get("resource", {}).get("aws_ssm_parameter", {})
+    if address.split(".", 1)[1] in parameters:
+        return address
+    workers = sum(1 for name in parameters if name.startswith("rabbitmq_worker_"))
+    kept = (
+        f"keeps the producer's and workers 1 to {workers}'s passwords in SSM"
+        if workers
+        else "keeps no RabbitMQ password in SSM (password_store = 'ssm' does)"
+    )
+    raise GuardError(
+        f"WORKER = {who!r} names no password to rotate: stack {environment} {kept};"
+        " expected WORKER=producer or WORKER=<n>"
+    )
+
+
+def guard(stack_dir: Path, *, allowed: list[str], apply: bool, rotate: str | None = None) -> int:
     stack = json.loads((stack_dir / "cdk.tf.json").read_text(encoding="utf-8"))
+    replace = [] if rotate is None else [f"-replace={rotation(stack, stack_dir.name, rotate)}"]
     _terraform(stack_dir, "init", "-input=false", "-no-color")
     with tempfile.TemporaryDirectory(prefix="ml-queues-plan-") as private:
         plan_file = str(Path(private) / "plan.tfplan")
-        _terraform(stack_dir, "plan", "-input=false", "-no-color", f"-out={plan_file}")
+        _terraform(stack_dir, "plan", "-input=false", "-no-color", *replace, f"-out={plan_file}")
         plan = json.loads(_terraform(stack_dir, "show", "-json", plan_file))
         planned = changes(plan)
         by_prefix = counters(stack, os.environ)
@@ -257,9 +286,20 @@ def main(argv: list[str] | None = None) -> int:
         help=f"addresses whose tasks may be lost, comma-separated (default: ${ALLOW_VARIABLE})",
     )
     parser.add_argument("--apply", action="store_true", help="apply the plan it checked")
+    parser.add_argument(
+        "--rotate-password",
+        metavar="producer|N",
+        help="replace that broker user's password parameter: a new password, which the user"
+        " takes in the same apply",
+    )
     args = parser.parse_args(argv)
     try:
-        return guard(args.stack_dir, allowed=_allowed(args.allow), apply=args.apply)
+        return guard(
+            args.stack_dir,
+            allowed=_allowed(args.allow),
+            apply=args.apply,
+            rotate=args.rotate_password,
+        )
     except GuardError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

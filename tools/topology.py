@@ -211,12 +211,13 @@ def _grants(graph: Topology, users: Any, each: Any) -> None:
             graph.edges.append(edge or Edge(target, member, kind, kind))
 
 
-_QUEUE_ARN_PATTERN = re.compile(r'"arn:[\w-]+:sqs:[\w-]+:\*:([^"]+)"')
+# The account is the stack's own, as a reference: `${data.aws_caller_identity.x.account_id}`.
+_QUEUE_ARN_PATTERN = re.compile(r'"arn:[\w-]+:sqs:[\w-]+:\$\{[\w.]+\}:([^"]+)"')
 
 
 def _allowed_queues(policy: str, queues: Mapping[str, str]) -> list[str]:
     """The queues an IAM policy allows, named by reference or by ARN pattern
-    (`arn:...:sqs:REGION:*:name-worker-*`), less those its Deny statement names."""
+    (`arn:...:sqs:REGION:ACCOUNT:name-worker-*`), less those its Deny statement names."""
     allowed, _, denied = policy.partition('"Effect" = "Deny"')
 
     def matching(text: str) -> set[str]:

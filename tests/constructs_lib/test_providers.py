@@ -29,7 +29,8 @@ def test_only_the_used_submodules_are_imported() -> None:
             "sqs_queue_redrive_policy",
             "sqs_queue_redrive_allow_policy",
             "ssm_parameter",
-            "data_aws_secretsmanager_random_password",
+            "data_aws_caller_identity",
+            "data_aws_ssm_parameter",
         },
         "cdktf_cdktf_provider_google": {
             "_jsii",

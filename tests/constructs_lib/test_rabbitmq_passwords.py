@@ -50,20 +50,39 @@ def test_ssm_one_secure_string_per_user_named_by_environment_and_user(
     }
     for logical_id, body in parameters.items():
         assert (body["type"], body["tier"]) == ("SecureString", "Standard")
-        # The data source gives a new value every plan; the first one must stay.
-        assert body["lifecycle"] == {"ignore_changes": ["value"]}
-        assert body["value"] == (
-            f"${{data.aws_secretsmanager_random_password.{logical_id}.random_password}}"
+        # Written once, through the write-only argument: neither the value the generator
+        # gives at every plan nor the version may change it afterwards.
+        assert body["lifecycle"] == {"ignore_changes": ["value", "value_wo_version"]}
+        assert "value" not in body
+        assert body["value_wo"] == (
+            f"${{ephemeral.aws_secretsmanager_random_password.{logical_id}.random_password}}"
         )
-        assert f"-replace=aws_ssm_parameter.{logical_id}" in body["description"]
+        assert body["value_wo_version"] == 1
+        assert "make rotate-password ENV=test WORKER=" in body["description"]
         assert "key_id" not in body  # the AWS managed key alias/aws/ssm
-    generated = synthesized["data"]["aws_secretsmanager_random_password"]
+    # Ephemeral: never in the plan or the state, and printed by no Terraform command.
+    generated = synthesized["ephemeral"]["aws_secretsmanager_random_password"]
+    assert "aws_secretsmanager_random_password" not in synthesized.get("data", {})
     assert sorted(generated) == sorted(parameters)
     for body in generated.values():
-        assert {key: value for key, value in body.items() if key != "//"} == {
-            "password_length": 32,
-            "exclude_punctuation": True,
-        }
+        assert body == {"password_length": 32, "exclude_punctuation": True}
+    # Read back for the broker users, by name: the data source's id is not the secret.
+    stored = synthesized["data"]["aws_ssm_parameter"]
+    assert sorted(stored) == sorted(parameters)
+    for logical_id, body in stored.items():
+        assert body["name"] == f"${{aws_ssm_parameter.{logical_id}.name}}"
+        assert body["with_decryption"] is True
+
+
+def test_ssm_rotation_names_the_user_in_the_description(stack: TerraformStack) -> None:
+    passwords_of(stack, **SSM)
+    parameters = synth(stack)["resource"]["aws_ssm_parameter"]
+    assert parameters["rabbitmq_producer_password"]["description"].endswith(
+        "make rotate-password ENV=test WORKER=producer"
+    )
+    assert parameters["rabbitmq_worker_2_password"]["description"].endswith(
+        "make rotate-password ENV=test WORKER=2"
+    )
 
 
 def test_ssm_addresses_are_short_enough_to_type_for_a_rotation(stack: TerraformStack) -> None:
@@ -84,12 +103,12 @@ def test_ssm_each_user_takes_its_own_parameter_s_value_never_the_generator(
 ) -> None:
     passwords_of(stack, **SSM)
     outputs = _outputs(synth(stack))
-    assert (
-        outputs["mq-producer_password"] == "${aws_ssm_parameter.rabbitmq_producer_password.value}"
+    assert outputs["mq-producer_password"] == (
+        "${data.aws_ssm_parameter.rabbitmq_producer_password.value}"
     )
     for n in (1, 2, 3):
         assert outputs[f"mq-worker-{n}_password"] == (
-            f"${{aws_ssm_parameter.rabbitmq_worker_{n}_password.value}}"
+            f"${{data.aws_ssm_parameter.rabbitmq_worker_{n}_password.value}}"
         )
 
 
@@ -130,11 +149,12 @@ def test_ssm_names_the_parameters_for_the_outputs_and_the_wiring(stack: Terrafor
 
 
 def test_no_password_is_in_the_json(stack: TerraformStack) -> None:
-    """Only references: the generated values exist in Terraform's plan and state alone."""
+    """Only references: the generated values exist in SSM, and in state as the broker users'
+    and the read-back's, alone."""
     passwords_of(stack, **SSM, **ROLES)
     synthesized = synth(stack)
     parameters = synthesized["resource"]["aws_ssm_parameter"].values()
-    values = [body["value"] for body in parameters] + list(_outputs(synthesized).values())
+    values = [body["value_wo"] for body in parameters] + list(_outputs(synthesized).values())
     assert len(values) == 8
     assert all(re.fullmatch(r"\$\{[\w.]+\}", value) for value in values), values
     assert "insecure_value" not in json.dumps(synthesized)

@@ -7,6 +7,8 @@ longest name suffix the config accepts, and the last of 1,000 workers.
 
 from __future__ import annotations
 
+import fnmatch
+
 import pytest
 from cdktf import TerraformStack
 
@@ -38,9 +40,9 @@ def _arn(name: str) -> str:
 def test_every_role_s_inline_policies_fit_at_a_thousand_workers() -> None:
     workers = limits.MAX_WORKERS
     producer = send_document(
-        [_arn(NAME), queue_arn_pattern(REGION, f"{NAME}-worker-*")],
+        [_arn(NAME), queue_arn_pattern(REGION, ACCOUNT, f"{NAME}-worker-*")],
         KEY,
-        denied=[_arn(f"{NAME}-dlq"), queue_arn_pattern(REGION, f"{NAME}-worker-*-dlq*")],
+        denied=[_arn(f"{NAME}-dlq"), queue_arn_pattern(REGION, ACCOUNT, f"{NAME}-worker-*-dlq*")],
     )
     last_worker = consume_document([_arn(f"{NAME}-worker-{workers}"), _arn(NAME)], KEY)
     # One inline policy per role: each document is its role's whole inline total.
@@ -50,6 +52,15 @@ def test_every_role_s_inline_policies_fit_at_a_thousand_workers() -> None:
         assert size(document) <= MANAGED_POLICY_CHARS
     assert size(producer) < 1000 and size(last_worker) < 1000
     assert len(f"{NAME}-worker-{workers}-consumer") <= POLICY_NAME_CHARS
+
+
+def test_the_worker_pattern_covers_the_own_account_s_queues_and_no_other_s() -> None:
+    """IAM matches `*` across any characters, so an account of `*` would let a queue of that
+    name in any account be a target; the pattern names one account."""
+    pattern = queue_arn_pattern(REGION, ACCOUNT, f"{NAME}-worker-*")
+    assert fnmatch.fnmatchcase(_arn(f"{NAME}-worker-7").removesuffix(".fifo"), pattern)
+    other = f"arn:aws:sqs:{REGION}:210987654321:{NAME}-worker-7"
+    assert not fnmatch.fnmatchcase(other, pattern)
 
 
 def test_the_partition_follows_the_region() -> None:

@@ -113,11 +113,17 @@ def test_addresses_are_the_queue_urls_worker_1_first(stack: TerraformStack) -> N
     assert synthesized["output"]["shared"]["value"] == _url(LOGICAL_IDS["tasks"])
 
 
+# The account the stack's AWS provider deploys into, never `*`.
+OWN_ACCOUNT = "${data.aws_caller_identity.sqs_account.account_id}"
+
+
 def _statements(policy: dict[str, Any]) -> list[tuple[str, list[str], list[str]]]:
     """(effect, actions, resources) of each statement, references resolved to logical ids."""
     document = policy["policy"].removeprefix("${jsonencode(").removesuffix(")}")
     found = []
-    for statement in re.findall(r"\{\"Effect\" = \"(\w+)\", (.*?)\}", document):
+    # A statement ends where the next begins or the list closes: `${...}` has braces too.
+    statements = re.findall(r'\{"Effect" = "(\w+)", (.*?)\}(?=, \{"Effect"|\]\})', document)
+    for statement in statements:
         effect, body = statement
         actions = re.findall(r'"((?:sqs|kms):\w+)"', body.split('"Resource"')[0])
         resources = body.split('"Resource" = ', 1)[1]
@@ -136,7 +142,7 @@ def test_the_producer_gets_one_policy_whatever_the_number_of_workers(
     queue_ids = _queue_ids(synthesized)
     [policy] = resources(synthesized, "aws_iam_role_policy")
     assert (policy["name"], policy["role"]) == ("tasks-producer", "producer")
-    pattern = f"arn:aws:sqs:{REGION}:*:tasks-worker-*"
+    pattern = f"arn:aws:sqs:{REGION}:{OWN_ACCOUNT}:tasks-worker-*"
     assert _statements(policy) == [
         ("Allow", list(SEND_ACTIONS), [queue_ids["tasks"], pattern]),
         ("Deny", ["sqs:SendMessage"], [queue_ids["tasks-dlq"], f"{pattern}-dlq*"]),
@@ -149,7 +155,7 @@ def test_without_the_shared_queue_the_producer_sends_to_the_worker_queues_only(
 ) -> None:
     _channel(stack, shared=False).grant_publish("producer")
     [policy] = resources(synth(stack), "aws_iam_role_policy")
-    pattern = f"arn:aws:sqs:{REGION}:*:tasks-worker-*"
+    pattern = f"arn:aws:sqs:{REGION}:{OWN_ACCOUNT}:tasks-worker-*"
     assert _statements(policy) == [
         ("Allow", list(SEND_ACTIONS), [pattern]),
         ("Deny", ["sqs:SendMessage"], [f"{pattern}-dlq*"]),

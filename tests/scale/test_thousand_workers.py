@@ -33,6 +33,8 @@ WORKERS = limits.MAX_WORKERS
 # A 12-digit account: ARNs as long as real ones.
 ACCOUNT = "123456789012"
 REFERENCE = re.compile(r"\b(aws_\w+)\.(\w+)\.arn\b")
+# The stack's own account in an ARN pattern, as its provider reports it.
+OWN_ACCOUNT = re.compile(r"\$\{data\.aws_caller_identity\.\w+\.account_id\}")
 # The resources and data sources of worker N, by logical id: `sqs_worker_N_queue_...`,
 # `rabbitmq_task_exchange_worker_queue_N_...`, `rabbitmq_worker_N_password`.
 WORKER_ID = re.compile(r"(?:^|_)worker_(?:queue_)?(\d+)(?:_|$)")
@@ -85,10 +87,11 @@ def test_the_resources_fit_their_provider_schemas(
 
 
 def _document(policy: str, arns: dict[tuple[str, str], str]) -> dict[str, Any]:
-    """The policy IAM would get: cdktf's `jsonencode({...})` with each resource's ARN in
-    place of its reference."""
+    """The policy IAM would get: cdktf's `jsonencode({...})` with each resource's ARN and
+    the account in place of their references."""
     body = policy.removeprefix("${jsonencode(").removesuffix(")}")
     body = REFERENCE.sub(lambda match: json.dumps(arns[match.group(1), match.group(2)]), body)
+    body = OWN_ACCOUNT.sub(ACCOUNT, body)
     document: dict[str, Any] = json.loads(body.replace('" = ', '": '))
     return document
 

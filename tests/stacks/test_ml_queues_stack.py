@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
 import json
 import re
 from pathlib import Path
@@ -124,7 +125,26 @@ def test_prod_grants_each_worker_role_its_own_queue_and_the_shared_one(
     # One SQS inline policy per role, so a role's total stays within IAM's cap for any N.
     [producer] = grants.pop("ml-queues-prod-producer")
     assert producer["name"] == "mlTrainingQueue-prod-producer"
-    assert '"arn:aws:sqs:us-east-1:*:mlTrainingQueue-prod-worker-*"' in producer["policy"]
+    # The worker queues of the stack's own account, which its provider reports, and no
+    # other account's queues of the same names.
+    pattern = re.search(
+        r'"(arn:aws:sqs:us-east-1:[^"]*:mlTrainingQueue-prod-worker-\*)"', producer["policy"]
+    )
+    assert pattern is not None
+    assert pattern.group(1) == (
+        "arn:aws:sqs:us-east-1:${data.aws_caller_identity.sqs_account.account_id}"
+        ":mlTrainingQueue-prod-worker-*"
+    )
+    assert list(prod["data"]["aws_caller_identity"]) == ["sqs_account"]
+    own = pattern.group(1).replace(
+        "${data.aws_caller_identity.sqs_account.account_id}", "111122223333"
+    )
+    assert fnmatch.fnmatchcase(
+        "arn:aws:sqs:us-east-1:111122223333:mlTrainingQueue-prod-worker-3", own
+    )
+    assert not fnmatch.fnmatchcase(
+        "arn:aws:sqs:us-east-1:444455556666:mlTrainingQueue-prod-worker-3", own
+    )
     assert sorted(grants) == sorted(f"ml-queues-prod-worker-{n}" for n in range(1, workers + 1))
     ids = {name: queue_id for queue_id, name in names.items()}
     for n in range(1, workers + 1):
@@ -284,13 +304,15 @@ def test_rabbitmq_producer_and_one_user_per_worker_with_passwords_from_ssm_param
     parameters = synthesized["resource"]["aws_ssm_parameter"]
     assert len(parameters) == len(users)
     for name, body in users.items():
-        # The parameter's value, which ignores the generator's new value on every plan.
-        match = re.fullmatch(r"\$\{aws_ssm_parameter\.(\w+)\.value\}", body["password"])
+        # The parameter's value as SSM holds it, read back by name: never the generator's.
+        match = re.fullmatch(r"\$\{data\.aws_ssm_parameter\.(\w+)\.value\}", body["password"])
         assert match is not None, body["password"]
         parameter = parameters[match.group(1)]
         assert parameter["name"] == f"/ml-queues/{env}/rabbitmq/{name}"
         assert parameter["type"] == "SecureString"
-        assert parameter["lifecycle"]["ignore_changes"] == ["value"]
+        assert parameter["lifecycle"]["ignore_changes"] == ["value", "value_wo_version"]
+        read_back = synthesized["data"]["aws_ssm_parameter"][match.group(1)]
+        assert read_back["name"] == f"${{aws_ssm_parameter.{match.group(1)}.name}}"
         assert "tags" not in body
     assert "variable" not in synthesized
     assert synthesized["output"]["rabbitmq_password_parameters"]["value"] == [
@@ -472,14 +494,15 @@ def test_ssm_passwords_in_another_region_than_sqs_get_a_provider_of_their_own() 
     assert regions == {None: "us-east-1", "rabbitmq_passwords": "eu-west-1"}
     passwords = [
         *synthesized["resource"]["aws_ssm_parameter"].values(),
-        *synthesized["data"]["aws_secretsmanager_random_password"].values(),
+        *synthesized["ephemeral"]["aws_secretsmanager_random_password"].values(),
+        *synthesized["data"]["aws_ssm_parameter"].values(),
         *(
             p
             for p in resources(synthesized, "aws_iam_role_policy")
             if p["name"].endswith("-rabbitmq-password")
         ),
     ]
-    assert len(passwords) == 2 * 9 + 1
+    assert len(passwords) == 3 * 9 + 1
     assert {body["provider"] for body in passwords} == {"aws.rabbitmq_passwords"}
     queues = resources(synthesized, "aws_sqs_queue")
     assert queues and all("provider" not in body for body in queues)
@@ -517,6 +540,7 @@ def test_local_environment_deploys_sqs_only_into_an_emulator_with_short_timings(
                     "iam": "http://127.0.0.1:4566",
                     "ssm": "http://127.0.0.1:4566",
                     "secretsmanager": "http://127.0.0.1:4566",
+                    "sts": "http://127.0.0.1:4566",
                 }
             ],
             "skip_credentials_validation": True,
@@ -613,8 +637,9 @@ def test_every_replace_trigger_names_a_resource_of_the_stack(
 def test_every_stack_states_the_terraform_it_needs(
     stack_json: dict[str, dict[str, Any]], env: str
 ) -> None:
-    """S3 state locking (`use_lockfile`) needs 1.10; providers are pinned exactly."""
+    """S3 state locking (`use_lockfile`) needs 1.10, write-only arguments 1.11; providers
+    are pinned exactly."""
     terraform = stack_json[env]["terraform"]
-    assert terraform["required_version"] == ">= 1.10"
+    assert terraform["required_version"] == ">= 1.11"
     versions = {name: p["version"] for name, p in terraform["required_providers"].items()}
     assert all(version[0].isdigit() for version in versions.values()), versions

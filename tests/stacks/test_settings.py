@@ -12,6 +12,7 @@ import pytest
 
 from stacks.settings import (
     ENVIRONMENTS,
+    NAME_SUFFIX,
     RENAMED,
     ConfigError,
     GcsState,
@@ -194,11 +195,29 @@ def test_values_out_of_the_cloud_range(path: str, value: int, expected: str) -> 
     assert expected in message
 
 
+def test_worker_inside_a_word_of_a_suffix_covers_nobody() -> None:
+    """`mlTrainingQueue-dev-worker-*` covers `dev-worker…` suffixes only when `worker` is a
+    whole segment: `dev-workers` and `coworker` give names that pattern does not match."""
+    assert [NAME_SUFFIX.allows(v) for v in ("dev-workers", "coworker", "workers-2", "prod")] == [
+        True
+    ] * 4
+
+
 @pytest.mark.parametrize(
     ("path", "value", "expected"),
     [
         ("name_suffix", "Dev", "name_suffix = 'Dev' is not allowed; expected 1 to 32 lowercase"),
         ("name_suffix", "-dev", "name_suffix = '-dev'"),
+        # Its queues `mlTrainingQueue-dev-worker-1-...` would be under dev's producer grant.
+        (
+            "name_suffix",
+            "dev-worker-1",
+            "name_suffix = 'dev-worker-1' is not allowed; expected 1 to 32 lowercase letters,"
+            " digits and hyphens, not starting or ending with a hyphen, without 'worker' between"
+            " hyphens (another environment's '<name>-worker-*' grants would cover its queues)",
+        ),
+        ("name_suffix", "staging-worker", "name_suffix = 'staging-worker' is not allowed"),
+        ("name_suffix", "worker", "name_suffix = 'worker' is not allowed"),
         (
             "sqs.region",
             "us_east_1",
