@@ -29,7 +29,7 @@ def terraform_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     require(
         shutil.which("terraform") is not None,
         "the terraform CLI",
-        "install Terraform >= 1.10 (https://developer.hashicorp.com/terraform/install)",
+        "install Terraform >= 1.11 (https://developer.hashicorp.com/terraform/install)",
     )
     mirror = os.environ.get(terraform_cli_config.MIRROR_VARIABLE, "")
     if mirror:
