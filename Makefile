@@ -15,6 +15,9 @@ export CHECKPOINT_DISABLE := 1
 # CLI and jsii, whatever Node the machine has; elsewhere the machine's own Node does, and jsii
 # says so if it is past its end of life.
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
+# jsii's runtime calls Node's deprecated `util.isArray`, and Node 22 says so on stderr at every
+# synth: two lines of noise before any answer a command gives. Only that one warning is off.
+export NODE_OPTIONS := $(strip $(NODE_OPTIONS) --disable-warning=DEP0044)
 
 # Terraform runs with the project's own CLI config: providers from the mirror named by
 # TF_PLUGIN_MIRROR when it is set, from the registry otherwise (tools/terraform_cli_config.py).
@@ -32,11 +35,16 @@ NPM_STAMP := node_modules/.installed-from-lock
 CHECKOV_VENV := .cache/checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-from-requirements
 
-.PHONY: install synth test test-scale test-integration snapshot-update lint bench plan deploy \
+.PHONY: help install synth test test-scale test-integration snapshot-update lint bench plan deploy \
 	rotate-password \
 	rabbitmq-definitions google-schema worker-env diagram docs deploy-local stop-local clean FORCE
 
-install: $(VENV_STAMP) $(NPM_STAMP) $(CHECKOV_STAMP)
+# Every target a person runs, one line each, from the `## ` text after its name.
+help: ## this list
+	@grep -E '^[a-z-]+:.* ## ' $(firstword $(MAKEFILE_LIST)) \
+		| sed -E 's/^([a-z-]+):.* ## /\1\t/' | expand -t 22
+
+install: $(VENV_STAMP) $(NPM_STAMP) $(CHECKOV_STAMP) ## what the others need: .venv from Pipfile.lock, node_modules, checkov
 
 $(VENV_STAMP): Pipfile.lock
 	@$(PYTHON) -m pipenv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet pipenv
@@ -55,69 +63,68 @@ $(NPM_STAMP): package-lock.json
 $(TF_CLI_CONFIG): FORCE $(VENV_STAMP)
 	@$(PIPENV) run python -m tools.terraform_cli_config $@
 
-synth: install $(TF_CLI_CONFIG)
+synth: install $(TF_CLI_CONFIG) ## cdktf.out/stacks/<env>/cdk.tf.json for every environment
 	npx cdktf synth
 
 # Unit, config, stack, schema and snapshot tests: no server, no network. Then checkov on
 # every synthesized stack: 0 failed checks, and every exception printed with its reason.
-test: install
+test: install ## unit, config, stack, schema and snapshot tests, then checkov
 	$(PIPENV) run pytest --ignore=tests/integration --ignore=tests/scale
 	$(PIPENV) run python main.py
 	$(PIPENV) run python -m tools.checkov_scan --checkov $(CHECKOV_VENV)/bin/checkov cdktf.out/stacks
 
 # prod's configuration at 1,000 workers through the schema checks, IAM's limits and checkov.
-test-scale: install
+test-scale: install ## prod's configuration at 1,000 workers: schemas, IAM limits, checkov
 	$(PIPENV) run pytest tests/scale
 
 # terraform validate, a real deploy into moto, RabbitMQ on a real broker (see README).
-test-integration: install
+test-integration: install ## Terraform, moto and real RabbitMQ brokers (see README, Tests)
 	$(PIPENV) run pytest tests/integration
 
 # The RabbitMQ part of one environment as a definitions file, for brokers booted from one.
-rabbitmq-definitions: install
+rabbitmq-definitions: install ## ENV's RabbitMQ part as a definitions file
 	$(PIPENV) run python main.py
-	$(PIPENV) run python -m tools.rabbitmq_definitions cdktf.out/stacks/$(ENV)/cdk.tf.json \
+	$(PIPENV) run python -m tools.rabbitmq_definitions cdktf.out/stacks/$(ENV) \
 		--output cdktf.out/rabbitmq-definitions/$(ENV).json
 	@echo "wrote cdktf.out/rabbitmq-definitions/$(ENV).json"
 
 # What worker WORKER of ENV needs (WORKER=producer: the producer), as .env lines, from the
 # deployed stack's outputs.
-worker-env: install $(TF_CLI_CONFIG)
+worker-env: install $(TF_CLI_CONFIG) ## what WORKER (a number, or producer) of ENV needs, as .env lines
 	@$(PIPENV) run python main.py
-	@$(PIPENV) run python -m tools.worker_env cdktf.out/stacks/$(ENV) \
-		$(if $(filter producer,$(WORKER)),--producer,--worker $(WORKER))
+	@$(PIPENV) run python -m tools.worker_env cdktf.out/stacks/$(ENV) '$(WORKER)'
 
 # Each environment's task flow, drawn from the synthesized stacks (needs Graphviz's dot).
-diagram: install
+diagram: install ## each environment's task flow: docs/topology.md and SVGs
 	$(PIPENV) run python main.py
 	$(PIPENV) run python -m tools.topology cdktf.out/stacks --markdown docs/topology.md \
 		--svg-dir docs
 
 # The README's configuration reference, from the config loader itself.
-docs: install
+docs: install ## the README's configuration reference, from the props
 	$(PIPENV) run python -m tools.config_reference README.md
 
 # After a bindings upgrade or a new google_* type: the schema the tests hold those resources to.
-google-schema: install
+google-schema: install ## tests/google_provider_schema.json, after a bindings upgrade
 	$(PIPENV) run python main.py
 	$(PIPENV) run python -m tools.google_provider_schema cdktf.out/stacks \
 		> tests/google_provider_schema.json
 
 # A real `terraform plan` of ENV, every change in one table; refuses to delete or replace
 # anything holding tasks unless it is empty or named in ALLOW_TASK_LOSS (tools/plan_guard.py).
-plan: install $(TF_CLI_CONFIG)
+plan: install $(TF_CLI_CONFIG) ## terraform plan of ENV, every change in a table, task loss refused
 	$(PIPENV) run python main.py
 	$(PIPENV) run python -m tools.plan_guard cdktf.out/stacks/$(ENV)
 
 # The way to deploy: the guard of `make plan`, then exactly the plan it checked.
-deploy: install $(TF_CLI_CONFIG)
+deploy: install $(TF_CLI_CONFIG) ## the way to deploy ENV: make plan's guard, then that plan
 	$(PIPENV) run python main.py
 	$(PIPENV) run python -m tools.plan_guard cdktf.out/stacks/$(ENV) --apply
 
 # Rotate one RabbitMQ password kept in SSM (WORKER=<n> or WORKER=producer, no default): the
 # guard of `make deploy`, with that password's parameter replaced by a newly generated one,
 # which the broker user takes in the same apply.
-rotate-password: install $(TF_CLI_CONFIG)
+rotate-password: install $(TF_CLI_CONFIG) ## a new RabbitMQ password for WORKER of ENV, through the guard
 	@$(if $(filter file,$(origin WORKER)),echo "error: say whose password to rotate:" \
 		"make rotate-password ENV=$(ENV) WORKER=<n> or WORKER=producer" >&2; exit 2)
 	$(PIPENV) run python main.py
@@ -125,27 +132,26 @@ rotate-password: install $(TF_CLI_CONFIG)
 		--rotate-password $(WORKER)
 
 # Deploy the local environment into moto on 127.0.0.1:4566 (left running; `make stop-local`).
-deploy-local: install $(TF_CLI_CONFIG)
+deploy-local: install $(TF_CLI_CONFIG) ## start moto on 127.0.0.1:4566 and deploy local into it
 	$(PIPENV) run python -m tools.moto_server start
-	AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1 \
-		$(MAKE) --no-print-directory deploy ENV=local
+	$(MAKE) --no-print-directory deploy ENV=local
 
-stop-local: $(VENV_STAMP)
+stop-local: $(VENV_STAMP) ## stop the moto that deploy-local started
 	$(PIPENV) run python -m tools.moto_server stop
 
-snapshot-update: install
+snapshot-update: install ## rewrite the snapshots after an intended change (review the diff)
 	$(PIPENV) run pytest tests/stacks/test_app.py --snapshot-update
 
 # Times synth against the usual imports and how it scales; rewrites bench/results.md (minutes).
 # BENCH_ARGS="--runs 1 --warmup 0" is the quick pass CI uses to prove the command works.
 BENCH_ARGS ?=
-bench: install $(TF_CLI_CONFIG)
+bench: install $(TF_CLI_CONFIG) ## time synth and plan; rewrites bench/results.md (minutes)
 	$(PIPENV) run python bench/run.py $(BENCH_ARGS)
 
-lint: $(VENV_STAMP)
+lint: $(VENV_STAMP) ## ruff and mypy
 	$(PIPENV) run ruff check .
 	$(PIPENV) run ruff format --check .
 	$(PIPENV) run mypy
 
-clean:
+clean: ## remove cdktf.out and the tools' caches
 	rm -rf cdktf.out .pytest_cache .mypy_cache .ruff_cache

@@ -71,8 +71,8 @@ class RabbitMqPasswordsProps:
 
     CROSS_RULES: ClassVar[tuple[CrossRule, ...]] = (
         CrossRule("password_region", _region_with_ssm),
-        _roles_only_with_ssm("producer_role"),
-        _roles_only_with_ssm("worker_role_template"),
+        _roles_only_with_ssm("producer"),
+        _roles_only_with_ssm("worker_template"),
     )
 
     password_store: str = setting(
@@ -89,12 +89,12 @@ class RabbitMqPasswordsProps:
         rule=limits.AWS_REGION,
         meaning="AWS region of the password parameters; required with `ssm`",
     )
-    producer_role: str | None = setting(
+    producer: str | None = setting(
         None,
         rule=limits.IAM_ROLE,
         meaning="IAM role that may read the producer's password parameter (`ssm` only)",
     )
-    worker_role_template: str | None = setting(
+    worker_template: str | None = setting(
         None,
         rule=limits.IAM_ROLE_TEMPLATE,
         meaning="IAM role of worker `{worker}`: may read that worker's password parameter and"
@@ -216,8 +216,8 @@ class RabbitMqPasswords(Construct):
 
     def _reader(self, worker: int | None) -> str | None:
         if worker is None:
-            return self._props.producer_role
-        template = self._props.worker_role_template
+            return self._props.producer
+        template = self._props.worker_template
         return template.replace("{worker}", str(worker)) if template is not None else None
 
     def _grant(self, id: str, name: str, role: str, parameter: SsmParameter) -> None:

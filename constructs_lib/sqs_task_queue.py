@@ -204,9 +204,11 @@ class SqsTaskQueue(Construct):
     the DLQ accepts tasks only from its own source queue (`dead_letter_sources_only`; turn it
     off only where the API lacks redrive-allow policies, as some emulators do).
 
-    Both queues are encrypted at rest (SQS-managed keys, or the KMS key given), refuse any
-    request that does not use TLS, and raise CloudWatch alarms when a task is dead-lettered
-    or when the oldest task waits too long (nobody is consuming).
+    Both queues are encrypted at rest (SQS-managed keys, or the KMS key given) and refuse any
+    request that does not use TLS. Used on its own, with `alarms`, the queue raises
+    CloudWatch alarms of its own when a task is dead-lettered or the oldest task waits too
+    long; the stacks never do that: `SqsTaskChannel` turns them off on its queues and watches
+    all of them with three alarms per environment, whatever the number of workers.
     """
 
     def __init__(

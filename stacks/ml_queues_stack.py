@@ -64,7 +64,7 @@ def _from_template(template: str | None) -> Callable[[int], str | None]:
 
 
 class MlQueuesStack(TerraformStack):
-    """The stack for one environment; its id is the environment name (`cdktf deploy dev`).
+    """The stack for one environment; its id is the environment name (`make deploy ENV=dev`).
 
     A backend switched off in the config contributes no provider and no resource, so the
     environment needs no credentials for it.

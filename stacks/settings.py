@@ -72,6 +72,8 @@ RENAMED = {
     "pubsub.alert_notification_channel": "alarm_target",
     "pubsub.producer_member": "producer",
     "pubsub.worker_member_template": "worker_template",
+    "rabbitmq.producer_role": "producer",
+    "rabbitmq.worker_role_template": "worker_template",
 }
 
 

@@ -1,1 +1,1 @@
-"""Operator commands behind the Makefile targets: definitions export, Terraform CLI config, moto."""
+"""The commands behind the Makefile targets, one module each (the README's Layout lists them)."""

@@ -35,6 +35,8 @@ from pathlib import Path
 from typing import Any
 
 from constructs_lib.task_holding import TASK_HOLDING_TYPES
+from tools.moto_server import EMULATOR_CREDENTIALS
+from tools.operator_input import OperatorError, synthesized
 
 ALLOW_VARIABLE = "ALLOW_TASK_LOSS"
 _ACTIONS = {
@@ -91,11 +93,17 @@ def changes(plan: Mapping[str, Any]) -> list[Change]:
 Counter = Callable[[Change], int | None]
 
 
-def sqs_counter(region: str, endpoint: str | None) -> Counter:
+def sqs_counter(region: str, endpoint: str | None, env: Mapping[str, str]) -> Counter:
     """Tasks in an SQS queue: visible, in flight and delayed, as SQS reports them."""
     import boto3  # noqa: PLC0415 (only stacks with SQS need the AWS client)
 
-    client = boto3.client("sqs", region_name=region, endpoint_url=endpoint)
+    session = boto3.session.Session(
+        aws_access_key_id=env.get("AWS_ACCESS_KEY_ID"),
+        aws_secret_access_key=env.get("AWS_SECRET_ACCESS_KEY"),
+        aws_session_token=env.get("AWS_SESSION_TOKEN"),
+        profile_name=env.get("AWS_PROFILE"),
+    )
+    client = session.client("sqs", region_name=region, endpoint_url=endpoint)
     names = (
         "ApproximateNumberOfMessages",
         "ApproximateNumberOfMessagesNotVisible",
@@ -151,7 +159,7 @@ def counters(stack: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Coun
     if "aws" in providers:
         aws = providers["aws"][0]
         endpoints = aws.get("endpoints") or [{}]
-        result["aws_"] = sqs_counter(aws["region"], endpoints[0].get("sqs"))
+        result["aws_"] = sqs_counter(aws["region"], endpoints[0].get("sqs"), env)
     if "rabbitmq" in providers:
         endpoint = providers["rabbitmq"][0].get("endpoint") or env.get("RABBITMQ_ENDPOINT")
         username, password = env.get("RABBITMQ_USERNAME"), env.get("RABBITMQ_PASSWORD")
@@ -203,7 +211,23 @@ def judge(
     return Verdict(rows, refused)
 
 
-def _terraform(stack_dir: Path, *arguments: str) -> str:
+def credentials(stack: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, str]:
+    """The environment to plan in: a stack whose AWS provider points at an emulator (the
+    `local` one, at moto) gets moto's test credentials, unless the caller set their own;
+    they are passed to Terraform and the task counter, never written anywhere."""
+    emulated = any(block.get("endpoints") for block in stack.get("provider", {}).get("aws", []))
+    own = any(name in env for name in ("AWS_ACCESS_KEY_ID", "AWS_PROFILE"))
+    return {**env, **EMULATOR_CREDENTIALS} if emulated and not own else dict(env)
+
+
+def unknown_allowed(planned: Iterable[Change], allowed: Iterable[str]) -> list[str]:
+    """Addresses in the allow list that this plan does not change: a typo there would
+    otherwise be silence, and the operator believes a loss was agreed that is not planned."""
+    addresses = {change.address for change in planned}
+    return [address for address in allowed if address not in addresses]
+
+
+def _terraform(stack_dir: Path, *arguments: str, env: Mapping[str, str]) -> str:
     result = subprocess.run(
         ["terraform", *arguments],
         cwd=stack_dir,
@@ -212,6 +236,7 @@ def _terraform(stack_dir: Path, *arguments: str) -> str:
         timeout=1800,
         check=False,
         stdin=subprocess.DEVNULL,
+        env=dict(env),
     )
     if result.returncode != 0:
         raise GuardError(
@@ -249,18 +274,29 @@ def rotation(stack: Mapping[str, Any], environment: str, who: str) -> str:
 
 
 def guard(stack_dir: Path, *, allowed: list[str], apply: bool, rotate: str | None = None) -> int:
-    stack = json.loads((stack_dir / "cdk.tf.json").read_text(encoding="utf-8"))
+    stack = synthesized(stack_dir)
     replace = [] if rotate is None else [f"-replace={rotation(stack, stack_dir.name, rotate)}"]
-    _terraform(stack_dir, "init", "-input=false", "-no-color")
+    env = credentials(stack, os.environ)
+    _terraform(stack_dir, "init", "-input=false", "-no-color", env=env)
     with tempfile.TemporaryDirectory(prefix="ml-queues-plan-") as private:
         plan_file = str(Path(private) / "plan.tfplan")
-        _terraform(stack_dir, "plan", "-input=false", "-no-color", *replace, f"-out={plan_file}")
-        plan = json.loads(_terraform(stack_dir, "show", "-json", plan_file))
+        _terraform(
+            stack_dir, "plan", "-input=false", "-no-color", *replace, f"-out={plan_file}", env=env
+        )
+        plan = json.loads(_terraform(stack_dir, "show", "-json", plan_file, env=env))
         planned = changes(plan)
-        by_prefix = counters(stack, os.environ)
+        by_prefix = counters(stack, env)
         verdict = judge(planned, lambda change: count_tasks(change, by_prefix), allowed)
         print(f"{len(planned)} changes to stack {stack_dir.name}:")
         print("\n".join(verdict.rows))
+        unknown = unknown_allowed(planned, allowed)
+        if unknown:
+            print(
+                f"error: {ALLOW_VARIABLE} names {', '.join(unknown)}, which this plan does not"
+                " change; name addresses from the table above, or leave it unset",
+                file=sys.stderr,
+            )
+            return 2
         if verdict.refused:
             print(
                 f"refused: this plan deletes or replaces {len(verdict.refused)} resource(s)"
@@ -273,7 +309,7 @@ def guard(stack_dir: Path, *, allowed: list[str], apply: bool, rotate: str | Non
             )
             return 4
         if apply:
-            print(_terraform(stack_dir, "apply", "-input=false", "-no-color", plan_file))
+            print(_terraform(stack_dir, "apply", "-input=false", "-no-color", plan_file, env=env))
     return 0
 
 
@@ -300,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
             apply=args.apply,
             rotate=args.rotate_password,
         )
-    except GuardError as error:
+    except (GuardError, OperatorError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 

@@ -8,7 +8,7 @@ Python objects means the file shows exactly what Terraform gets.
 Users are not exported: their passwords (SSM parameters or Terraform variables) never reach
 the JSON, and a definitions file needs a password hash. Create them on the broker separately.
 
-    python -m tools.rabbitmq_definitions cdktf.out/stacks/dev/cdk.tf.json > definitions.json
+    python -m tools.rabbitmq_definitions cdktf.out/stacks/dev > definitions.json
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from tools.operator_input import OperatorError, synthesized
 
 _REFERENCE = re.compile(r"\$\{(rabbitmq_\w+)\.([\w-]+)\.(\w+)\}")
 _DEFAULT_VHOST = "/"
@@ -157,20 +159,22 @@ def definitions(stack: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("stack_json", type=Path, help="a synthesized cdk.tf.json")
+    parser.add_argument("stack_dir", type=Path, help="cdktf.out/stacks/<env>")
     parser.add_argument("--output", type=Path, help="write here instead of standard output")
     args = parser.parse_args(argv)
     try:
-        stack = json.loads(args.stack_json.read_text(encoding="utf-8"))
-        text = json.dumps(definitions(stack), indent=2, sort_keys=True) + "\n"
+        text = json.dumps(definitions(synthesized(args.stack_dir)), indent=2, sort_keys=True)
+    except OperatorError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     except (OSError, ValueError) as error:
-        print(f"error: {args.stack_json}: {error}", file=sys.stderr)
+        print(f"error: {args.stack_dir}: {error}", file=sys.stderr)
         return 2
     if args.output is None:
-        sys.stdout.write(text)
+        sys.stdout.write(text + "\n")
     else:
         args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(text, encoding="utf-8")
+        args.output.write_text(text + "\n", encoding="utf-8")
     return 0
 
 

@@ -9,8 +9,8 @@ the stack has not been deployed. Passwords are never printed: with RabbitMQ pass
 AMQP_PASSWORD_PARAMETER names the parameter the worker's own role may read; otherwise they
 live in your secret store.
 
-    python -m tools.worker_env cdktf.out/stacks/dev --worker 2
-    python -m tools.worker_env cdktf.out/stacks/dev --producer
+    python -m tools.worker_env cdktf.out/stacks/dev 2
+    python -m tools.worker_env cdktf.out/stacks/dev producer
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from constructs_lib.wiring import env_lines
+from tools.operator_input import OperatorError, synthesized, worker_number
 
 
 class NotDeployedError(Exception):
@@ -62,11 +63,8 @@ def _terraform_outputs(stack_dir: Path) -> dict[str, Any]:
     return outputs
 
 
-def deployed_outputs(stack_dir: Path) -> dict[str, Any]:
-    synthesized = stack_dir / "cdk.tf.json"
-    if not synthesized.is_file():
-        raise NotDeployedError(f"{synthesized} does not exist; run `make synth`")
-    backend = json.loads(synthesized.read_text(encoding="utf-8"))["terraform"]["backend"]
+def deployed_outputs(stack_dir: Path, stack: dict[str, Any]) -> dict[str, Any]:
+    backend = stack["terraform"]["backend"]
     if "local" in backend:
         return _local_state_outputs(stack_dir, backend["local"]["path"])
     return _terraform_outputs(stack_dir)
@@ -75,18 +73,23 @@ def deployed_outputs(stack_dir: Path) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("stack_dir", type=Path, help="cdktf.out/stacks/<env>")
-    who = parser.add_mutually_exclusive_group(required=True)
-    who.add_argument("--worker", type=int, help="the worker's number, from 1")
-    who.add_argument("--producer", action="store_true")
+    parser.add_argument("worker", help="`producer`, or the worker's number, from 1")
     args = parser.parse_args(argv)
     env = args.stack_dir.name
-    name = "producer" if args.producer else f"worker_{args.worker}"
     try:
-        outputs = deployed_outputs(args.stack_dir)
+        stack = synthesized(args.stack_dir)
+        worker = worker_number(stack, env, args.worker)
+    except OperatorError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    producer = worker is None
+    name = "producer" if producer else f"worker_{worker}"
+    try:
+        outputs = deployed_outputs(args.stack_dir, stack)
     except NotDeployedError as error:
         print(
             f"error: stack {env} is not deployed ({error}); deploy it first:"
-            f" `npx cdktf deploy {env}`",
+            f" `make deploy ENV={env}`",
             file=sys.stderr,
         )
         return 3
@@ -102,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         " AMQP_PASSWORD_PARAMETER names, if any, or use your secret store"
     )
     try:
-        lines = env_lines(outputs[name]["value"], producer=args.producer)
+        lines = env_lines(outputs[name]["value"], producer=producer)
     except KeyError as error:
         print(f"error: {env}'s {name} output: {error.args[0]}", file=sys.stderr)
         return 2

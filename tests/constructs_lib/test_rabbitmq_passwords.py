@@ -13,8 +13,8 @@ from tests.synth_helpers import resources, synth
 
 SSM: dict[str, Any] = {"password_store": "ssm", "password_region": "us-east-1"}
 ROLES: dict[str, Any] = {
-    "producer_role": "ml-producer",
-    "worker_role_template": "ml-worker-{worker}",
+    "producer": "ml-producer",
+    "worker_template": "ml-worker-{worker}",
 }
 
 
@@ -197,14 +197,14 @@ def test_variables_one_sensitive_variable_per_user_as_before(stack: TerraformSta
             " password parameters",
         ),
         (
-            {"worker_role_template": "ml-worker-{worker}"},
-            "environment 'test': RabbitMqPasswords.worker_role_template = 'ml-worker-{worker}'"
+            {"worker_template": "ml-worker-{worker}"},
+            "environment 'test': RabbitMqPasswords.worker_template = 'ml-worker-{worker}'"
             " is not allowed; expected it unset unless password_store = 'ssm': a password in"
             " a Terraform variable has nothing a role could be granted",
         ),
         (
-            {**SSM, "producer_role": "ml producer"},
-            "environment 'test': RabbitMqPasswords.producer_role = 'ml producer' is not"
+            {**SSM, "producer": "ml producer"},
+            "environment 'test': RabbitMqPasswords.producer = 'ml producer' is not"
             " allowed; expected an IAM role name",
         ),
     ],

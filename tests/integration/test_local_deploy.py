@@ -30,6 +30,7 @@ from tests.integration.harness import (
 )
 from tests.synth_helpers import copy_app, selected_by_tags
 from tools import worker_env
+from tools.operator_input import synthesized
 
 _LOCAL_SQS = load_environment(PROJECT_ROOT / "config", "local").sqs
 assert _LOCAL_SQS is not None
@@ -220,7 +221,7 @@ def test_worker_env_gives_worker_2_its_queue_from_the_deployed_state(
 ) -> None:
     """`make worker-env ENV=local WORKER=2` runs this command."""
     stack_dir = deployment.checkout / "cdktf.out" / "stacks" / "local"
-    assert worker_env.main([str(stack_dir), "--worker", "2"]) == 0
+    assert worker_env.main([str(stack_dir), "2"]) == 0
     header, *lines = capsys.readouterr().out.splitlines()
     assert header.startswith("# worker 2 of local")
     assert dict(line.split("=", 1) for line in lines) == {
@@ -235,7 +236,8 @@ def _example(
 ) -> subprocess.CompletedProcess[str]:
     """Run docs/examples/<name> with the env `make worker-env WORKER=...` would give it."""
     stack_dir = deployment.checkout / "cdktf.out" / "stacks" / "local"
-    value = worker_env.deployed_outputs(stack_dir)[wiring]["value"]
+    outputs = worker_env.deployed_outputs(stack_dir, synthesized(stack_dir))
+    value = outputs[wiring]["value"]
     lines = env_lines(value, producer=wiring == "producer")
     env = {
         **deployment.env,

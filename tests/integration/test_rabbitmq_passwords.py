@@ -135,8 +135,8 @@ def _synth(
     props = RabbitMqPasswordsProps(
         password_store="ssm",
         password_region=EMULATOR_CREDENTIALS["AWS_DEFAULT_REGION"],
-        producer_role=PRODUCER_ROLE if roles else None,
-        worker_role_template=WORKER_ROLE_TEMPLATE if roles else None,
+        producer=PRODUCER_ROLE if roles else None,
+        worker_template=WORKER_ROLE_TEMPLATE if roles else None,
     )
     passwords = RabbitMqPasswords(stack, "rabbitmq_passwords", props)
     for id, user in _users(environment).items():

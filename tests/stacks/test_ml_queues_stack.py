@@ -487,7 +487,7 @@ def test_ssm_passwords_in_another_region_than_sqs_get_a_provider_of_their_own() 
         "prod",
         password_store="ssm",
         password_region="eu-west-1",
-        producer_role="ml-queues-prod-producer",
+        producer="ml-queues-prod-producer",
     )
     synthesized = _stack_with("prod", rabbitmq=rabbitmq)
     regions = {block.get("alias"): block["region"] for block in synthesized["provider"]["aws"]}

@@ -616,14 +616,14 @@ def _rabbitmq_with(**keys: str) -> dict[str, Any]:
             " 'eu-west-1' with password_store = 'ssm': the region of the password parameters",
         ),
         (
-            {"producer_role": "ml-producer"},
-            "rabbitmq.producer_role = 'ml-producer' is not allowed; expected it unset unless"
+            {"producer": "ml-producer"},
+            "rabbitmq.producer = 'ml-producer' is not allowed; expected it unset unless"
             " password_store = 'ssm': a password in a Terraform variable has nothing a role"
             " could be granted",
         ),
         (
-            {"password_store": "variables", "worker_role_template": "ml-worker-{worker}"},
-            "rabbitmq.worker_role_template = 'ml-worker-{worker}' is not allowed; expected it"
+            {"password_store": "variables", "worker_template": "ml-worker-{worker}"},
+            "rabbitmq.worker_template = 'ml-worker-{worker}' is not allowed; expected it"
             " unset unless password_store = 'ssm'",
         ),
         (
@@ -651,14 +651,14 @@ def test_rabbitmq_passwords_come_from_variables_unless_the_config_says_ssm() -> 
     data = _rabbitmq_with(
         password_store="ssm",
         password_region="eu-west-1",
-        producer_role="ml-producer",
-        worker_role_template="ml-worker-{worker}",
+        producer="ml-producer",
+        worker_template="ml-worker-{worker}",
     )
     settings = parse_environment("dev", data, source="config/dev.toml")
     assert settings.rabbitmq is not None
     passwords = settings.rabbitmq.passwords
     assert (passwords.password_store, passwords.password_region) == ("ssm", "eu-west-1")
-    assert (passwords.producer_role, passwords.worker_role_template) == (
+    assert (passwords.producer, passwords.worker_template) == (
         "ml-producer",
         "ml-worker-{worker}",
     )

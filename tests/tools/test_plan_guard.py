@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from tools.plan_guard import Change, changes, judge
+from tools.moto_server import EMULATOR_CREDENTIALS
+from tools.plan_guard import Change, changes, credentials, judge, unknown_allowed
 
 
 def _change(
@@ -109,3 +110,32 @@ def test_both_replace_orders_are_replaces(actions: list[str]) -> None:
     plan = {"resource_changes": [_change("aws_sqs_queue.q", actions, {"url": "u"})]}
     [change] = changes(plan)
     assert change.action == "replace" and change.loses_tasks
+
+
+def test_an_allowed_address_the_plan_does_not_change_is_named() -> None:
+    """A typo in ALLOW_TASK_LOSS would otherwise be silence: the guard names it, and stops."""
+    typo = "aws_sqs_queue.sqs_worker_4_queue_8"
+    assert unknown_allowed(changes(PLAN), [SUBSCRIPTION_2, typo]) == [typo]
+    assert unknown_allowed(changes(PLAN), [SUBSCRIPTION_2]) == []
+
+
+LOCAL = {"provider": {"aws": [{"region": "us-east-1", "endpoints": [{"sqs": "http://x"}]}]}}
+CLOUD = {"provider": {"aws": [{"region": "us-east-1"}]}}
+
+
+@pytest.mark.parametrize(
+    ("stack", "env", "expected"),
+    [
+        # The emulator's stack, nothing set by the caller: moto's test credentials.
+        (LOCAL, {"PATH": "/bin"}, {"PATH": "/bin", **EMULATOR_CREDENTIALS}),
+        # The caller's own credentials or profile win.
+        (LOCAL, {"AWS_ACCESS_KEY_ID": "mine"}, {"AWS_ACCESS_KEY_ID": "mine"}),
+        (LOCAL, {"AWS_PROFILE": "p"}, {"AWS_PROFILE": "p"}),
+        # A real cloud never gets them.
+        (CLOUD, {"PATH": "/bin"}, {"PATH": "/bin"}),
+    ],
+)
+def test_an_emulated_stack_plans_with_moto_s_credentials_unless_the_caller_has_some(
+    stack: dict[str, Any], env: dict[str, str], expected: dict[str, str]
+) -> None:
+    assert credentials(stack, env) == expected

@@ -138,14 +138,18 @@ def test_unresolvable_references_are_errors(value: str, message: str) -> None:
 def test_command_writes_the_file(synth_dir: Path, tmp_path: Path) -> None:
     output = tmp_path / "defs" / "dev.json"
     stack_file = synth_dir / "stacks" / "dev" / "cdk.tf.json"
-    assert rabbitmq_definitions.main([str(stack_file), "--output", str(output)]) == 0
+    assert rabbitmq_definitions.main([str(stack_file.parent), "--output", str(output)]) == 0
     written = json.loads(output.read_text())
     assert written == definitions(json.loads(stack_file.read_text()))
 
 
-def test_command_reports_a_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert rabbitmq_definitions.main([str(tmp_path / "nope.json")]) == 2
-    assert capsys.readouterr().err.startswith(f"error: {tmp_path / 'nope.json'}: ")
+def test_command_names_the_environments_for_an_unknown_one(
+    synth_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert rabbitmq_definitions.main([str(synth_dir / "stacks" / "dve")]) == 2
+    assert capsys.readouterr().err == (
+        "error: ENV = 'dve' names no environment; expected one of dev, local, prod, staging\n"
+    )
 
 
 def test_arguments_json_becomes_typed_arguments_on_queues_and_bindings() -> None:

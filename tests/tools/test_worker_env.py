@@ -54,10 +54,10 @@ def dev_stack(synth_dir: Path, tmp_path: Path) -> Path:
 def test_a_stack_never_deployed_says_so_and_how_to_deploy(
     dev_stack: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert worker_env.main([str(dev_stack), "--worker", "2"]) == 3
+    assert worker_env.main([str(dev_stack), "2"]) == 3
     error = capsys.readouterr().err
     assert error.startswith("error: stack dev is not deployed (no state at ")
-    assert error.rstrip().endswith("deploy it first: `npx cdktf deploy dev`")
+    assert error.rstrip().endswith("deploy it first: `make deploy ENV=dev`")
 
 
 def test_the_deployed_outputs_of_one_worker_become_env_lines(
@@ -66,9 +66,39 @@ def test_the_deployed_outputs_of_one_worker_become_env_lines(
     # The local backend's path, relative to the stack folder, lands in the project root.
     state = {"outputs": {"worker_2": {"value": {"sqs": {"queue_url": "https://sqs/q-2"}}}}}
     (dev_stack.parent.parent.parent / "terraform.dev.tfstate").write_text(json.dumps(state))
-    assert worker_env.main([str(dev_stack), "--worker", "2"]) == 0
+    assert worker_env.main([str(dev_stack), "2"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("# worker 2 of dev; passwords are not here")
     assert out[1:] == ["SQS_QUEUE_URL=https://sqs/q-2"]
-    assert worker_env.main([str(dev_stack), "--worker", "9"]) == 2
-    assert "dev has no worker_9; it has worker_2" in capsys.readouterr().err
+    # Synthesized but not deployed yet.
+    assert worker_env.main([str(dev_stack), "3"]) == 2
+    assert "dev has no worker_3; it has worker_2" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("worker", "expected"),
+    [
+        (
+            "9",
+            "error: WORKER = '9' is not a worker of dev; expected producer or a number from 1 to 3",
+        ),
+        ("0", "error: WORKER = '0' is not a worker of dev; expected producer"),
+        ("two", "error: WORKER = 'two' is not a worker of dev; expected producer"),
+        ("", "error: WORKER = '' is not a worker of dev; expected producer"),
+    ],
+)
+def test_a_worker_the_stack_does_not_have_is_one_line(
+    dev_stack: Path, capsys: pytest.CaptureFixture[str], worker: str, expected: str
+) -> None:
+    assert worker_env.main([str(dev_stack), worker]) == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith(expected)
+
+
+def test_an_unknown_environment_lists_those_there_are(
+    dev_stack: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert worker_env.main([str(dev_stack.parent / "dve"), "2"]) == 2
+    assert capsys.readouterr().err == (
+        "error: ENV = 'dve' names no environment; expected one of dev\n"
+    )

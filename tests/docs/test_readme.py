@@ -1,0 +1,60 @@
+"""The README's lists held to the code: the stacks' outputs, the tools, the make targets.
+
+Why: each list was once written by hand and then fell behind (two outputs a Pub/Sub and a
+RabbitMQ producer need were missing, and the Layout named a third of `tools/`).
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
+README = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def _paragraph(starting: str) -> str:
+    start = README.index(starting)
+    return README[start : README.index("\n\n", start)]
+
+
+def test_the_listed_outputs_are_the_outputs_the_stacks_have(
+    stack_json: dict[str, dict[str, Any]],
+) -> None:
+    """Across every environment; `worker_<n>` stands for `worker_1` to `worker_N`."""
+    have = {
+        re.sub(r"^worker_\d+$", "worker_<n>", name)
+        for stack in stack_json.values()
+        for name in stack.get("output", {})
+    }
+    listed = set(re.findall(r"`([a-z_<>]+)`", _paragraph("Each stack exports:")))
+    assert listed == have
+
+
+def test_the_layout_names_every_tool() -> None:
+    tools = {
+        path.name
+        for path in (PROJECT_ROOT / "tools").iterdir()
+        if path.is_file() and path.name != "__init__.py"
+    }
+    listed = set(re.findall(r"^\| `tools/([\w.-]+)` \|", README, flags=re.MULTILINE))
+    assert listed == tools
+
+
+def test_make_help_lists_every_target_a_person_runs_one_line_each() -> None:
+    makefile = (PROJECT_ROOT / "Makefile").read_text(encoding="utf-8")
+    phony = set(" ".join(re.findall(r"^\.PHONY:((?:.*\\\n)*.*)", makefile, re.M)).split())
+    phony -= {"\\", "FORCE"}
+    result = subprocess.run(
+        ["make", "--no-print-directory", "help"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    rows = [line.split(maxsplit=1) for line in result.stdout.splitlines()]
+    assert all(len(row) == 2 for row in rows), rows
+    assert sorted(target for target, _ in rows) == sorted(phony)

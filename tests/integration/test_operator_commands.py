@@ -1,0 +1,103 @@
+"""The bad input people type at the operator commands, through `make`, as they type it.
+
+Each answer is one line that says what to do, with a non-zero exit and no traceback (the
+config loader's tests walk bad configs the same way). Besides that line, stderr holds only
+make's own `make: *** [...] Error N`. The run environment has no AWS credentials, as on a
+fresh laptop: `make plan ENV=local` must find moto's by itself.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+import pytest
+
+from tests.integration.harness import PROJECT_ROOT, run
+
+ENVIRONMENTS = "expected one of dev, local, prod, staging"
+
+
+def _make(*arguments: str, **variables: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    return run(
+        ["make", "--no-print-directory", *arguments],
+        cwd=PROJECT_ROOT,
+        env={**env, **variables},
+        timeout=900,
+    )
+
+
+def _answer(result: subprocess.CompletedProcess[str], *, code: int = 2) -> list[str]:
+    """What the command said on stderr, less make's own line, which must name the command's
+    exit `code` (make itself then exits 2)."""
+    assert "Traceback" not in result.stdout + result.stderr, result.stderr
+    assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-2000:]
+    lines = result.stderr.splitlines()
+    assert lines[-1].startswith("make: *** [") and lines[-1].endswith(f"Error {code}"), lines
+    return lines[:-1]
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        ("plan", "ENV=dve"),
+        ("deploy", "ENV=dve"),
+        ("rotate-password", "ENV=dve", "WORKER=2"),
+        ("worker-env", "ENV=dve", "WORKER=2"),
+        ("rabbitmq-definitions", "ENV=dve"),
+    ],
+)
+def test_an_unknown_env_lists_the_environments_there_are(arguments: tuple[str, ...]) -> None:
+    result = _make(*arguments)
+    assert _answer(result) == [f"error: ENV = 'dve' names no environment; {ENVIRONMENTS}"]
+
+
+@pytest.mark.parametrize("worker", ["two", "0", "4", ""])
+def test_a_worker_that_is_not_one_of_the_environment_s(worker: str) -> None:
+    result = _make("worker-env", "ENV=dev", f"WORKER={worker}")
+    assert _answer(result) == [
+        f"error: WORKER = {worker!r} is not a worker of dev; expected producer or a number"
+        " from 1 to 3"
+    ]
+
+
+def test_a_rotation_names_whose_password() -> None:
+    unnamed = _make("rotate-password", "ENV=dev")
+    assert _answer(unnamed) == [
+        "error: say whose password to rotate: make rotate-password ENV=dev WORKER=<n> or"
+        " WORKER=producer"
+    ]
+    unknown = _make("rotate-password", "ENV=dev", "WORKER=9")
+    assert _answer(unknown) == [
+        "error: WORKER = '9' names no password to rotate: stack dev keeps the producer's and"
+        " workers 1 to 3's passwords in SSM; expected WORKER=producer or WORKER=<n>"
+    ]
+
+
+def test_a_stack_not_deployed_points_to_the_guarded_deploy() -> None:
+    """dev is never deployed here: its state file does not exist."""
+    result = _make("worker-env", "ENV=dev", "WORKER=2")
+    [line] = _answer(result, code=3)
+    assert line.startswith("error: stack dev is not deployed (no state at ")
+    assert line.endswith("deploy it first: `make deploy ENV=dev`")
+
+
+def test_stop_local_without_a_moto_started_says_so() -> None:
+    result = _make("stop-local")
+    assert result.returncode == 0
+    assert result.stdout.splitlines()[-1] == "moto was not started by `make deploy-local`"
+
+
+def test_the_local_plan_uses_moto_s_credentials_and_an_allowed_typo_is_refused(
+    moto_endpoint: str,
+) -> None:
+    """No AWS variable set: the plan of `local` reaches moto with its test credentials (it
+    prints the table), and an ALLOW_TASK_LOSS address that the plan does not change is an
+    error rather than silence."""
+    result = _make("plan", "ENV=local", ALLOW_TASK_LOSS="aws_sqs_queue.sqs_worker_9_queue")
+    assert " changes to stack local:" in result.stdout
+    assert _answer(result) == [
+        "error: ALLOW_TASK_LOSS names aws_sqs_queue.sqs_worker_9_queue, which this plan does"
+        " not change; name addresses from the table above, or leave it unset"
+    ]
