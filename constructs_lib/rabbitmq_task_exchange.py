@@ -60,12 +60,15 @@ KEPT_DELIVERY_LIMIT_BEFORE_4_0 = 2**31 - 1
 # At-least-once dead-lettering of quorum queues came with RabbitMQ 3.10; before it a dead
 # letter could be lost between the queues.
 AT_LEAST_ONCE_DEAD_LETTERING_SINCE = (3, 10)
-# One policy applies to a queue or an exchange, the one of highest priority among those that
-# match it ("policies guide": "the policy with the greatest priority will be used"). The
-# project's policies hold its dead-lettering, alternate exchange and limits; an operator's
-# own policy on the same names must stay below this, or it replaces all of them. The
-# broker's own examples use 0 to 123; operator policies (`set_operator_policy`) merge with
-# these instead of replacing them, and are the way to tighten a limit.
+# "At most one policy matches a queue or exchange. Matching policies are then sorted by
+# priority and the one with the highest priority will take effect." And: "When multiple
+# policies match an entity and they all have equal priorities, the effective one will be
+# chosen undeterministically." (policies guide, 4.0). The project's policies hold its
+# dead-lettering, alternate exchange and limits; at 0, the default, any operator's policy on
+# the same names would replace all of them, or might. An operator's own policy must stay
+# below this; the broker's own examples use 0 to 123. Operator policies
+# (`set_operator_policy`) are merged with these instead ("the more conservative value is
+# chosen"), and are the way to tighten a limit.
 POLICY_PRIORITY = 1000
 
 
@@ -363,9 +366,8 @@ class RabbitMqTaskExchange(Construct):
         limit = self._props.kept_delivery_limit
         if limit is None:
             return
-        names = [self._unroutable_name]
-        if self._dead_letter_queue is not None:
-            names.insert(0, self._dead_letter_name)
+        # Quorum queues always dead-letter (the props refuse otherwise): both queues exist.
+        names = [self._dead_letter_name, self._unroutable_name]
         self._apply_policy(
             "kept_policy",
             f"{self._exchange_name}-kept",
