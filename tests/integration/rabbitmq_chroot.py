@@ -121,7 +121,7 @@ def chroot(line: Line, *, timeout: float = 600) -> Path:
     root = CACHE / line.suite
     if (root / COMPLETE).is_file():
         return root
-    debootstrap = shutil.which("debootstrap", path=f"/usr/sbin:/sbin:{os.environ['PATH']}")
+    debootstrap = shutil.which("debootstrap", path=f"/usr/sbin:/sbin:{os.environ.get('PATH', '')}")
     if debootstrap is None:
         raise ChrootUnavailableError("debootstrap is not installed")
     if os.geteuid() != 0:
