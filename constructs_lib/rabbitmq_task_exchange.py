@@ -41,6 +41,35 @@ _NOTHING = "^$"
 DEFAULT_DELIVERY_LIMIT = 20
 # The `consumer-timeout` policy key exists from RabbitMQ 3.12 on; older brokers reject it.
 CONSUMER_TIMEOUT_POLICY_SINCE = (3, 12)
+# "Starting with RabbitMQ 4.3, delivery acknowledgement timeouts are only supported by quorum
+# queues" (consumers guide, 4.3): a classic queue's key would be accepted and do nothing.
+CLASSIC_CONSUMER_TIMEOUT_UNTIL = (4, 3)
+# "Whether the timeout should be enforced is evaluated periodically, at one minute intervals.
+# Values lower than one minute are not supported, and values lower than five minutes are
+# not recommended." (consumers guide, 3.13 to 4.3)
+CONSUMER_TIMEOUT_MIN_SECONDS = 60
+# "Starting with RabbitMQ 4.0, the delivery limit for quorum queues defaults to 20. To
+# disable it, set `delivery-limit` to `-1`" (quorum queues guide, 4.0). Brokers before 4.0
+# refuse -1 ("not a valid delivery limit": they take integers >= 0) and had no limit by
+# default, so for them the kept queues get the largest 32-bit limit instead: a number of
+# returns no operator reaches by hand, and the same meaning on 3.x and on a 4.x the
+# environment is upgraded to without touching its config.
+UNLIMITED_DELIVERIES_SINCE = (4, 0)
+UNLIMITED_DELIVERIES = -1
+KEPT_DELIVERY_LIMIT_BEFORE_4_0 = 2**31 - 1
+# At-least-once dead-lettering of quorum queues came with RabbitMQ 3.10; before it a dead
+# letter could be lost between the queues.
+AT_LEAST_ONCE_DEAD_LETTERING_SINCE = (3, 10)
+# "At most one policy matches a queue or exchange. Matching policies are then sorted by
+# priority and the one with the highest priority will take effect." And: "When multiple
+# policies match an entity and they all have equal priorities, the effective one will be
+# chosen undeterministically." (policies guide, 4.0). The project's policies hold its
+# dead-lettering, alternate exchange and limits; at 0, the default, any operator's policy on
+# the same names would replace all of them, or might. An operator's own policy must stay
+# below this; the broker's own examples use 0 to 123. Operator policies
+# (`set_operator_policy`) are merged with these instead ("the more conservative value is
+# chosen"), and are the way to tighten a limit.
+POLICY_PRIORITY = 1000
 
 
 def _queue_names(values: Mapping[str, Any]) -> list[str]:
@@ -75,6 +104,29 @@ def _expired_tasks_dead_letter(values: Mapping[str, Any]) -> str | None:
     return None
 
 
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split("."))
+
+
+def _timeout_written(values: Mapping[str, Any]) -> bool:
+    """Whether the broker lines the environment runs take a `consumer-timeout` policy key
+    for its queues: from 3.12, and from 4.3 for quorum queues only."""
+    version = _version(values["min_broker_version"])
+    if version < CONSUMER_TIMEOUT_POLICY_SINCE:
+        return False
+    return values["queue_type"] == "quorum" or version < CLASSIC_CONSUMER_TIMEOUT_UNTIL
+
+
+def _dead_lettering_broker(values: Mapping[str, Any]) -> str | None:
+    version = _version(values["min_broker_version"])
+    if values["queue_type"] == "quorum" and version < AT_LEAST_ONCE_DEAD_LETTERING_SINCE:
+        return (
+            "expected 3.10 or newer with queue_type = 'quorum': at-least-once dead-lettering,"
+            " which keeps a dead letter until the dead-letter queue has it, needs it"
+        )
+    return None
+
+
 def _only_quorum_queues_count(values: Mapping[str, Any]) -> str | None:
     if values["queue_type"] == "classic" and values["delivery_limit"] is not None:
         return (
@@ -93,6 +145,7 @@ class RabbitMqTaskExchangeProps:
         CrossRule("dead_letter", _quorum_queues_dead_letter),
         CrossRule("message_ttl_seconds", _expired_tasks_dead_letter),
         CrossRule("delivery_limit", _only_quorum_queues_count),
+        CrossRule("min_broker_version", _dead_lettering_broker),
     )
 
     vhost: str = setting(
@@ -126,7 +179,9 @@ class RabbitMqTaskExchangeProps:
             "RabbitMQ's consumer timeout",
             "ack early and track progress elsewhere",
         ),
-        meaning="how long a delivered task may stay unacknowledged (broker 3.12 and newer)",
+        meaning="how long a delivered task may stay unacknowledged (broker 3.12 and newer; from"
+        f" 4.3 quorum queues only); under {CONSUMER_TIMEOUT_MIN_SECONDS} s writes"
+        f" {CONSUMER_TIMEOUT_MIN_SECONDS} s, the least RabbitMQ supports",
     )
     queue_type: str = setting(
         "quorum",
@@ -155,10 +210,12 @@ class RabbitMqTaskExchangeProps:
         " publisher gets a nack), never drops its oldest",
     )
     min_broker_version: str = setting(
-        "3.13",
+        "4.0",
         rule=limits.RABBITMQ_BROKER_VERSION,
-        meaning="oldest broker the environment runs; below 3.12 the `consumer-timeout` policy"
-        " key is left out",
+        meaning="oldest broker the environment runs (tested: 4.0, Debian 13, and 3.10, Debian"
+        " 12; quorum queues need 3.10); below 3.12, and for classic queues from 4.3, the"
+        " `consumer-timeout` policy key is left out; from 4.0 the kept queues' delivery"
+        " limit is `-1` (none), before it 2147483647",
     )
     passwords: RabbitMqPasswordsProps = inline(RabbitMqPasswordsProps)
 
@@ -171,12 +228,23 @@ class RabbitMqTaskExchangeProps:
     @property
     def broker_version(self) -> tuple[int, ...]:
         """`min_broker_version` as numbers, so that 3.9 < 3.12."""
-        return tuple(int(part) for part in self.min_broker_version.split("."))
+        return _version(self.min_broker_version)
 
     @property
     def consumer_timeout_policy(self) -> bool:
-        """Whether the broker takes the `consumer-timeout` policy key."""
-        return self.broker_version >= CONSUMER_TIMEOUT_POLICY_SINCE
+        """Whether every broker line the environment runs applies `consumer-timeout` to its
+        queues."""
+        return _timeout_written(values_of(self))
+
+    @property
+    def kept_delivery_limit(self) -> int | None:
+        """The kept queues' delivery limit, so that no number of returns drops a task;
+        None for classic queues, which count no deliveries."""
+        if self.queue_type != "quorum":
+            return None
+        if self.broker_version >= UNLIMITED_DELIVERIES_SINCE:
+            return UNLIMITED_DELIVERIES
+        return KEPT_DELIVERY_LIMIT_BEFORE_4_0
 
 
 class RabbitMqTaskExchange(Construct):
@@ -230,6 +298,7 @@ class RabbitMqTaskExchange(Construct):
         )
         self._unroutable_queue = self._kept_queue("unroutable", self._unroutable_name)
         self._policy = self._worker_policy()
+        self._kept_policy()
         self._apply_policy(
             "exchange_policy",
             f"{props.exchange_name}-exchange",
@@ -247,7 +316,10 @@ class RabbitMqTaskExchange(Construct):
             name=name,
             vhost=self._vhost,
             policy=PolicyPolicy(
-                pattern=pattern, priority=0, apply_to=apply_to, definition=definition
+                pattern=pattern,
+                priority=POLICY_PRIORITY,
+                apply_to=apply_to,
+                definition=definition,
             ),
         )
 
@@ -262,6 +334,10 @@ class RabbitMqTaskExchange(Construct):
             if props.queue_type == "quorum":
                 definition["dead-letter-strategy"] = "at-least-once"
         timeout = props.consumer_timeout_seconds if props.consumer_timeout_policy else None
+        if timeout is not None:
+            # The broker checks the timeout once a minute, so less cannot be honoured anyway;
+            # it accepts the key all the same, so nothing but this stops an unsupported value.
+            timeout = max(timeout, CONSUMER_TIMEOUT_MIN_SECONDS)
         for key, value, scale in (
             ("delivery-limit", props.effective_delivery_limit, 1),
             ("message-ttl", props.message_ttl_seconds, 1000),
@@ -278,6 +354,26 @@ class RabbitMqTaskExchange(Construct):
             f"^{re.escape(props.queue_name_prefix)}[0-9]+$",
             "queues",
             definition,
+        )
+
+    def _kept_policy(self) -> None:
+        """The kept queues keep a task that is returned any number of times.
+
+        Without a policy of their own, a 4.x broker gives them its default delivery limit of
+        20, and they have no dead-letter exchange: the 21st return by an operator who
+        inspects a task would drop it. A policy rather than `x-delivery-limit`, because a
+        queue argument is ForceNew (the queue and its tasks would be replaced)."""
+        limit = self._props.kept_delivery_limit
+        if limit is None:
+            return
+        # Quorum queues always dead-letter (the props refuse otherwise): both queues exist.
+        names = [self._dead_letter_name, self._unroutable_name]
+        self._apply_policy(
+            "kept_policy",
+            f"{self._exchange_name}-kept",
+            "^(" + "|".join(re.escape(name) for name in names) + ")$",
+            "queues",
+            {"delivery-limit": str(limit)},
         )
 
     @property

@@ -162,7 +162,8 @@ class EnvironmentSettings:
         rule=TASK_DURATION,
         meaning="how long one task may stay with a worker before it goes to another: SQS"
         " visibility timeout (up to 43200), Pub/Sub ack deadline (10 to 600), RabbitMQ"
-        " `consumer-timeout` (from broker 3.12); checked against each enabled backend",
+        " `consumer-timeout` (from broker 3.12, at least 60: under it, 60 is written);"
+        " checked against each enabled backend",
     )
     prevent_destroy: bool = setting(
         False,

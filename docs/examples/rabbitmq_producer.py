@@ -21,8 +21,15 @@ connection = pika.BlockingConnection(
     )
 )
 channel = connection.channel()
-channel.confirm_delivery()  # basic_publish raises unless the broker has stored the task
+# Publisher confirms: the broker answers each task with an ack once it has stored it, or a
+# nack when it refused it (a full queue, `max_length`, refuses: `overflow = reject-publish`).
+# Without confirms a refused task is dropped at the door and nobody knows.
+channel.confirm_delivery()
 routing_key = os.environ["AMQP_ROUTING_KEYS"].split(",")[worker - 1]
 properties = pika.BasicProperties(delivery_mode=pika.DeliveryMode.Persistent)
-channel.basic_publish(os.environ["AMQP_EXCHANGE"], routing_key, json.dumps(task), properties)
-connection.close()
+try:
+    channel.basic_publish(os.environ["AMQP_EXCHANGE"], routing_key, json.dumps(task), properties)
+except pika.exceptions.NackError:
+    sys.exit(f"task {task_id} refused by the broker (its queue is full): not sent, send it later")
+finally:
+    connection.close()

@@ -8,6 +8,7 @@ the worker's role; else from your secret store.
 
 import json
 import os
+import sys
 
 import pika
 
@@ -20,8 +21,16 @@ connection = pika.BlockingConnection(
 channel = connection.channel()
 method, _, body = channel.basic_get(os.environ["AMQP_QUEUE"])
 if method is not None:
-    task = json.loads(body)
-    print(f"task {task['task_id']}: training on {task['shard']} with {task['model']}")
-    # A reject (basic_nack) would redeliver it, up to the delivery limit, then dead-letter it.
+    try:
+        task = json.loads(body)
+        print(f"task {task['task_id']}: training on {task['shard']} with {task['model']}")
+    except Exception as error:
+        # basic_reject with requeue, never basic_nack: a reject counts toward the queue's
+        # delivery limit on every RabbitMQ line, so a task that fails every time is retried
+        # up to the limit, then moved to ml_tasks.dead_letter. From 4.3 a nack does not
+        # count ("the consumer did not process the message"), and would retry it for ever.
+        channel.basic_reject(method.delivery_tag, requeue=True)
+        connection.close()
+        sys.exit(f"task rejected, returned to its queue: {error!r}")
     channel.basic_ack(method.delivery_tag)
 connection.close()

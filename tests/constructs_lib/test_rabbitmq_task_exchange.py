@@ -19,6 +19,9 @@ CLASSIC = {"durable": True}
 NAME_RULE = "1 to 255 bytes of UTF-8 without control characters, not starting with 'amq.'"
 WORKER_POLICY = "ml_tasks-workers"
 EXCHANGE_POLICY = "ml_tasks-exchange"
+KEPT_POLICY = "ml_tasks-kept"
+# Above the priorities an operator's own policies are likely to have (see the construct).
+PRIORITY = 1000
 
 
 def exchange(stack: TerraformStack, **settings: Any) -> RabbitMqTaskExchange:
@@ -36,9 +39,12 @@ def named(synthesized: dict[str, Any], reference: str) -> tuple[str, str]:
 
 
 def policies(synthesized: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Both policies by name: the worker queues' and the task exchange's, always the two."""
+    """The policies by name: the worker queues' and the task exchange's, always, and the
+    kept queues' with quorum queues."""
     by_name = {body["name"]: body for body in resources(synthesized, "rabbitmq_policy")}
-    assert set(by_name) == {WORKER_POLICY, EXCHANGE_POLICY}
+    quorum = any(q["settings"] == QUORUM for q in resources(synthesized, "rabbitmq_queue"))
+    kept = {KEPT_POLICY} if quorum else set()
+    assert set(by_name) == {WORKER_POLICY, EXCHANGE_POLICY, *kept}
     return by_name
 
 
@@ -174,7 +180,7 @@ def test_mutable_settings_live_in_one_policy_that_matches_only_worker_queues(
         "vhost": "ml",
         "policy": {
             "pattern": "^worker_queue_[0-9]+$",
-            "priority": 0,
+            "priority": PRIORITY,
             "apply_to": "queues",
             "definition": {
                 "dead-letter-exchange": "ml_tasks.dead_letter",
@@ -218,33 +224,117 @@ def test_the_effective_delivery_limit_counts_on_quorum_queues_only(
 
 
 @pytest.mark.parametrize(
-    ("version", "written"),
+    ("version", "queue_type", "written"),
     [
-        ("3.9", False),
-        ("3.11.28", False),
-        ("3.12", True),
-        ("3.12.0", True),
-        ("3.13", True),
-        ("4.0", True),
+        ("3.9", "classic", False),
+        ("3.11.28", "quorum", False),
+        ("3.12", "quorum", True),
+        ("3.12.0", "classic", True),
+        ("3.13", "quorum", True),
+        ("4.0", "quorum", True),
+        ("4.2", "classic", True),
+        # From 4.3 only quorum queues have a consumer timeout.
+        ("4.3", "classic", False),
+        ("4.3.0", "quorum", True),
+        ("5.0", "classic", False),
     ],
 )
-def test_the_consumer_timeout_is_written_only_for_brokers_that_take_it(
-    stack: TerraformStack, version: str, written: bool
+def test_the_consumer_timeout_is_written_only_where_the_broker_applies_it(
+    stack: TerraformStack, version: str, queue_type: str, written: bool
 ) -> None:
     """Versions compare as numbers: as text, '3.9' would sort after '3.12'."""
     props = RabbitMqTaskExchangeProps(
-        vhost="ml", consumer_timeout_seconds=7200, min_broker_version=version
+        vhost="ml", consumer_timeout_seconds=7200, min_broker_version=version, queue_type=queue_type
     )
     assert props.consumer_timeout_policy is written
     RabbitMqTaskExchange(stack, "tasks", props)
-    expected = {"consumer-timeout": "7200000"} if written else {}
-    assert worker_definition(synth(stack)) == {
-        "dead-letter-exchange": "ml_tasks.dead_letter",
-        "dead-letter-strategy": "at-least-once",
-        "overflow": "reject-publish",
-        "delivery-limit": "20",
-        **expected,
+    definition = worker_definition(synth(stack))
+    assert definition.get("consumer-timeout") == ("7200000" if written else None)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "written"),
+    [(1, "60000"), (30, "60000"), (59, "60000"), (60, "60000"), (61, "61000")],
+)
+def test_a_consumer_timeout_under_a_minute_writes_a_minute(
+    stack: TerraformStack, seconds: int, written: str
+) -> None:
+    """RabbitMQ evaluates the timeout once a minute and does not support less, yet accepts
+    the key: the environment's task duration (30 s by default, right for SQS) would reach
+    it unsupported. A minute is the nearest the broker honours."""
+    exchange(stack, consumer_timeout_seconds=seconds)
+    assert worker_definition(synth(stack))["consumer-timeout"] == written
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"consumer_timeout_seconds": 30, "min_broker_version": "3.11"},
+        {"consumer_timeout_seconds": 30, "min_broker_version": "4.3", "queue_type": "classic"},
+    ],
+)
+def test_no_consumer_timeout_reaches_a_broker_that_would_not_apply_it(
+    stack: TerraformStack, settings: dict[str, Any]
+) -> None:
+    """Brokers before 3.12 refuse the key; from 4.3 classic queues ignore it."""
+    exchange(stack, **settings)
+    assert "consumer-timeout" not in worker_definition(synth(stack))
+
+
+def test_quorum_queues_need_a_broker_with_at_least_once_dead_lettering(
+    stack: TerraformStack,
+) -> None:
+    with pytest.raises(LimitError) as error:
+        exchange(stack, min_broker_version="3.9")
+    assert str(error.value) == (
+        "environment 'test': RabbitMqTaskExchange.min_broker_version = '3.9' is not allowed;"
+        " expected 3.10 or newer with queue_type = 'quorum': at-least-once dead-lettering,"
+        " which keeps a dead letter until the dead-letter queue has it, needs it"
+    )
+
+
+@pytest.mark.parametrize(
+    ("version", "limit"),
+    [("4.0", "-1"), ("4.3.1", "-1"), ("3.13", "2147483647"), ("3.10.8", "2147483647")],
+)
+def test_the_kept_queues_have_a_policy_of_their_own_with_no_reachable_delivery_limit(
+    stack: TerraformStack, version: str, limit: str
+) -> None:
+    """Without it, 4.x gives them its default limit of 20 and, having no dead-letter
+    exchange, they drop a task an operator returned 20 times. -1 (none) is refused before
+    4.0, which had no default limit: there, the largest 32-bit limit."""
+    exchange(stack, min_broker_version=version)
+    synthesized = synth(stack)
+    assert policies(synthesized)[KEPT_POLICY] == {
+        "name": KEPT_POLICY,
+        "vhost": "ml",
+        "policy": {
+            "pattern": r"^(ml_tasks\.dead_letter|ml_tasks\.unroutable)$",
+            "priority": PRIORITY,
+            "apply_to": "queues",
+            "definition": {"delivery-limit": limit},
+        },
     }
+    pattern = re.compile(policies(synthesized)[KEPT_POLICY]["policy"]["pattern"])
+    names = [q["name"] for q in resources(synthesized, "rabbitmq_queue")]
+    assert [n for n in names if pattern.search(n)] == [
+        "ml_tasks.dead_letter",
+        "ml_tasks.unroutable",
+    ]
+    assert not pattern.search("ml_tasksxdead_letter")
+
+
+def test_classic_kept_queues_need_no_policy_of_their_own(stack: TerraformStack) -> None:
+    """Classic queues count no deliveries, so nothing there limits returns."""
+    exchange(stack, queue_type="classic")
+    assert KEPT_POLICY not in policies(synth(stack))
+
+
+def test_every_policy_has_the_project_s_priority(stack: TerraformStack) -> None:
+    """One policy applies to a name, the one of highest priority: an operator's policy at
+    or above the broker's examples (up to 123) must not replace dead-lettering."""
+    exchange(stack)
+    assert {body["policy"]["priority"] for body in policies(synth(stack)).values()} == {PRIORITY}
 
 
 def test_the_construct_protects_nothing_itself(stack: TerraformStack) -> None:
@@ -476,6 +566,7 @@ def test_classic_queues_have_no_delivery_limit(stack: TerraformStack) -> None:
         ("message_ttl_seconds", 4_294_968, "an integer from 1 to 4294967"),
         ("max_length", 0, "an integer >= 1"),
         ("consumer_timeout_seconds", 0, "an integer from 1 to 2147483"),
+        ("consumer_timeout_seconds", -5, "an integer from 1 to 2147483"),
         ("consumer_timeout_seconds", 2_147_484, "an integer from 1 to 2147483"),
         ("queue_type", "stream", "'quorum' or 'classic'"),
         ("min_broker_version", "3", "a RabbitMQ version such as '3.13' or '3.10.8'"),
@@ -730,7 +821,7 @@ def test_unroutable_tasks_are_kept_in_their_own_queue_through_an_alternate_excha
         "vhost": "ml",
         "policy": {
             "pattern": "^ml_tasks$",
-            "priority": 0,
+            "priority": PRIORITY,
             "apply_to": "exchanges",
             "definition": {"alternate-exchange": "ml_tasks.unroutable"},
         },
@@ -780,6 +871,7 @@ def test_resource_ids_are_kept_so_no_queue_is_replaced(stack: TerraformStack) ->
         "unroutable_binding",
         "worker_policy",
         "exchange_policy",
+        "kept_policy",
     }
 
 

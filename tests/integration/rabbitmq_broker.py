@@ -3,10 +3,16 @@
 Nothing is shared with a broker the machine may already run: the node name, the AMQP,
 management, distribution and epmd ports are fresh, and every file lives in one temporary
 folder. Waits are bounded; `stop` also kills what a failed start left behind.
+
+A node runs either from the machine's own RabbitMQ or inside a chroot of another Debian
+release (tests/integration/rabbitmq_chroot.py), which shares the machine's network: its
+ports are on the same loopback, and everything it writes stays under the chroot. In a
+chroot, `/proc` is mounted for Erlang while the node runs, and unmounted when it stops.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -20,6 +26,7 @@ from tests.integration.harness import free_port
 # Debian's /usr/sbin wrappers switch to the rabbitmq user when run as root; the scripts they
 # wrap run as whoever calls them, which keeps every file in our temporary folder.
 SCRIPT_DIRS = ("/usr/lib/rabbitmq/bin",)
+ERLANG_DIRS = ("/usr/lib/erlang/bin",)
 
 
 def find_script(name: str) -> str | None:
@@ -29,27 +36,53 @@ def find_script(name: str) -> str | None:
 
 @dataclass
 class Broker:
+    """`home` holds the node's files; with `root`, a chroot that `home` lies inside."""
+
     home: Path
+    root: Path | None = None
     amqp_port: int = field(default_factory=free_port)
     management_port: int = field(default_factory=free_port)
     dist_port: int = field(default_factory=free_port)
     epmd_port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    mounted_proc: bool = False
 
     @property
     def node(self) -> str:
         return f"mlqueues{self.amqp_port}@localhost"
 
+    def visible(self, path: Path) -> str:
+        """`path` as the node sees it: inside the chroot, relative to its root."""
+        if self.root is None:
+            return str(path)
+        return "/" + str(path.relative_to(self.root))
+
+    def _command(self, name: str, dirs: tuple[str, ...]) -> list[str] | None:
+        """How to run `name` for this node (in its chroot, if it has one); None if absent."""
+        if self.root is None:
+            found = shutil.which(name, path=os.pathsep.join([*dirs, os.environ.get("PATH", "")]))
+            return None if found is None else [found]
+        for folder in dirs:
+            if (self.root / folder.lstrip("/") / name).exists():
+                return ["chroot", str(self.root), f"{folder}/{name}"]
+        return None
+
+    def _script(self, name: str) -> list[str]:
+        command = self._command(name, SCRIPT_DIRS)
+        assert command is not None, f"{name} is not installed"
+        return command
+
     @property
     def env(self) -> dict[str, str]:
+        home = self.visible(self.home)
         return {
             **os.environ,
-            "HOME": str(self.home),  # where the node's Erlang cookie lives
+            "HOME": home,  # where the node's Erlang cookie lives
             "RABBITMQ_NODENAME": self.node,
-            "RABBITMQ_CONFIG_FILE": str(self.home / "rabbitmq.conf"),
-            "RABBITMQ_ENABLED_PLUGINS_FILE": str(self.home / "enabled_plugins"),
-            "RABBITMQ_MNESIA_BASE": str(self.home / "mnesia"),
-            "RABBITMQ_LOG_BASE": str(self.home / "log"),
+            "RABBITMQ_CONFIG_FILE": f"{home}/rabbitmq.conf",
+            "RABBITMQ_ENABLED_PLUGINS_FILE": f"{home}/enabled_plugins",
+            "RABBITMQ_MNESIA_BASE": f"{home}/mnesia",
+            "RABBITMQ_LOG_BASE": f"{home}/log",
             "RABBITMQ_DIST_PORT": str(self.dist_port),
             "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": "-kernel inet_dist_use_interface {127,0,0,1}",
             "ERL_EPMD_ADDRESS": "127.0.0.1",
@@ -66,10 +99,8 @@ class Broker:
         (self.home / "enabled_plugins").write_text("[rabbitmq_management].\n")
 
     def ctl(self, *args: str, timeout: float = 120) -> str:
-        script = find_script("rabbitmqctl")
-        assert script is not None
         result = subprocess.run(
-            [script, "-n", self.node, *args],
+            [*self._script("rabbitmqctl"), "-n", self.node, *args],
             env=self.env,
             capture_output=True,
             text=True,
@@ -80,13 +111,21 @@ class Broker:
             raise RuntimeError(f"rabbitmqctl {' '.join(args)}: {result.stdout}{result.stderr}")
         return result.stdout
 
+    @property
+    def version(self) -> tuple[int, ...]:
+        status = json.loads(self.ctl("status", "--formatter", "json"))
+        return tuple(int(part) for part in status["rabbitmq_version"].split(".")[:3])
+
     def start(self) -> None:
-        script = find_script("rabbitmq-server")
-        assert script is not None
+        self._mount_proc()
         log = (self.home / "server.out").open("ab")
         # Own process group: if the node hangs, stop() can kill the script and erl together.
         self.process = subprocess.Popen(
-            [script], env=self.env, stdout=log, stderr=log, start_new_session=True
+            self._script("rabbitmq-server"),
+            env=self.env,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
         )
         log.close()
         try:
@@ -94,6 +133,14 @@ class Broker:
         except (RuntimeError, subprocess.TimeoutExpired):
             self.stop()
             raise
+
+    def _mount_proc(self) -> None:
+        """Erlang reads /proc; mount it in the chroot unless something already did (then
+        that one unmounts it)."""
+        if self.root is None or os.path.ismount(self.root / "proc"):
+            return
+        subprocess.run(["mount", "-t", "proc", "proc", str(self.root / "proc")], check=True)
+        self.mounted_proc = True
 
     def _await_startup(self, *, deadline: float) -> None:
         """`await_startup` fails at once until the node has registered; so retry, bounded."""
@@ -109,7 +156,7 @@ class Broker:
                 time.sleep(0.5)
 
     def stop(self) -> None:
-        """Stop the node (its messages stay on disk), then its epmd."""
+        """Stop the node (its messages stay on disk), then its epmd, then unmount /proc."""
         if self.process is not None:
             try:
                 self.ctl("stop", timeout=60)
@@ -121,15 +168,21 @@ class Broker:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
             self.process = None
-        epmd = shutil.which("epmd", path=f"/usr/lib/erlang/bin:{os.environ.get('PATH', '')}")
+        epmd = self._command("epmd", ERLANG_DIRS)
         if epmd is not None:
             subprocess.run(
-                [epmd, "-port", str(self.epmd_port), "-kill"],
+                [*epmd, "-port", str(self.epmd_port), "-kill"],
                 env=self.env,
                 capture_output=True,
                 timeout=30,
                 check=False,
             )
+        if self.mounted_proc and self.root is not None:
+            proc = str(self.root / "proc")
+            if subprocess.run(["umount", proc], capture_output=True, check=False).returncode:
+                # Something of the node still holds it open: detach now, gone when it ends.
+                subprocess.run(["umount", "--lazy", proc], check=True)
+            self.mounted_proc = False
 
     def restart(self) -> None:
         self.stop()

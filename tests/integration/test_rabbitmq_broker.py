@@ -1,8 +1,13 @@
-"""The dev stack's RabbitMQ topology on a real broker, exercised with a real AMQP client.
+"""The dev stack's RabbitMQ topology on real brokers, exercised with a real AMQP client.
 
 The topology is loaded the way an operator would boot a broker from it: the RabbitMQ part of
 the synthesized stack exported as a definitions file (tools/rabbitmq_definitions.py) and
 imported with `rabbitmqctl import_definitions`.
+
+Every test runs on each tested line (tests/integration/rabbitmq_chroot.py LINES): 4.0, the
+line users run (Debian 13's), and 3.10 (Debian 12's). Quorum queues changed between them:
+4.0 gives a queue without a limit of its own a delivery limit of 20, and from 4.3 only a
+reject (not a nack) counts toward it.
 """
 
 from __future__ import annotations
@@ -10,8 +15,10 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -20,11 +27,21 @@ from typing import Any
 
 import pika
 import pytest
+from cdktf import TerraformStack, Testing
 
+from constructs_lib.rabbitmq_task_exchange import RabbitMqTaskExchange, RabbitMqTaskExchangeProps
 from stacks.settings import load_environment
 from tests.integration.harness import require, run
 from tests.integration.rabbitmq_broker import Broker, find_script
-from tests.synth_helpers import PROJECT_ROOT, resources
+from tests.integration.rabbitmq_chroot import (
+    LINES,
+    ChrootUnavailableError,
+    Line,
+    chroot,
+    install_hint,
+    machine_suite,
+)
+from tests.synth_helpers import PROJECT_ROOT, resources, synth
 from tools.plan_guard import Change, rabbitmq_counter
 from tools.rabbitmq_definitions import definitions
 
@@ -32,19 +49,66 @@ INSTALL_HINT = (
     "install RabbitMQ: `apt-get install rabbitmq-server` (Debian/Ubuntu), `brew install"
     " rabbitmq` (macOS); the tests start their own node, so it need not be running"
 )
+# Returns a kept queue must survive, past 4.0's default delivery limit of 20: 30 rejects,
+# which count toward a limit on every line, and between them 10 nacks, which do up to 4.2.
+KEPT_REJECTS = 30
+KEPT_RETURNS = 40
+# More than one task in flight at once: the quorum queues guide warns that a prefetch above
+# 1 can lose every outstanding delivery when they are requeued as a group.
+KEPT_PREFETCH = 10
 
 
-@pytest.fixture(scope="module")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
-    for script in ("rabbitmq-server", "rabbitmqctl"):
-        require(find_script(script) is not None, script, INSTALL_HINT)
-    node = Broker(home=tmp_path_factory.mktemp("rabbitmq"))
+def _node(line: Line, tmp_path_factory: pytest.TempPathFactory) -> Broker:
+    """The machine's own broker when its Debian ships `line`, else one in a chroot."""
+    if machine_suite() == line.suite:
+        for script in ("rabbitmq-server", "rabbitmqctl"):
+            require(find_script(script) is not None, script, INSTALL_HINT)
+        return Broker(home=tmp_path_factory.mktemp(f"rabbitmq-{line.name}"))
+    try:
+        root = chroot(line)
+    except ChrootUnavailableError as error:
+        require(False, f"RabbitMQ {line.name}", f"{error}; {install_hint(line)}")
+        raise
+    # Inside the chroot, so that the node can reach it; deleted when the node stops.
+    home = Path(tempfile.mkdtemp(prefix="ml-queues-", dir=root / "tmp"))
+    return Broker(home=home, root=root)
+
+
+@pytest.fixture(scope="module", params=[line.name for line in LINES])
+def broker(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Broker]:
+    [line] = [line for line in LINES if line.name == request.param]
+    node = _node(line, tmp_path_factory)
     node.configure()
     node.start()
     try:
+        # The line meant, not whatever the machine happens to have.
+        assert node.version[:2] == tuple(int(part) for part in line.name.split("."))
         yield node
     finally:
         node.stop()
+        if node.root is not None:
+            shutil.rmtree(node.home)
+
+
+def _import(broker: Broker, stack: dict[str, Any], passwords: dict[str, str]) -> dict[str, Any]:
+    """One stack's definitions, imported; the test user "guest" may use its vhost.
+
+    A definitions file carries no users (their passwords never reach the JSON), so the
+    stack's users are created first, the way an operator would, and the file grants them.
+    """
+    for user in resources(stack, "rabbitmq_user"):
+        # Hex: a URL-safe token may start with "-", which rabbitmqctl reads as an option.
+        passwords[user["name"]] = secrets.token_hex(24)
+        broker.ctl("add_user", user["name"], passwords[user["name"]])
+    result = definitions(stack)
+    path = broker.home / f"{uuid.uuid4()}-definitions.json"
+    path.write_text(json.dumps(result))
+    broker.ctl("import_definitions", broker.visible(path))
+    for vhost in result["vhosts"]:
+        broker.ctl("set_permissions", "-p", vhost["name"], "guest", ".*", ".*", ".*")
+    return result
 
 
 @pytest.fixture(scope="module")
@@ -55,23 +119,9 @@ def passwords() -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def topology(broker: Broker, synth_dir: Path, passwords: dict[str, str]) -> dict[str, Any]:
-    """The dev stack's definitions, imported; the test user "guest" may use the vhost.
-
-    A definitions file carries no users (their passwords never reach the JSON), so the
-    stack's users are created first, the way an operator would, and the file grants them.
-    """
+    """The dev stack's definitions, imported."""
     stack = json.loads((synth_dir / "stacks" / "dev" / "cdk.tf.json").read_text())
-    for user in resources(stack, "rabbitmq_user"):
-        # Hex: a URL-safe token may start with "-", which rabbitmqctl reads as an option.
-        passwords[user["name"]] = secrets.token_hex(24)
-        broker.ctl("add_user", user["name"], passwords[user["name"]])
-    result = definitions(stack)
-    path = broker.home / "dev-definitions.json"
-    path.write_text(json.dumps(result))
-    broker.ctl("import_definitions", str(path))
-    [vhost] = result["vhosts"]
-    broker.ctl("set_permissions", "-p", vhost["name"], "guest", ".*", ".*", ".*")
-    return result
+    return _import(broker, stack, passwords)
 
 
 def _connect(
@@ -119,9 +169,7 @@ def test_the_broker_is_at_least_the_version_the_dev_config_names(broker: Broker)
     """Below it the stack's policy could hold keys this broker would refuse."""
     settings = load_environment(PROJECT_ROOT / "config", "dev")
     assert settings.rabbitmq is not None
-    status = json.loads(broker.ctl("status", "--formatter", "json"))
-    running = tuple(int(part) for part in status["rabbitmq_version"].split(".")[:3])
-    assert running >= settings.rabbitmq.broker_version
+    assert broker.version >= settings.rabbitmq.broker_version
 
 
 def test_the_broker_holds_the_synthesized_topology(
@@ -129,11 +177,12 @@ def test_the_broker_holds_the_synthesized_topology(
 ) -> None:
     vhost = topology["vhosts"][0]["name"]
     policies = {policy["name"]: policy for policy in topology["policies"]}
-    assert sorted(policies) == ["ml_tasks-exchange", "ml_tasks-workers"]
+    assert sorted(policies) == ["ml_tasks-exchange", "ml_tasks-kept", "ml_tasks-workers"]
     queues = _listed(broker, vhost, "queues", "name", "durable", "type", "policy")
     workers = sorted(q["name"] for q in topology["queues"] if q["name"].startswith("worker_"))
+    kept = ["ml_tasks.dead_letter", "ml_tasks.unroutable"]
     assert sorted((q["name"], q["durable"], q["type"], q["policy"]) for q in queues) == sorted(
-        [("ml_tasks.dead_letter", True, "quorum", ""), ("ml_tasks.unroutable", True, "quorum", "")]
+        [(name, True, "quorum", "ml_tasks-kept") for name in kept]
         + [(name, True, "quorum", "ml_tasks-workers") for name in workers]
     )
     exchanges = {
@@ -234,12 +283,55 @@ def test_confirmed_persistent_tasks_survive_a_broker_restart(
     assert sorted(received) == sorted(sent)
 
 
+def _dead_letter(channel: Any) -> tuple[Any, bytes]:
+    """The next task in ml_tasks.dead_letter (dead-lettering is asynchronous), taken."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        method, properties, received = channel.basic_get("ml_tasks.dead_letter", auto_ack=True)
+        if method is not None:
+            return properties, received
+        time.sleep(0.1)
+    raise AssertionError("the task never reached ml_tasks.dead_letter")
+
+
 def test_a_task_rejected_up_to_the_delivery_limit_is_dead_lettered_intact(
     broker: Broker, topology: dict[str, Any], channel: Any, passwords: dict[str, str]
 ) -> None:
-    [policy] = [p for p in topology["policies"] if p["name"] == "ml_tasks-workers"]
-    limit = policy["definition"]["delivery-limit"]
+    """`basic.reject` with requeue: from 4.3 the one AMQP 0-9-1 return that counts toward the
+    limit ("basic.reject signals that message processing failed"; a nack does not), and on
+    3.x and 4.0 every return counts."""
     body = json.dumps({"shard": "gs://data/shard-0003", "epochs": 2}).encode()
+    _publish(broker, topology, passwords, body)
+    worker = _connect(
+        broker, topology, "ml-queues-dev-worker-3", passwords["ml-queues-dev-worker-3"]
+    )
+    deliveries = 0
+    try:
+        work = worker.channel()
+        for _ in range(_limit(topology) + 5):
+            method, _, received = work.basic_get("worker_queue_3")
+            if method is None:
+                break
+            assert received == body
+            deliveries += 1
+            work.basic_reject(method.delivery_tag, requeue=True)
+    finally:
+        worker.close()
+    # The first delivery plus `limit` redeliveries; the next return dead-letters it.
+    assert deliveries == _limit(topology) + 1
+    _assert_dead_lettered(channel, topology, body)
+
+
+def _limit(topology: dict[str, Any]) -> int:
+    [policy] = [p for p in topology["policies"] if p["name"] == "ml_tasks-workers"]
+    limit: int = policy["definition"]["delivery-limit"]
+    return limit
+
+
+def _publish(
+    broker: Broker, topology: dict[str, Any], passwords: dict[str, str], body: bytes
+) -> None:
+    """One task for worker 3, published and confirmed by the producer's user."""
     producer = _connect(
         broker, topology, "ml-queues-dev-producer", passwords["ml-queues-dev-producer"]
     )
@@ -250,34 +342,11 @@ def test_a_task_rejected_up_to_the_delivery_limit_is_dead_lettered_intact(
     finally:
         producer.close()
 
-    worker = _connect(
-        broker, topology, "ml-queues-dev-worker-3", passwords["ml-queues-dev-worker-3"]
-    )
-    deliveries = 0
-    try:
-        work = worker.channel()
-        for _ in range(limit + 5):
-            method, _, received = work.basic_get("worker_queue_3")
-            if method is None:
-                break
-            assert received == body
-            deliveries += 1
-            work.basic_nack(method.delivery_tag, requeue=True)
-    finally:
-        worker.close()
-    # The first delivery plus `limit` redeliveries; the next return dead-letters it.
-    assert deliveries == limit + 1
 
-    dead = None
-    deadline = time.monotonic() + 10
-    while dead is None and time.monotonic() < deadline:
-        method, properties, received = channel.basic_get("ml_tasks.dead_letter", auto_ack=True)
-        if method is None:
-            time.sleep(0.1)
-            continue
-        dead = (properties, received)
-    assert dead is not None, "the task never reached ml_tasks.dead_letter"
-    properties, received = dead
+def _assert_dead_lettered(channel: Any, topology: dict[str, Any], body: bytes) -> None:
+    """`body` is in ml_tasks.dead_letter, intact, past worker 3's delivery limit, and no
+    longer in worker 3's queue."""
+    properties, received = _dead_letter(channel)
     assert received == body
     [death] = properties.headers["x-death"]
     assert (death["queue"], death["reason"]) == ("worker_queue_3", "delivery_limit")
@@ -339,16 +408,28 @@ def _example(
     *args: str,
 ) -> subprocess.CompletedProcess[str]:
     """docs/examples/<name>, with what `make worker-env` and the secret store would give."""
-    env = {
-        **os.environ,
-        "AMQP_HOST": "127.0.0.1",
-        "AMQP_PORT": str(broker.amqp_port),
+    wiring = {
         "AMQP_VHOST": topology["vhosts"][0]["name"],
-        "AMQP_EXCHANGE": "ml_tasks",
         "AMQP_ROUTING_KEYS": "worker_queue_1,worker_queue_2,worker_queue_3",
         "AMQP_QUEUE": f"worker_queue_{user.rsplit('-', 1)[1]}" if "worker" in user else "",
         "AMQP_USER": user,
         "AMQP_PASSWORD": passwords[user],
+    }
+    return _run_example(broker, wiring, name, *args)
+
+
+def _run_example(
+    broker: Broker, wiring: dict[str, str], name: str, *args: str
+) -> subprocess.CompletedProcess[str]:
+    """docs/examples/<name> with `wiring` (the administrator "guest" unless it names a user)."""
+    env = {
+        **os.environ,
+        "AMQP_HOST": "127.0.0.1",
+        "AMQP_PORT": str(broker.amqp_port),
+        "AMQP_EXCHANGE": "ml_tasks",
+        "AMQP_USER": "guest",
+        "AMQP_PASSWORD": "guest",
+        **wiring,
     }
     example = PROJECT_ROOT / "docs" / "examples" / name
     return run([sys.executable, str(example), *args], cwd=PROJECT_ROOT, env=env, timeout=60)
@@ -374,3 +455,186 @@ def test_the_rabbitmq_examples_deliver_a_task_to_worker_3_only(
     assert worker.returncode == 0, worker.stderr
     assert worker.stdout.startswith("task t-7: training on gs://d/3 with {'learning_rate'")
     assert _depths(channel, topology)["worker_queue_3"] == 0
+
+
+def _return_many_times(channel: Any, queue: str, count: int) -> list[bytes]:
+    """Take the `count` tasks waiting in `queue` with a prefetch above 1 and return them all,
+    KEPT_RETURNS times, as an operator who inspects them would: a reject of each (requeue),
+    the return that counts toward a delivery limit on every line, and every fourth time a
+    nack of all (multiple, requeue). Then take them for good; their bodies."""
+    channel.basic_qos(prefetch_count=KEPT_PREFETCH)
+    deliveries = channel.consume(queue, inactivity_timeout=10)
+    for turn in range(KEPT_RETURNS):
+        held: list[Any] = []
+        while len(held) < count:
+            method, _, _ = next(deliveries)
+            assert method is not None, f"return {turn}: {len(held)} of {count} tasks came back"
+            held.append(method)
+        if turn % 4 == 3:
+            channel.basic_nack(held[-1].delivery_tag, multiple=True, requeue=True)
+        else:
+            for method in held:
+                channel.basic_reject(method.delivery_tag, requeue=True)
+    channel.cancel()
+    kept: list[bytes] = []
+    while True:
+        method, properties, body = channel.basic_get(queue)
+        if method is None:
+            return kept
+        # The broker counted the returns, past 4.0's default limit of 20, and kept the task.
+        assert properties.headers["x-delivery-count"] >= KEPT_REJECTS
+        channel.basic_ack(method.delivery_tag)
+        kept.append(body)
+
+
+def _assert_kept_queues_keep_returned_tasks(channel: Any) -> None:
+    tasks = {
+        "ml_tasks.dead_letter": [f"dead letter {n} {uuid.uuid4()}".encode() for n in range(5)],
+        "ml_tasks.unroutable": [f"for nobody {n} {uuid.uuid4()}".encode() for n in range(5)],
+    }
+    for body in tasks["ml_tasks.dead_letter"]:
+        channel.basic_publish("ml_tasks.dead_letter", "worker_queue_1", body)
+    for body in tasks["ml_tasks.unroutable"]:
+        channel.basic_publish("ml_tasks", "worker_queue_999", body)
+    for queue, sent in tasks.items():
+        assert sorted(_return_many_times(channel, queue, len(sent))) == sorted(sent), queue
+
+
+def test_the_kept_queues_keep_a_task_returned_any_number_of_times(channel: Any) -> None:
+    """An operator inspects what was kept and returns it: on 4.x, without a policy of their
+    own, the kept queues would drop each task at its 21st return (4.0's default limit)."""
+    _assert_kept_queues_keep_returned_tasks(channel)
+
+
+def test_staging_s_unlimited_kept_queues_need_4_0(
+    broker: Broker, synth_dir: Path, passwords: dict[str, str]
+) -> None:
+    """staging runs 4.0 or newer, so its kept queues' limit is -1 (none), which 4.0 takes and
+    3.x refuses: min_broker_version is what keeps an older broker from getting it."""
+    stack = json.loads((synth_dir / "stacks" / "staging" / "cdk.tf.json").read_text())
+    if broker.version < (4, 0):
+        with pytest.raises(RuntimeError, match="not a valid delivery limit"):
+            _import(broker, stack, passwords)
+        return
+    staging = _import(broker, stack, passwords)
+    [kept] = [p for p in staging["policies"] if p["name"] == "ml_tasks-kept"]
+    assert kept["definition"] == {"delivery-limit": -1}
+    connection = _connect(broker, staging)
+    try:
+        channel = connection.channel()
+        channel.confirm_delivery()
+        _assert_kept_queues_keep_returned_tasks(channel)
+    finally:
+        connection.close()
+
+
+def test_a_poison_task_the_example_worker_fails_on_reaches_the_dead_letter_queue(
+    broker: Broker, topology: dict[str, Any], channel: Any, passwords: dict[str, str]
+) -> None:
+    """The example worker rejects (requeue) a task it fails on: redelivered up to the limit,
+    then dead-lettered, where a nack would loop for ever from 4.3."""
+    poison = b"not a task"
+    _publish(broker, topology, passwords, poison)
+    runs = []
+    for _ in range(_limit(topology) + 1):
+        runs.append(
+            _example(broker, topology, passwords, "rabbitmq_worker.py", "ml-queues-dev-worker-3")
+        )
+    assert {(run.returncode, run.stdout) for run in runs} == {(1, "")}
+    assert all(run.stderr.startswith("task rejected, returned to its queue:") for run in runs)
+    _assert_dead_lettered(channel, topology, poison)
+
+
+def _policy_of(broker: Broker, vhost: str, queue: str) -> str:
+    [row] = [q for q in _listed(broker, vhost, "queues", "name", "policy") if q["name"] == queue]
+    policy: str = row["policy"]
+    return policy
+
+
+def test_an_operator_policy_below_the_project_s_priority_cannot_undo_dead_lettering(
+    broker: Broker, topology: dict[str, Any], channel: Any, passwords: dict[str, str]
+) -> None:
+    """Only the matching policy of highest priority applies: an operator's own policy below
+    1000 leaves the project's in place; at or above it, it would replace every key."""
+    vhost = topology["vhosts"][0]["name"]
+
+    def operator_policy(priority: int) -> None:
+        broker.ctl(
+            "set_policy", "-p", vhost, "--priority", str(priority), "--apply-to", "queues",
+            "operator-limits", "^worker_queue_", json.dumps({"max-length": 100000}),
+        )  # fmt: skip
+
+    try:
+        operator_policy(999)
+        assert _policy_of(broker, vhost, "worker_queue_3") == "ml_tasks-workers"
+        body = b"rejected under an operator's policy"
+        _publish(broker, topology, passwords, body)
+        worker = _connect(
+            broker, topology, "ml-queues-dev-worker-3", passwords["ml-queues-dev-worker-3"]
+        )
+        try:
+            work = worker.channel()
+            for _ in range(_limit(topology) + 1):
+                method, _, _ = work.basic_get("worker_queue_3")
+                assert method is not None
+                work.basic_reject(method.delivery_tag, requeue=True)
+        finally:
+            worker.close()
+        _assert_dead_lettered(channel, topology, body)
+        # The rule the README gives operators is real: above the project's, theirs wins.
+        operator_policy(1001)
+        assert _policy_of(broker, vhost, "worker_queue_3") == "operator-limits"
+    finally:
+        broker.ctl("clear_policy", "-p", vhost, "operator-limits")
+    assert _policy_of(broker, vhost, "worker_queue_3") == "ml_tasks-workers"
+
+
+def test_a_full_queue_refuses_a_task_and_the_producer_sees_the_nack(
+    broker: Broker, passwords: dict[str, str]
+) -> None:
+    """`overflow = reject-publish` answers a publisher that uses confirms with a nack; the
+    tasks already waiting stay. The example producer fails loudly rather than lose it."""
+    vhost = "ml-queues-full"
+    stack = TerraformStack(Testing.app(), "full")
+    props = RabbitMqTaskExchangeProps(
+        vhost=vhost, workers=1, max_length=2, min_broker_version="3.10"
+    )
+    RabbitMqTaskExchange(stack, "tasks", props)
+    broker.ctl("add_vhost", vhost)
+    broker.ctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+    # A construct alone has no vhost resource: the vhost made above is the one it names.
+    _import(broker, synth(stack), passwords)
+    connection = _connect(broker, {"vhosts": [{"name": vhost}]})
+    try:
+        channel = connection.channel()
+        channel.confirm_delivery()
+        acked, nacked = [], []
+        # A quorum queue refuses once it is over its limit, so it takes one task more (4.0.5
+        # and 3.10.8 alike): the promise is that every task is acked and kept, or nacked.
+        for n in range(4):
+            task = f"task {n}".encode()
+            try:
+                channel.basic_publish("ml_tasks", "worker_queue_1", task)
+                acked.append(task)
+            except pika.exceptions.NackError:
+                nacked.append(task)
+        assert (acked, nacked) == ([b"task 0", b"task 1", b"task 2"], [b"task 3"])
+        refused = _run_example(
+            broker,
+            {"AMQP_VHOST": vhost, "AMQP_ROUTING_KEYS": "worker_queue_1"},
+            "rabbitmq_producer.py",
+            "1",
+            "t-9",
+            "gs://d/9",
+        )
+        assert (refused.returncode, refused.stdout) == (1, "")
+        assert refused.stderr == (
+            "task t-9 refused by the broker (its queue is full): not sent, send it later\n"
+        )
+        waiting = []
+        while (got := channel.basic_get("worker_queue_1", auto_ack=True))[0] is not None:
+            waiting.append(got[2])
+        # The oldest stayed; nothing refused slipped in.
+        assert waiting == acked
+    finally:
+        connection.close()

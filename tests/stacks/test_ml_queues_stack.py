@@ -602,17 +602,28 @@ def test_every_output_says_what_it_is(stack_json: dict[str, dict[str, Any]], env
 def test_no_rabbitmq_task_is_dropped_by_the_broker(
     stack_json: dict[str, dict[str, Any]], env: str
 ) -> None:
-    """Unroutable tasks go to a kept queue; a full queue refuses, never drops its oldest."""
+    """Unroutable tasks go to a kept queue; a full queue refuses, never drops its oldest; the
+    kept queues keep a task however often it is returned; an operator's policy below the
+    project's priority replaces none of it."""
     policies = {p["name"]: p["policy"] for p in resources(stack_json[env], "rabbitmq_policy")}
     assert policies["ml_tasks-exchange"] == {
         "apply_to": "exchanges",
         "definition": {"alternate-exchange": "ml_tasks.unroutable"},
         "pattern": "^ml_tasks$",
-        "priority": 0,
+        "priority": 1000,
     }
     workers = policies["ml_tasks-workers"]["definition"]
     assert workers["overflow"] == "reject-publish"
     assert workers["dead-letter-exchange"] == "ml_tasks.dead_letter"
+    assert policies["ml_tasks-workers"]["priority"] == 1000
+    # dev names 3.10, which refuses -1; staging and prod run 4.0 or newer.
+    unlimited = "2147483647" if env == "dev" else "-1"
+    assert policies["ml_tasks-kept"] == {
+        "apply_to": "queues",
+        "definition": {"delivery-limit": unlimited},
+        "pattern": r"^(ml_tasks\.dead_letter|ml_tasks\.unroutable)$",
+        "priority": 1000,
+    }
 
 
 def test_every_replace_trigger_names_a_resource_of_the_stack(

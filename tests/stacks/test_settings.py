@@ -76,7 +76,7 @@ def test_valid_config_gives_typed_settings_with_seed_defaults() -> None:
     assert settings.rabbitmq.queue_type == "quorum"
     assert settings.rabbitmq.dead_letter
     assert settings.rabbitmq.effective_delivery_limit == 20
-    assert settings.rabbitmq.min_broker_version == "3.13"
+    assert settings.rabbitmq.min_broker_version == "4.0"
     assert settings.rabbitmq.consumer_timeout_policy
 
 

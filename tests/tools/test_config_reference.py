@@ -49,7 +49,7 @@ def test_defaults_per_environment_and_merged_state_keys() -> None:
     by_key = {row.key: row for row in rows()}
     assert by_key["prevent_destroy"].default == "`false`; `true` in prod"
     assert by_key["[state] bucket"].meaning == "S3 bucket (`s3`) or Cloud Storage bucket (`gcs`)"
-    assert by_key["[rabbitmq] min_broker_version"].default == '`"3.13"`'
+    assert by_key["[rabbitmq] min_broker_version"].default == '`"4.0"`'
 
 
 def test_a_setting_without_a_meaning_stops_the_generator(monkeypatch: pytest.MonkeyPatch) -> None:
