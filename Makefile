@@ -33,7 +33,8 @@ CHECKOV_VENV := .cache/checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-from-requirements
 
 .PHONY: install synth test test-scale test-integration snapshot-update lint bench plan deploy \
-	rabbitmq-definitions google-schema worker-env diagram docs deploy-local stop-local clean FORCE
+	rabbitmq-definitions pubsub-emulator google-schema worker-env diagram docs deploy-local \
+	stop-local clean FORCE
 
 install: $(VENV_STAMP) $(NPM_STAMP) $(CHECKOV_STAMP)
 
@@ -78,6 +79,13 @@ rabbitmq-definitions: install
 	$(PIPENV) run python -m tools.rabbitmq_definitions cdktf.out/stacks/$(ENV)/cdk.tf.json \
 		--output cdktf.out/rabbitmq-definitions/$(ENV).json
 	@echo "wrote cdktf.out/rabbitmq-definitions/$(ENV).json"
+
+# ENV's Pub/Sub topics and subscriptions, created in the running emulator PUBSUB_EMULATOR_HOST
+# names; then what worker WORKER (or WORKER=producer) needs there, as .env lines.
+pubsub-emulator: install
+	@$(PIPENV) run python main.py
+	@$(PIPENV) run python -m tools.pubsub_emulator cdktf.out/stacks/$(ENV) \
+		$(if $(filter producer,$(WORKER)),--producer,--worker $(WORKER))
 
 # What worker WORKER of ENV needs (WORKER=producer: the producer), as .env lines, from the
 # deployed stack's outputs.
