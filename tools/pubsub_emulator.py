@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from google.api_core.exceptions import AlreadyExists
+from google.api_core.exceptions import NotFound
 from google.cloud import pubsub_v1
 
 from constructs_lib.wiring import env_lines
@@ -227,30 +227,39 @@ def wiring(stack: Mapping[str, Any], who: str) -> dict[str, Any]:
 
 
 def load(plan: Topology) -> list[str]:
-    """Create what `plan` holds in the emulator; what is already there must be the same."""
+    """Create what `plan` holds in the emulator. What is there already must have the same
+    settings (the emulator cannot change them all in place); all is checked before anything
+    is created, so a refused load leaves the emulator as it was."""
     publisher = pubsub_v1.PublisherClient()
     subscriber = pubsub_v1.SubscriberClient()
-    done = []
-    steps = [
-        (request, publisher.create_topic, publisher.get_topic, "topic") for request in plan.topics
-    ] + [
-        (request, subscriber.create_subscription, subscriber.get_subscription, "subscription")
-        for request in plan.subscriptions
+    kinds = [
+        ("topic", plan.topics, publisher.get_topic, publisher.create_topic),
+        (
+            "subscription",
+            plan.subscriptions,
+            subscriber.get_subscription,
+            subscriber.create_subscription,
+        ),
     ]
-    for request, create, get, kind in steps:
-        try:
-            create(request=request)
-            done.append(f"created {kind} {request['name']}")
-        except AlreadyExists:
-            existing = get(**{kind: request["name"]})
+    done, missing = [], []
+    for kind, requests, get, create in kinds:
+        for request in requests:
+            try:
+                existing = get(**{kind: request["name"]})
+            except NotFound:
+                missing.append((kind, request, create))
+                continue
             message = type(existing)
             held, wanted = message.to_dict(existing), message.to_dict(message(request))
             if any(held[key] != wanted[key] for key in request):
                 raise UntranslatableError(
                     f"{kind} {request['name']} is already in the emulator with other settings;"
                     " restart the emulator (it keeps nothing on disk) and load again"
-                ) from None
+                )
             done.append(f"{kind} {request['name']} is already there")
+    for kind, request, create in missing:
+        create(request=request)
+        done.append(f"created {kind} {request['name']}")
     return done
 
 

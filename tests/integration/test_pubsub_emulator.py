@@ -252,6 +252,39 @@ def test_the_loader_lists_once_what_the_emulator_cannot_hold(loaded: dict[str, L
     ]
 
 
+def test_loading_again_keeps_what_is_there_and_refuses_other_settings(
+    loaded: dict[str, Loaded],
+    subscriber: Any,
+    emulator_env: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    """The emulator cannot change a subscription in place as Terraform would, so a second load
+    of the same stack passes and one with another setting stops, changing nothing."""
+    stack = loaded["dev"]
+    again = _load(stack.stack_dir, emulator_env)
+    assert again.returncode == 0, again.stderr
+    assert "# created" not in again.stderr
+    changed = json.loads(json.dumps(stack.stack))
+    worker_1 = next(
+        item
+        for item in changed["resource"]["google_pubsub_subscription"].values()
+        if item["name"] == "mlTrainingSubscription-dev-worker-1"
+    )
+    worker_1["ack_deadline_seconds"] = 42
+    (tmp_path / "cdk.tf.json").write_text(json.dumps(changed))
+    refused = _load(tmp_path, emulator_env)
+    assert refused.returncode == 2
+    assert refused.stderr.endswith(
+        "subscription projects/ml-queues-dev/subscriptions/mlTrainingSubscription-dev-worker-1"
+        " is already in the emulator with other settings; restart the emulator (it keeps"
+        " nothing on disk) and load again\n"
+    ), refused.stderr
+    held = subscriber.get_subscription(
+        subscription=stack.subscription("mlTrainingSubscription-dev-worker-1")
+    )
+    assert held.ack_deadline_seconds == 300
+
+
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
 def test_a_task_for_worker_k_reaches_worker_k_only(
     loaded: dict[str, Loaded], publisher: Any, subscriber: Any, environment: str
