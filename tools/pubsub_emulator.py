@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from google.api_core.exceptions import NotFound
+from google.api_core.exceptions import GoogleAPIError, NotFound
 from google.cloud import pubsub_v1
 
 from constructs_lib.wiring import env_lines
@@ -38,6 +38,9 @@ SUBSCRIPTION = "google_pubsub_subscription"
 # The emulator refuses a subscription's messageRetentionDuration above 7 days ("out of
 # bounds"); Google's service takes up to 31 days, which the dead-letter subscription uses.
 EMULATOR_MAX_SUBSCRIPTION_RETENTION_SECONDS = 604_800
+# One attempt per call, bounded: a local emulator answers in milliseconds or is not there,
+# and the client's default retries would wait 10 minutes to say so.
+_CALL = {"retry": None, "timeout": 15}
 # Terraform's meta-arguments: how Terraform manages the resource, not a Pub/Sub setting.
 _META = {"//", "lifecycle", "depends_on"}
 _IAM = "IAM members (the emulator answers IAM calls with 501)"
@@ -245,7 +248,7 @@ def load(plan: Topology) -> list[str]:
     for kind, requests, get, create in kinds:
         for request in requests:
             try:
-                existing = get(**{kind: request["name"]})
+                existing = get(**{kind: request["name"]}, **_CALL)
             except NotFound:
                 missing.append((kind, request, create))
                 continue
@@ -258,7 +261,7 @@ def load(plan: Topology) -> list[str]:
                 )
             done.append(f"{kind} {request['name']} is already there")
     for kind, request, create in missing:
-        create(request=request)
+        create(request=request, **_CALL)
         done.append(f"created {kind} {request['name']}")
     return done
 
@@ -294,6 +297,9 @@ def main(argv: list[str] | None = None) -> int:
     except UntranslatableError as error:
         print(f"error: {synthesized}: {error}", file=sys.stderr)
         return 2
+    except GoogleAPIError as error:
+        print(f"error: the emulator at {host} did not take the load: {error}", file=sys.stderr)
+        return 1
     for line in done:
         print(f"# {line}", file=sys.stderr)
     for line in plan.not_held:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import copy
 import json
+import socket
+import time
 from pathlib import Path
 from typing import Any
 
@@ -185,3 +187,18 @@ def test_it_names_the_stack_and_the_setting_it_cannot_load(
         f"error: {tmp_path}/cdk.tf.json: google_pubsub_topic.pubsub_task_topic_2D83A448"
         ".schema_settings cannot be loaded into the emulator\n"
     )
+
+
+def test_an_emulator_that_is_not_there_is_one_line_at_once(
+    synth_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without its own bound the client retries for ten minutes before it says so."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv(pubsub_emulator.EMULATOR_VARIABLE, f"127.0.0.1:{port}")
+    started = time.monotonic()
+    assert pubsub_emulator.main([str(synth_dir / "stacks" / "dev")]) == 1
+    assert time.monotonic() - started < 30
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"error: the emulator at 127.0.0.1:{port} did not take the load: 503")
