@@ -95,6 +95,11 @@ class Loaded:
     def subscription(self, name: str) -> str:
         return f"projects/{self.project}/subscriptions/{name}"
 
+    def every_subscription(self, suffix: str) -> list[str]:
+        """The shared one, the dead-letter one, then worker 1's to worker N's."""
+        parts = ["", "-dead-letter", *(f"-worker-{k}" for k in range(1, self.workers() + 1))]
+        return [self.subscription(f"mlTrainingSubscription-{suffix}{part}") for part in parts]
+
     def workers(self) -> int:
         topics = resources(self.stack, "google_pubsub_topic")
         return sum("-worker-" in topic["name"] for topic in topics)
@@ -296,14 +301,8 @@ def test_a_task_for_worker_k_reaches_worker_k_only(
         k: _publish(publisher, stack.topic(f"mlTrainingTopic-{suffix}-worker-{k}"))
         for k in range(1, workers + 1)
     }
-    got = _drain_each(
-        subscriber,
-        [
-            stack.subscription(f"mlTrainingSubscription-{suffix}{part}")
-            for part in ["", *(f"-worker-{k}" for k in range(1, workers + 1))]
-        ],
-    )
-    assert got == [[], *([sent[k]] for k in range(1, workers + 1))]
+    got = _drain_each(subscriber, stack.every_subscription(suffix))
+    assert got == [[], [], *([sent[k]] for k in range(1, workers + 1))]
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
@@ -312,14 +311,8 @@ def test_the_shared_topic_reaches_the_shared_subscription_only(
 ) -> None:
     stack = loaded[environment]
     sent = _publish(publisher, stack.topic(f"mlTrainingTopic-{environment}"))
-    got = _drain_each(
-        subscriber,
-        [
-            stack.subscription(f"mlTrainingSubscription-{environment}{part}")
-            for part in ["", *(f"-worker-{k}" for k in range(1, stack.workers() + 1))]
-        ],
-    )
-    assert got == [[sent], *([] for _ in range(stack.workers()))]
+    got = _drain_each(subscriber, stack.every_subscription(environment))
+    assert got == [[sent], [], *([] for _ in range(stack.workers()))]
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
