@@ -36,8 +36,8 @@ CHECKOV_VENV := .cache/checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-from-requirements
 
 .PHONY: help install synth test test-scale test-integration snapshot-update lint bench plan deploy \
-	rotate-password \
-	rabbitmq-definitions google-schema worker-env diagram docs deploy-local stop-local clean FORCE
+	rotate-password rabbitmq-definitions pubsub-emulator google-schema worker-env diagram docs \
+	deploy-local stop-local clean FORCE
 
 # Every target a person runs, one line each, from the `## ` text after its name.
 help: ## this list
@@ -87,6 +87,12 @@ rabbitmq-definitions: install ## ENV's RabbitMQ part as a definitions file
 	$(PIPENV) run python -m tools.rabbitmq_definitions cdktf.out/stacks/$(ENV) \
 		--output cdktf.out/rabbitmq-definitions/$(ENV).json
 	@echo "wrote cdktf.out/rabbitmq-definitions/$(ENV).json"
+
+# ENV's Pub/Sub topics and subscriptions, created in the running emulator PUBSUB_EMULATOR_HOST
+# names; then what worker WORKER (or WORKER=producer) needs there, as .env lines.
+pubsub-emulator: install ## ENV's Pub/Sub part into the emulator, then WORKER's variables there
+	@$(PIPENV) run python main.py
+	@$(PIPENV) run python -m tools.pubsub_emulator cdktf.out/stacks/$(ENV) '$(WORKER)'
 
 # What worker WORKER of ENV needs (WORKER=producer: the producer), as .env lines, from the
 # deployed stack's outputs.

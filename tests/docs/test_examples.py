@@ -1,7 +1,7 @@
 """The producer and worker examples read only what `make worker-env` gives them.
 
-The SQS and RabbitMQ examples also run end to end in tests/integration; the Pub/Sub ones
-cannot (no emulator installs here), so this check and compiling them is what they get.
+Every example also runs end to end in tests/integration: SQS's against moto, RabbitMQ's on a
+real broker, Pub/Sub's on Google's Pub/Sub emulator (tests/integration/test_pubsub_emulator.py).
 """
 
 from __future__ import annotations
