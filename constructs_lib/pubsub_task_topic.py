@@ -69,6 +69,37 @@ def _alarm_can_fire(values: Mapping[str, Any]) -> str | None:
     return None
 
 
+def _dead_lettered_before_expiry(values: Mapping[str, Any]) -> str | None:
+    """A task that fails every time stays with a worker for `ack_deadline_seconds` per
+    attempt, and waits up to `maximum_backoff_seconds` between attempts ("RetryPolicy will be
+    triggered on NACKs or acknowledgement deadline exceeded events", Pub/Sub's RetryPolicy);
+    after `max_delivery_attempts` Pub/Sub forwards it to the dead-letter topic. The
+    subscription deletes it at `message_retention_seconds` after publishing, so the attempts
+    must all fit before that or the task expires without reaching the dead-letter topic,
+    whose alert is the one that would have told someone."""
+    if not values["dead_letter"]:
+        return None
+    attempts, deadline = values["max_delivery_attempts"], values["ack_deadline_seconds"]
+    backoff, retention = values["maximum_backoff_seconds"], values["message_retention_seconds"]
+    longest = attempts * deadline + (attempts - 1) * backoff
+    if longest < retention:
+        return None
+    most = (retention - 1 + backoff) // (deadline + backoff)
+    allowed = (
+        f"at most {most}"
+        if most >= limits.PUBSUB_DELIVERY_ATTEMPTS.low
+        else "a longer message_retention_seconds or a shorter maximum_backoff_seconds, as no"
+        f" count from {limits.PUBSUB_DELIVERY_ATTEMPTS.low} fits"
+    )
+    return (
+        f"expected {allowed}: {attempts} attempts x ack_deadline_seconds {deadline}"
+        f" (max_task_duration_seconds) +"
+        f" {attempts - 1} x maximum_backoff_seconds {backoff} = {longest} s is not below"
+        f" message_retention_seconds = {retention}, so a failing task could expire before"
+        " Pub/Sub forwards it to the dead-letter topic"
+    )
+
+
 def _someone_subscribes(values: Mapping[str, Any]) -> str | None:
     if not values["shared"] and values["workers"] == 0:
         return "expected true with workers = 0: a topic without subscriptions drops every task"
@@ -85,6 +116,7 @@ class PubSubTaskTopicProps:
         CrossRule("maximum_backoff_seconds", _backoff_in_order),
         CrossRule("oldest_message_alarm_seconds", _alarm_can_fire),
         CrossRule("shared", _someone_subscribes),
+        CrossRule("max_delivery_attempts", _dead_lettered_before_expiry),
     )
 
     project: str = setting(rule=limits.GCP_PROJECT_ID, meaning="Google Cloud project ID")
@@ -127,7 +159,9 @@ class PubSubTaskTopicProps:
     max_delivery_attempts: int = setting(
         5,
         rule=limits.PUBSUB_DELIVERY_ATTEMPTS,
-        meaning="before a task goes to the dead-letter topic",
+        meaning="before a task goes to the dead-letter topic; this x the ack deadline + one"
+        " fewer x `maximum_backoff_seconds` must stay below `message_retention_seconds`, or a"
+        " failing task expires first",
     )
     minimum_backoff_seconds: int = setting(
         10, rule=limits.PUBSUB_BACKOFF_SECONDS, meaning="retry backoff after a nack"

@@ -75,6 +75,38 @@ def _alarm_fires_before_expiry(values: Mapping[str, Any]) -> str | None:
     return None
 
 
+def _dead_lettered_before_expiry(values: Mapping[str, Any]) -> str | None:
+    """A task that fails every time is hidden `delay_seconds` after it is sent, then for
+    `visibility_timeout_seconds` after each of its `max_receive_count` receives; SQS moves it
+    at the receive after that. Past `message_retention_seconds` SQS deletes it instead, and
+    no alarm would ever see it: a task received three or more times is left out of
+    ApproximateAgeOfOldestMessage ("Poison-pill messages (those repeatedly received but never
+    deleted) are excluded from this metric until successfully processed", SQS's metrics
+    table), and it never reaches the dead-letter queue whose alarm would."""
+    if not values["dead_letter"]:
+        return None
+    delay, count = values["delay_seconds"], values["max_receive_count"]
+    visibility, retention = (
+        values["visibility_timeout_seconds"],
+        values["message_retention_seconds"],
+    )
+    hidden = delay + count * visibility
+    if hidden < retention:
+        return None
+    most = (retention - 1 - delay) // visibility if visibility else 0
+    allowed = (
+        f"at most {most}"
+        if most >= limits.SQS_MAX_RECEIVE_COUNT.low
+        else "a longer message_retention_seconds, as no count fits"
+    )
+    return (
+        f"expected {allowed}: delay_seconds {delay} + {count} receives x"
+        f" visibility_timeout_seconds {visibility} (max_task_duration_seconds) = {hidden} s is"
+        f" not below message_retention_seconds = {retention}, so a failing task would expire"
+        " before SQS moves it to its dead-letter queue"
+    )
+
+
 def _dead_letters_outlive_tasks(values: Mapping[str, Any]) -> str | None:
     retention = values["message_retention_seconds"]
     if values["dead_letter"] and values["dead_letter_retention_seconds"] < retention:
@@ -96,6 +128,7 @@ class SqsTaskQueueProps:
         CrossRule("fifo_throughput_limit", _fifo_only("fifo_throughput_limit")),
         CrossRule("fifo_throughput_limit", _per_group_limit_needs_group_scope),
         CrossRule("dead_letter_retention_seconds", _dead_letters_outlive_tasks),
+        CrossRule("max_receive_count", _dead_lettered_before_expiry),
         CrossRule("oldest_message_alarm_seconds", _alarm_fires_before_expiry),
     )
 
@@ -134,7 +167,9 @@ class SqsTaskQueueProps:
     max_receive_count: int = setting(
         5,
         rule=limits.SQS_MAX_RECEIVE_COUNT,
-        meaning="receives before a task moves to its dead-letter queue",
+        meaning="receives before a task moves to its dead-letter queue; `delay_seconds` + this"
+        " x the visibility timeout must stay below `message_retention_seconds`, or a failing"
+        " task expires first",
     )
     dead_letter_retention_seconds: int = setting(
         1_209_600,

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -714,6 +715,28 @@ def test_an_alarm_age_beyond_the_retention_could_never_fire(stack: TerraformStac
         " expected at most message_retention_seconds = 3600: no task waits longer, so the alarm"
         " could never fire"
     )
+
+
+def test_a_failing_task_reaches_the_dead_letter_topic_before_it_expires(
+    stack: TerraformStack,
+) -> None:
+    fits = PubSubTaskTopicProps(
+        project=PROJECT,
+        message_retention_seconds=3600,
+        oldest_message_alarm_seconds=3600,
+        ack_deadline_seconds=60,
+        max_delivery_attempts=6,
+    )
+    PubSubTaskTopic(stack, "fits", fits)
+    with pytest.raises(LimitError) as error:
+        PubSubTaskTopic(stack, "tasks", replace(fits, max_delivery_attempts=7))
+    assert str(error.value) == (
+        "environment 'test': PubSubTaskTopic.max_delivery_attempts = 7 is not allowed; expected"
+        " at most 6: 7 attempts x ack_deadline_seconds 60 (max_task_duration_seconds) + 6 x"
+        " maximum_backoff_seconds 600 = 4020 s is not below message_retention_seconds = 3600,"
+        " so a failing task could expire before Pub/Sub forwards it to the dead-letter topic"
+    )
+    PubSubTaskTopic(stack, "without", replace(fits, max_delivery_attempts=7, dead_letter=False))
 
 
 def test_a_topic_needs_a_subscription(stack: TerraformStack) -> None:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -132,6 +133,24 @@ def test_dead_letters_are_kept_at_least_as_long_as_tasks(stack: TerraformStack) 
     )
 
 
+def test_a_failing_task_reaches_the_dead_letter_queue_before_it_expires(
+    stack: TerraformStack,
+) -> None:
+    """Held to the construct too: props made by hand meet the same arithmetic."""
+    fits = SqsTaskQueueProps(
+        name="a", message_retention_seconds=600, oldest_message_alarm_seconds=300, delay_seconds=0
+    )
+    SqsTaskQueue(stack, "fits", replace(fits, visibility_timeout_seconds=119))
+    with pytest.raises(LimitError) as error:
+        SqsTaskQueue(stack, "tasks", replace(fits, name="b", visibility_timeout_seconds=120))
+    assert str(error.value) == (
+        "environment 'test': SqsTaskQueue.max_receive_count = 5 is not allowed; expected at"
+        " most 4: delay_seconds 0 + 5 receives x visibility_timeout_seconds 120"
+        " (max_task_duration_seconds) = 600 s is not below message_retention_seconds = 600, so"
+        " a failing task would expire before SQS moves it to its dead-letter queue"
+    )
+
+
 def test_the_dead_letter_queue_name_must_fit_too(stack: TerraformStack) -> None:
     SqsTaskQueue(stack, "fits", SqsTaskQueueProps(name="q" * 76))
     with pytest.raises(LimitError) as error:
@@ -165,8 +184,9 @@ def test_accepts_the_bounds_and_rejects_beyond_them(
     stack: TerraformStack, field: str, low: int, high: int
 ) -> None:
     for accepted in (low, high):
-        # Alarms off: the oldest-task alarm must stay below the retention under test.
-        setting: dict[str, Any] = {field: accepted, "alarms": False}
+        # Alarms and DLQ off: the alarm threshold and the receives before redrive must stay
+        # below the retention under test, which is not what this test is about.
+        setting: dict[str, Any] = {field: accepted, "alarms": False, "dead_letter": False}
         SqsTaskQueue(stack, f"ok{accepted}", SqsTaskQueueProps(name=f"ok{accepted}", **setting))
     for bad in (low - 1, high + 1):
         setting = {field: bad}
