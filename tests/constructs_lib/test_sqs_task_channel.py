@@ -366,13 +366,31 @@ def test_three_alarms_whatever_the_workers_and_none_per_queue(
     }
     for name, selected in selects.items():
         alarm = by_name[name]
-        assert alarm["alarm_actions"] == alarm["ok_actions"] == [queue.alarm_target]
+        assert alarm["alarm_actions"] == [queue.alarm_target]
         [query] = alarm["metric_query"]
         assert selected_by_tags(query["expression"], tags) == selected
         assert len(query["expression"]) <= PROVIDER_EXPRESSION_LIMIT
-    # A selection that finds nothing is itself an alarm, not a quiet OK.
+    # An OK of the oldest-task alarm may only mean that a quiet queue stopped reporting.
+    assert "ok_actions" not in by_name["tasks-oldest-task"]
+    # A series per task queue: each queue is a contributor that names itself.
+    oldest = by_name["tasks-oldest-task"]["metric_query"][0]["expression"]
+    assert oldest.startswith('SELECT MAX(ApproximateAgeOfOldestMessage) FROM SCHEMA("AWS/SQS"')
+    assert oldest.endswith(" GROUP BY QueueName ORDER BY MAX() DESC LIMIT 500")
+    # Dead letters: one series, whose absence keeps the state it had.
+    dead = by_name["tasks-dead-letters"]
+    assert dead["ok_actions"] == [queue.alarm_target]
+    expression = dead["metric_query"][0]["expression"]
+    assert expression.startswith("SELECT SUM(ApproximateNumberOfMessagesVisible) FROM")
+    assert "GROUP BY" not in expression
+    assert (dead["threshold"], dead["comparison_operator"]) == (0, "GreaterThanThreshold")
+    assert dead["treat_missing_data"] == "ignore"
+    # A selection that finds nothing is itself an alarm, not a quiet OK. It counts the depth,
+    # which every polled queue reports, not the age, which an empty queue does not.
     blind = by_name["tasks-alarms-blind"]
-    assert blind["metric_query"][0]["expression"].startswith("SELECT COUNT(")
+    assert blind["ok_actions"] == [queue.alarm_target]
+    assert blind["metric_query"][0]["expression"].startswith(
+        "SELECT COUNT(ApproximateNumberOfMessagesVisible) FROM"
+    )
     assert blind["comparison_operator"] == "LessThanThreshold" and blind["threshold"] == 1
     assert blind["treat_missing_data"] == "breaching"
 

@@ -94,21 +94,25 @@ def test_sqs_three_alarms_whatever_the_workers_each_selecting_its_queues_by_tag(
     blind = alarms[f"mlTrainingQueue-{env}-alarms-blind"]
     assert selected_by_tags(blind["metric_query"][0]["expression"], tags) == set(tags)
     assert blind["treat_missing_data"] == "breaching"
-    expected = {
-        "dead-letters": ("ApproximateNumberOfMessagesVisible", dead_letter_queues, 0),
-        "oldest-task": ("ApproximateAgeOfOldestMessage", set(tags) - dead_letter_queues, 3600),
-    }
-    for suffix, (metric, selected, threshold) in expected.items():
-        alarm = alarms[f"mlTrainingQueue-{env}-{suffix}"]
-        [query] = alarm["metric_query"]
-        expression = query["expression"]
-        # One series per queue, highest first: each is a contributor that names its queue.
-        assert expression.startswith(f'SELECT MAX({metric}) FROM SCHEMA("AWS/SQS", QueueName)')
-        assert "GROUP BY QueueName ORDER BY MAX() DESC" in expression
-        assert selected_by_tags(expression, tags) == selected
-        assert query["return_data"] is True
-        assert alarm["threshold"] == threshold
-        assert alarm["comparison_operator"] == "GreaterThanThreshold"
+    oldest = alarms[f"mlTrainingQueue-{env}-oldest-task"]
+    [query] = oldest["metric_query"]
+    # One series per queue, highest first: each is a contributor that names its queue.
+    assert query["expression"].startswith(
+        'SELECT MAX(ApproximateAgeOfOldestMessage) FROM SCHEMA("AWS/SQS", QueueName)'
+    )
+    assert "GROUP BY QueueName ORDER BY MAX() DESC" in query["expression"]
+    assert selected_by_tags(query["expression"], tags) == set(tags) - dead_letter_queues
+    assert (oldest["threshold"], oldest["comparison_operator"]) == (3600, "GreaterThanThreshold")
+    dead = alarms[f"mlTrainingQueue-{env}-dead-letters"]
+    [query] = dead["metric_query"]
+    # One series for every DLQ: quiet queues keep it in the state it is in.
+    assert query["expression"].startswith(
+        'SELECT SUM(ApproximateNumberOfMessagesVisible) FROM SCHEMA("AWS/SQS", QueueName)'
+    )
+    assert selected_by_tags(query["expression"], tags) == dead_letter_queues
+    assert (dead["threshold"], dead["treat_missing_data"]) == (0, "ignore")
+    for alarm in alarms.values():
+        assert alarm["metric_query"][0]["return_data"] is True
 
 
 def test_prod_grants_each_worker_role_its_own_queue_and_the_shared_one(
