@@ -21,6 +21,7 @@ from constructs_lib.providers import (
     MonitoringAlertPolicyConditionsConditionThreshold,
     MonitoringAlertPolicyConditionsConditionThresholdAggregations,
     MonitoringAlertPolicyDocumentation,
+    MonitoringNotificationChannel,
     PubsubSubscription,
     PubsubSubscriptionDeadLetterPolicy,
     PubsubSubscriptionExpirationPolicy,
@@ -117,6 +118,7 @@ class PubSubTaskTopicProps:
         CrossRule("oldest_message_alarm_seconds", _alarm_can_fire),
         CrossRule("shared", _someone_subscribes),
         CrossRule("max_delivery_attempts", _dead_lettered_before_expiry),
+        CrossRule("alarm_email", limits.alarm_email_fits),
     )
 
     project: str = setting(rule=limits.GCP_PROJECT_ID, meaning="Google Cloud project ID")
@@ -206,8 +208,14 @@ class PubSubTaskTopicProps:
         None,
         rule=limits.GCP_ALARM_TARGET,
         required_in=limits.ALARMED_ENVIRONMENTS,
-        meaning="notification channel the alarms notify; `none` or unset: alarms without"
-        " notifications, incidents in the console only (prod must say which)",
+        meaning="notification channel the alarms notify; `own`: an email channel the stack"
+        " creates for `alarm_email`; `none` or unset: alarms without notifications, incidents"
+        " in the console only (prod must say which)",
+    )
+    alarm_email: str | None = setting(
+        None,
+        rule=limits.EMAIL_ADDRESS,
+        meaning='with `alarm_target = "own"`: the address of the stack\'s email channel',
     )
     producer: str | None = setting(
         None,
@@ -250,7 +258,9 @@ class PubSubTaskTopic(Construct):
         self._where = limits.environment_of(self)
         check_props(props, owner="PubSubTaskTopic", where=self._where)
         self._props = props
-        self._alert_channels = limits.notified(props.alarm_target)
+        self._alert_channels = (
+            limits.notified(props.alarm_target, self._own_channel()) if props.alarms else None
+        )
         self._project = DataGoogleProject(self, "project", project_id=props.project)
         self._agent = (
             f"serviceAccount:service-{self._project.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
@@ -274,6 +284,24 @@ class PubSubTaskTopic(Construct):
             for n, topic in enumerate(self._worker_topics, start=1)
         ]
         self._oldest_task_alert()
+
+    def _own_channel(self) -> str | None:
+        """The stack's own email channel, with `alarm_target = "own"`: its name
+        (`projects/P/notificationChannels/ID`), which the alerting policies notify. Alerting
+        policies notify only the channels they name; without one an incident shows in the
+        console and reaches nobody."""
+        props = self._props
+        if props.alarm_target != limits.OWN_ALARM_TARGET:
+            return None
+        assert props.alarm_email is not None  # the cross rule on alarm_email
+        channel = MonitoringNotificationChannel(
+            self,
+            "alarm_channel",
+            display_name=f"{props.subscription_name} alerts",
+            type="email",
+            labels={"email_address": props.alarm_email},
+        )
+        return attribute(channel, "name")
 
     def _task_topic(self, id: str, name: str, **arguments: Any) -> PubsubTopic:
         topic = PubsubTopic(self, id, name=name, **self._encryption_settings, **arguments)

@@ -22,6 +22,7 @@ from constructs_lib.sqs_task_queue import (
     QUEUE_ROLE_TAG,
     SqsTaskQueue,
     SqsTaskQueueProps,
+    alarm_topic,
     names_fit,
 )
 from constructs_lib.wiring import SqsProducerWiring, SqsWorkerWiring
@@ -190,7 +191,12 @@ class SqsTaskChannel:
         - alarms-blind: fires when no queue of the channel reports at all, so that the other
           two cannot go blind quietly.
         """
-        actions = limits.notified(queue.alarm_target)
+        own = (
+            alarm_topic(self._scope, "sqs_alarm", name=self._name, email=queue.alarm_email)
+            if queue.alarm_target == limits.OWN_ALARM_TARGET and queue.alarm_email
+            else None
+        )
+        actions = limits.notified(queue.alarm_target, own)
         self._alarm(
             "sqs_oldest_task_alarm",
             f"{self._name}-oldest-task",

@@ -15,12 +15,16 @@ from constructs_lib.props import CrossRule, FromEnvironment, check_props, settin
 from constructs_lib.providers import (
     CloudwatchMetricAlarm,
     IamRolePolicy,
+    SnsTopic,
+    SnsTopicPolicy,
+    SnsTopicSubscription,
     SqsQueue,
     SqsQueuePolicy,
     SqsQueueRedriveAllowPolicy,
     SqsQueueRedrivePolicy,
 )
 from constructs_lib.replacement import replaced_with
+from constructs_lib.scan_exceptions import skip_check
 from constructs_lib.sqs_policies import consume_document, send_document
 
 _FIFO = ".fifo"
@@ -129,6 +133,7 @@ class SqsTaskQueueProps:
         CrossRule("fifo_throughput_limit", _per_group_limit_needs_group_scope),
         CrossRule("dead_letter_retention_seconds", _dead_letters_outlive_tasks),
         CrossRule("max_receive_count", _dead_lettered_before_expiry),
+        CrossRule("alarm_email", limits.alarm_email_fits),
         CrossRule("oldest_message_alarm_seconds", _alarm_fires_before_expiry),
     )
 
@@ -207,9 +212,9 @@ class SqsTaskQueueProps:
     enforce_ssl: bool = setting(True, meaning="a queue policy denies every request without TLS")
     alarms: bool = setting(
         True,
-        meaning="CloudWatch alarms on DLQ depth > 0 and on the oldest task's age: in `[sqs]`,"
-        " one of each for all the queues whatever the workers, naming the queue at fault,"
-        " and one when they select no queue (see Scale)",
+        meaning="CloudWatch alarms on the oldest task's age and on DLQ depth > 0: in `[sqs]`,"
+        " one of each for all the queues whatever the workers (the first names the queue at"
+        " fault), and one when no queue reports (see Alarms)",
     )
     oldest_message_alarm_seconds: int = setting(
         3600,
@@ -220,9 +225,84 @@ class SqsTaskQueueProps:
         None,
         rule=limits.AWS_ALARM_TARGET,
         required_in=limits.ALARMED_ENVIRONMENTS,
-        meaning="SNS topic the alarms notify; `none` or unset: alarms without actions (prod"
-        " must say which)",
+        meaning="SNS topic the alarms notify; `own`: a topic `<queue>-alarms` the stack creates,"
+        " which CloudWatch may publish to, with `alarm_email` subscribed; `none` or unset: alarms"
+        " without actions (prod must say which)",
     )
+    alarm_email: str | None = setting(
+        None,
+        rule=limits.EMAIL_ADDRESS,
+        meaning='with `alarm_target = "own"`: the address subscribed to the stack\'s topic;'
+        " SNS mails it a confirmation link, and it gets nothing until someone follows it",
+    )
+
+
+def alarm_topic(scope: Construct, id: str, *, name: str, email: str) -> str:
+    """An SNS topic `<name>-alarms` that CloudWatch can publish to, with `email` subscribed;
+    its ARN, for the alarms' actions.
+
+    CloudWatch publishes only where the topic policy lets it; otherwise the alarm's history
+    reads "... is not authorized to perform: SNS:Publish on resource ..." and nobody is told
+    (AWS re:Post, "Why didn't I receive an SNS notification for my CloudWatch alarm
+    trigger?"). The statement admits cloudwatch.amazonaws.com for this account's alarms
+    whose names start with `name` only (aws:SourceAccount, aws:SourceArn), the account and
+    region read from the topic's own ARN.
+
+    Not encrypted, on purpose: the same article says that with the default AWS managed key
+    `alias/aws/sns` CloudWatch alarms cannot publish to the topic (they need kms:Decrypt and
+    kms:GenerateDataKey*, and an AWS managed key's policy cannot be changed to grant them),
+    and a customer key would need a key policy granting cloudwatch.amazonaws.com both, kept
+    in step with the topic. What the topic carries is alarm names, queue names and counts,
+    never a task.
+    """
+    topic = SnsTopic(scope, f"{id}_topic", name=f"{name}-alarms")
+    skip_check(
+        topic,
+        "CKV_AWS_26",
+        reason="CloudWatch cannot publish to a topic encrypted with alias/aws/sns, and the"
+        " notifications carry alarm and queue names, never a task",
+    )
+    arn = attribute(topic, "arn")
+    partition, region, account = (Fn.element(Fn.split(":", arn), n) for n in (1, 3, 4))
+    SnsTopicPolicy(
+        scope,
+        f"{id}_topic_policy",
+        arn=arn,
+        policy=Fn.jsonencode(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Sid": "CloudWatchAlarmsPublish",
+                        "Effect": "Allow",
+                        "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                        "Action": "sns:Publish",
+                        "Resource": arn,
+                        "Condition": {
+                            "StringEquals": {"aws:SourceAccount": account},
+                            "ArnLike": {
+                                "aws:SourceArn": Fn.join(
+                                    ":",
+                                    [
+                                        "arn",
+                                        partition,
+                                        "cloudwatch",
+                                        region,
+                                        account,
+                                        f"alarm:{name}*",
+                                    ],
+                                )
+                            },
+                        },
+                    }
+                ],
+            }
+        ),
+    )
+    SnsTopicSubscription(
+        scope, f"{id}_email_subscription", topic_arn=arn, protocol="email", endpoint=email
+    )
+    return arn
 
 
 class SqsTaskQueue(Construct):
@@ -298,7 +378,14 @@ class SqsTaskQueue(Construct):
             if self._dead_letter_queue is not None:
                 self._deny_insecure_transport("dead_letter_queue_policy", self._dead_letter_queue)
         if props.alarms:
-            self._alarms(props.oldest_message_alarm_seconds, props.alarm_target)
+            own = (
+                alarm_topic(self, "alarm", name=props.name, email=props.alarm_email)
+                if props.alarm_target == limits.OWN_ALARM_TARGET and props.alarm_email
+                else None
+            )
+            self._alarms(
+                props.oldest_message_alarm_seconds, limits.notified(props.alarm_target, own)
+            )
 
     def _encryption(self, reuse_seconds: int) -> dict[str, Any]:
         if self._kms_key is None:
@@ -375,8 +462,7 @@ class SqsTaskQueue(Construct):
             ),
         )
 
-    def _alarms(self, oldest_seconds: int, topic_arn: str | None) -> None:
-        actions = limits.notified(topic_arn)
+    def _alarms(self, oldest_seconds: int, actions: list[str] | None) -> None:
         alarms = [
             (
                 "oldest_message_alarm",

@@ -686,7 +686,7 @@ def test_rejects_an_alarm_target_that_is_neither_a_channel_nor_none(
     assert str(error.value) == (
         f"environment 'test': PubSubTaskTopic.alarm_target = {alarm_target!r} is not allowed;"
         " expected a Cloud Monitoring notification channel: 'projects/P/notificationChannels/ID',"
-        " or 'none' for alerts without notifications"
+        " 'own' for a channel the stack creates, or 'none' for alerts without notifications"
     )
 
 
@@ -1045,3 +1045,51 @@ def test_a_name_s_regex_characters_are_taken_literally(stack: TerraformStack) ->
     props = PubSubTaskTopicProps(project=PROJECT, workers=1, subscription_name="ml.tasks+v2")
     PubSubTaskTopic(stack, "tasks", props)
     assert "regex:ml[.]tasks[+]v2(-worker-[0-9]+)?" in _alerts(synth(stack))
+
+
+def test_an_own_email_channel_that_every_alert_notifies(stack: TerraformStack) -> None:
+    props = PubSubTaskTopicProps(
+        project=PROJECT, workers=2, alarm_target="own", alarm_email="oncall@example.com"
+    )
+    PubSubTaskTopic(stack, "tasks", props)
+    synthesized = synth(stack)
+    [channel] = resources(synthesized, "google_monitoring_notification_channel")
+    assert channel == {
+        "display_name": "mlTrainingSubscription alerts",
+        "labels": {"email_address": "oncall@example.com"},
+        "type": "email",
+    }
+    [channel_id] = synthesized["resource"]["google_monitoring_notification_channel"]
+    alerts = resources(synthesized, "google_monitoring_alert_policy")
+    assert len(alerts) == 2
+    for alert in alerts:
+        assert alert["notification_channels"] == [
+            f"${{google_monitoring_notification_channel.{channel_id}.name}}"
+        ]
+
+
+def test_no_channel_of_its_own_without_alerts_or_with_one_given(stack: TerraformStack) -> None:
+    PubSubTaskTopic(
+        stack,
+        "off",
+        PubSubTaskTopicProps(
+            project=PROJECT,
+            topic_name="t-off",
+            subscription_name="s-off",
+            alarms=False,
+            alarm_target="own",
+            alarm_email="oncall@example.com",
+        ),
+    )
+    PubSubTaskTopic(stack, "given", PubSubTaskTopicProps(project=PROJECT, alarm_target=CHANNEL))
+    assert resources(synth(stack), "google_monitoring_notification_channel") == []
+
+
+def test_an_own_channel_needs_an_address(stack: TerraformStack) -> None:
+    with pytest.raises(LimitError) as error:
+        PubSubTaskTopic(stack, "tasks", PubSubTaskTopicProps(project=PROJECT, alarm_target="own"))
+    assert str(error.value) == (
+        "environment 'test': PubSubTaskTopic.alarm_email is unset; expected an email address"
+        " such as 'oncall@example.com' with alarm_target = 'own': the stack's own destination"
+        " must tell someone"
+    )

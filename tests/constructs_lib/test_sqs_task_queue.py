@@ -346,7 +346,7 @@ def test_rejects_an_alarm_target_that_is_neither_a_topic_nor_none(
     assert str(error.value) == (
         f"environment 'test': SqsTaskQueue.alarm_target = {alarm_target!r} is not allowed;"
         " expected an SNS topic ARN such as 'arn:aws:sns:us-east-1:123456789012:ml-alarms',"
-        " or 'none' for alarms without actions"
+        " 'own' for a topic the stack creates, or 'none' for alarms without actions"
     )
 
 
@@ -540,3 +540,20 @@ def test_the_tls_policy_still_waits_for_the_redrive_policy(stack: TerraformStack
         f"{SqsQueueRedrivePolicy.TF_RESOURCE_TYPE}.{redrive_id}"
     ]
     assert "depends_on" not in policies["mlTrainingQueue-dlq"]
+
+
+def test_a_queue_of_its_own_can_own_its_alarm_topic(stack: TerraformStack) -> None:
+    """Named after the queue without `.fifo`: SNS topic names take no dot."""
+    props = SqsTaskQueueProps(
+        name="q", fifo=True, alarm_target="own", alarm_email="oncall@example.com"
+    )
+    SqsTaskQueue(stack, "tasks", props)
+    synthesized = synth(stack)
+    [topic] = resources(synthesized, "aws_sns_topic")
+    assert topic == {"name": "q-alarms"}
+    [policy] = resources(synthesized, "aws_sns_topic_policy")
+    assert '"alarm:q*"' in policy["policy"]
+    alarms = resources(synthesized, "aws_cloudwatch_metric_alarm")
+    assert len(alarms) == 2
+    for alarm in alarms:
+        assert alarm["alarm_actions"] == alarm["ok_actions"] == [policy["arn"]]

@@ -115,6 +115,28 @@ def test_sqs_three_alarms_whatever_the_workers_each_selecting_its_queues_by_tag(
         assert alarm["metric_query"][0]["return_data"] is True
 
 
+def test_prod_alarms_notify_a_topic_and_a_channel_of_its_own(
+    stack_json: dict[str, dict[str, Any]],
+) -> None:
+    """prod tells someone: every alarm and alerting policy names the stack's own topic or
+    channel, each with the on-call address subscribed; dev and staging say nothing."""
+    prod = stack_json["prod"]
+    [topic_id] = prod["resource"]["aws_sns_topic"]
+    for alarm in resources(prod, "aws_cloudwatch_metric_alarm"):
+        assert alarm["alarm_actions"] == [f"${{aws_sns_topic.{topic_id}.arn}}"]
+    [subscription] = resources(prod, "aws_sns_topic_subscription")
+    [channel_id] = prod["resource"]["google_monitoring_notification_channel"]
+    [channel] = resources(prod, "google_monitoring_notification_channel")
+    assert subscription["endpoint"] == channel["labels"]["email_address"]
+    for alert in resources(prod, "google_monitoring_alert_policy"):
+        assert alert["notification_channels"] == [
+            f"${{google_monitoring_notification_channel.{channel_id}.name}}"
+        ]
+    for env in ("dev", "staging"):
+        assert "aws_sns_topic" not in stack_json[env]["resource"]
+        assert "google_monitoring_notification_channel" not in stack_json[env]["resource"]
+
+
 def test_prod_grants_each_worker_role_its_own_queue_and_the_shared_one(
     stack_json: dict[str, dict[str, Any]],
 ) -> None:

@@ -291,7 +291,10 @@ def test_missing_keys(path: str, expected: str) -> None:
     ("path", "expected"),
     [
         ("wrokers", "wrokers is not a known setting; allowed here: "),
-        ("sqs.delay", "sqs.delay is not a known setting; allowed here: alarm_target, alarms,"),
+        (
+            "sqs.delay",
+            "sqs.delay is not a known setting; allowed here: alarm_email, alarm_target, alarms,",
+        ),
     ],
 )
 def test_unknown_keys(path: str, expected: str) -> None:
@@ -500,6 +503,23 @@ def test_a_failing_pubsub_task_is_dead_lettered_before_it_expires() -> None:
     assert parse_environment("dev", data, source="config/dev.toml").pubsub is not None
     data["pubsub"].update(max_delivery_attempts=100, dead_letter=False)
     assert parse_environment("dev", data, source="config/dev.toml").pubsub is not None
+
+
+@pytest.mark.parametrize("table", ["sqs", "pubsub"])
+def test_an_own_destination_needs_an_address_and_an_address_needs_one(table: str) -> None:
+    data = _with(f"{table}.alarm_target", "own")
+    assert _error(data) == (
+        f"config/dev.toml: {table}.alarm_email is missing; expected an email address such as"
+        " 'oncall@example.com' with alarm_target = 'own': the stack's own destination must tell"
+        " someone"
+    )
+    data[table]["alarm_email"] = "oncall@example.com"
+    assert parse_environment("dev", data, source="config/dev.toml")
+    data[table]["alarm_target"] = "none"
+    assert _error(data) == (
+        f"config/dev.toml: {table}.alarm_email = 'oncall@example.com' is not allowed; expected it"
+        " unset, or alarm_target = 'own': only the stack's own destination is subscribed here"
+    )
 
 
 def test_rules_of_a_switched_off_backend_are_not_applied() -> None:
