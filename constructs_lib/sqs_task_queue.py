@@ -463,13 +463,20 @@ class SqsTaskQueue(Construct):
         )
 
     def _alarms(self, oldest_seconds: int, actions: list[str] | None) -> None:
-        alarms = [
+        """The queue's own two alarms, on the same reporting rules as SqsTaskChannel's: SQS
+        stops reporting a queue nobody calls for six hours. The oldest-task alarm treats
+        that as OK (an empty queue reports no age either), so it sends no OK action; the
+        dead-letter alarm keeps its state instead (`ignore`), so that a quiet DLQ holding a
+        task stays in ALARM."""
+        alarms: list[tuple[str, SqsQueue, str, int, str, str, list[str] | None]] = [
             (
                 "oldest_message_alarm",
                 self._queue,
                 "ApproximateAgeOfOldestMessage",
                 oldest_seconds,
                 "a task has waited too long: are the workers consuming?",
+                "notBreaching",
+                None,
             )
         ]
         if self._dead_letter_queue is not None:
@@ -480,9 +487,11 @@ class SqsTaskQueue(Construct):
                     "ApproximateNumberOfMessagesVisible",
                     0,
                     "a task failed too often and was moved to the dead-letter queue",
+                    "ignore",
+                    actions,
                 )
             )
-        for id, queue, metric, threshold, description in alarms:
+        for id, queue, metric, threshold, description, missing, ok_actions in alarms:
             CloudwatchMetricAlarm(
                 self,
                 id,
@@ -496,9 +505,9 @@ class SqsTaskQueue(Construct):
                 evaluation_periods=1,
                 threshold=threshold,
                 comparison_operator="GreaterThanThreshold",
-                treat_missing_data="notBreaching",
+                treat_missing_data=missing,
                 alarm_actions=actions,
-                ok_actions=actions,
+                ok_actions=ok_actions,
             )
 
     def send_policy(self) -> dict[str, Any]:

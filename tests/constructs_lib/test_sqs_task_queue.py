@@ -313,17 +313,16 @@ def test_alarms_on_dead_letters_and_on_the_oldest_task_notify_the_topic(
     assert dead["threshold"] == 0
     for alarm in alarms.values():
         assert alarm["namespace"] == "AWS/SQS"
-        assert alarm["alarm_actions"] == alarm["ok_actions"] == [topic]
-        assert alarm["treat_missing_data"] == "notBreaching"
+        assert alarm["alarm_actions"] == [topic]
+    # An empty queue reports no age: OK, but not announced, as a quiet queue looks the same.
+    assert oldest["treat_missing_data"] == "notBreaching" and "ok_actions" not in oldest
+    # A DLQ that stops reporting keeps the alarm's state: a dead letter stays in ALARM.
+    assert dead["treat_missing_data"] == "ignore" and dead["ok_actions"] == [topic]
 
 
 @pytest.mark.parametrize(
     ("alarm_target", "actions"),
-    [
-        (None, {}),
-        ("none", {}),
-        (ALARM_TOPIC, {"alarm_actions": [ALARM_TOPIC], "ok_actions": [ALARM_TOPIC]}),
-    ],
+    [(None, {}), ("none", {}), (ALARM_TOPIC, {"alarm_actions": [ALARM_TOPIC]})],
 )
 def test_alarms_notify_the_topic_given_and_nothing_when_told_none(
     stack: TerraformStack, alarm_target: str | None, actions: dict[str, list[str]]
@@ -333,7 +332,7 @@ def test_alarms_notify_the_topic_given_and_nothing_when_told_none(
     alarms = resources(synth(stack), "aws_cloudwatch_metric_alarm")
     assert len(alarms) == 2
     for alarm in alarms:
-        given = {key: alarm[key] for key in ("alarm_actions", "ok_actions") if key in alarm}
+        given = {key: alarm[key] for key in ("alarm_actions",) if key in alarm}
         assert given == actions, alarm["metric_name"]
 
 
@@ -556,4 +555,4 @@ def test_a_queue_of_its_own_can_own_its_alarm_topic(stack: TerraformStack) -> No
     alarms = resources(synthesized, "aws_cloudwatch_metric_alarm")
     assert len(alarms) == 2
     for alarm in alarms:
-        assert alarm["alarm_actions"] == alarm["ok_actions"] == [policy["arn"]]
+        assert alarm["alarm_actions"] == [policy["arn"]]
