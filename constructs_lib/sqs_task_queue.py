@@ -79,6 +79,27 @@ def _alarm_fires_before_expiry(values: Mapping[str, Any]) -> str | None:
     return None
 
 
+# "A queue is considered active by CloudWatch for up to six hours from the last activity
+# (i.e., any API call) on the queue" (Monitoring Amazon SQS with CloudWatch), and SQS's
+# metrics are reported for active queues only.
+REPORTED_AFTER_LAST_CALL_SECONDS = 6 * 3600
+
+
+def _alarm_fires_while_reported(values: Mapping[str, Any]) -> str | None:
+    """A task sent to a queue that nobody polls (its worker is gone) is reported, and so
+    seen, only until six hours after the send; an alarm on an older age never fires for it,
+    and the task would expire unseen while the other queues' workers keep the fleet looking
+    healthy."""
+    most = REPORTED_AFTER_LAST_CALL_SECONDS
+    if values["alarms"] and values["oldest_message_alarm_seconds"] >= most:
+        return (
+            f"expected less than {most} (six hours): CloudWatch stops reporting a queue six"
+            " hours after the last call on it, so a task in a queue nobody polls would never"
+            " be seen older than that"
+        )
+    return None
+
+
 def _dead_lettered_before_expiry(values: Mapping[str, Any]) -> str | None:
     """A task that fails every time is hidden `delay_seconds` after it is sent, then for
     `visibility_timeout_seconds` after each of its `max_receive_count` receives; SQS moves it
@@ -135,6 +156,7 @@ class SqsTaskQueueProps:
         CrossRule("max_receive_count", _dead_lettered_before_expiry),
         CrossRule("alarm_email", limits.alarm_email_fits),
         CrossRule("oldest_message_alarm_seconds", _alarm_fires_before_expiry),
+        CrossRule("oldest_message_alarm_seconds", _alarm_fires_while_reported),
     )
 
     name: str = setting(
@@ -219,7 +241,8 @@ class SqsTaskQueueProps:
     oldest_message_alarm_seconds: int = setting(
         3600,
         rule=limits.SQS_MESSAGE_RETENTION_SECONDS,
-        meaning="alarm when the oldest task waited longer; less than `message_retention_seconds`",
+        meaning="alarm when the oldest task waited longer; less than `message_retention_seconds`"
+        " and than six hours (21600), after which SQS stops reporting a queue nobody calls",
     )
     alarm_target: str | None = setting(
         None,

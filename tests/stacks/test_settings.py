@@ -643,6 +643,19 @@ def test_an_sqs_alarm_that_could_never_fire_is_refused() -> None:
     assert parse_environment("dev", data, source="config/dev.toml").sqs is not None
 
 
+def test_an_sqs_alarm_that_a_quiet_queue_would_hide_is_refused() -> None:
+    """SQS reports a queue for six hours after the last call: a task sent to a queue nobody
+    polls is never seen older."""
+    data = _with("sqs.oldest_message_alarm_seconds", 21_600)
+    assert _error(data) == (
+        "config/dev.toml: sqs.oldest_message_alarm_seconds = 21600 is not allowed; expected less"
+        " than 21600 (six hours): CloudWatch stops reporting a queue six hours after the last"
+        " call on it, so a task in a queue nobody polls would never be seen older than that"
+    )
+    data["sqs"]["oldest_message_alarm_seconds"] = 21_599
+    assert parse_environment("dev", data, source="config/dev.toml").sqs is not None
+
+
 def _rabbitmq_with(**keys: str) -> dict[str, Any]:
     data = copy.deepcopy(VALID)
     data["rabbitmq"].update(keys)
