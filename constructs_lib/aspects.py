@@ -20,7 +20,7 @@ from cdktf import IAspect, TerraformResource, TerraformResourceLifecycle
 from constructs import IConstruct
 
 from constructs_lib.jsii_cache import resource_type
-from constructs_lib.providers import MonitoringAlertPolicy
+from constructs_lib.providers import MonitoringAlertPolicy, MonitoringNotificationChannel
 from constructs_lib.task_holding import TASK_HOLDING_TYPES
 
 _LIFECYCLE_FIELDS = (
@@ -49,13 +49,14 @@ class PreventDestroy:
 @jsii.implements(IAspect)
 class CommonLabels:
     """Labels on the Google resources the provider's `default_labels` do not reach (alerting
-    policies take `user_labels`), so costs and owners can be traced on all of them."""
+    policies and notification channels take `user_labels`), so costs and owners can be
+    traced on all of them."""
 
     def __init__(self, labels: Mapping[str, str]) -> None:
         self._labels = dict(labels)
 
     def visit(self, node: IConstruct) -> None:
-        if isinstance(node, MonitoringAlertPolicy):
+        if isinstance(node, MonitoringAlertPolicy | MonitoringNotificationChannel):
             # A construct's own labels win: these are defaults, like the provider's.
             node.user_labels = {**self._labels, **(node.user_labels_input or {})}
 

@@ -9,7 +9,9 @@ environment, or a config file), so the error names it.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from cdktf import TerraformStack
 from constructs import Construct
@@ -176,17 +178,45 @@ AWS_SNS_TOPIC_ARN = NameRule(
     "an SNS topic ARN such as 'arn:aws:sns:us-east-1:123456789012:ml-alarms'",
 )
 
-# Where alarms go, or "none" said on purpose.
+# Where alarms go: an existing destination, the stack's own one ("own"), or "none" said on
+# purpose.
+OWN_ALARM_TARGET = "own"
 AWS_ALARM_TARGET = NameRule(
-    rf"none|{AWS_SNS_TOPIC_ARN.pattern}",
-    f"{AWS_SNS_TOPIC_ARN.description}, or 'none' for alarms without actions",
+    rf"none|{OWN_ALARM_TARGET}|{AWS_SNS_TOPIC_ARN.pattern}",
+    f"{AWS_SNS_TOPIC_ARN.description}, '{OWN_ALARM_TARGET}' for a topic the stack creates, or"
+    " 'none' for alarms without actions",
+)
+# Who the stack's own topic or channel tells. Loose on purpose: the cloud confirms it.
+EMAIL_ADDRESS = NameRule(
+    r"[^@\s'\"]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+", "an email address such as 'oncall@example.com'"
 )
 
 
-def notified(target: str | None) -> list[str] | None:
+def notified(target: str | None, own: str | None = None) -> list[str] | None:
     """Where an alarm with `target` (either cloud's `*_ALARM_TARGET`) sends its actions: none
-    when the target is unset or `none`."""
+    when the target is unset or `none`; `own`, the stack's own topic or channel, for 'own'."""
+    if target == OWN_ALARM_TARGET:
+        if own is None:
+            raise ValueError("alarm_target 'own' needs the stack's own topic or channel")
+        return [own]
     return [target] if target not in (None, "none") else None
+
+
+def alarm_email_fits(values: Mapping[str, Any]) -> str | None:
+    """For a rule between fields: an `alarm_email` exactly when the stack owns the topic or
+    channel it would subscribe to, so that the stack's own one always tells someone."""
+    own = values["alarm_target"] == OWN_ALARM_TARGET
+    if own and values["alarm_email"] is None:
+        return (
+            f"expected {EMAIL_ADDRESS.describe()} with alarm_target = '{OWN_ALARM_TARGET}':"
+            " the stack's own destination must tell someone"
+        )
+    if not own and values["alarm_email"] is not None:
+        return (
+            f"expected it unset, or alarm_target = '{OWN_ALARM_TARGET}': only the stack's own"
+            " destination is subscribed here"
+        )
+    return None
 
 
 GCP_NOTIFICATION_CHANNEL = NameRule(
@@ -194,8 +224,9 @@ GCP_NOTIFICATION_CHANNEL = NameRule(
     "a Cloud Monitoring notification channel: 'projects/P/notificationChannels/ID'",
 )
 GCP_ALARM_TARGET = NameRule(
-    rf"none|{GCP_NOTIFICATION_CHANNEL.pattern}",
-    f"{GCP_NOTIFICATION_CHANNEL.description}, or 'none' for alerts without notifications",
+    rf"none|{OWN_ALARM_TARGET}|{GCP_NOTIFICATION_CHANNEL.pattern}",
+    f"{GCP_NOTIFICATION_CHANNEL.description}, '{OWN_ALARM_TARGET}' for a channel the stack"
+    " creates, or 'none' for alerts without notifications",
 )
 GCP_KMS_KEY = NameRule(
     r"projects/[^/\s]+/locations/[^/\s]+/keyRings/[^/\s]+/cryptoKeys/[^/\s]+",

@@ -95,6 +95,9 @@ from cdktf_cdktf_provider_aws.provider import (  # noqa: E402
     AwsProviderDefaultTags,
     AwsProviderEndpoints,
 )
+from cdktf_cdktf_provider_aws.sns_topic import SnsTopic  # noqa: E402
+from cdktf_cdktf_provider_aws.sns_topic_policy import SnsTopicPolicy  # noqa: E402
+from cdktf_cdktf_provider_aws.sns_topic_subscription import SnsTopicSubscription  # noqa: E402
 from cdktf_cdktf_provider_aws.sqs_queue import SqsQueue  # noqa: E402
 from cdktf_cdktf_provider_aws.sqs_queue_policy import SqsQueuePolicy  # noqa: E402
 from cdktf_cdktf_provider_aws.sqs_queue_redrive_allow_policy import (  # noqa: E402
@@ -112,6 +115,9 @@ from cdktf_cdktf_provider_google.monitoring_alert_policy import (  # noqa: E402
     MonitoringAlertPolicyConditionsConditionThreshold,
     MonitoringAlertPolicyConditionsConditionThresholdAggregations,
     MonitoringAlertPolicyDocumentation,
+)
+from cdktf_cdktf_provider_google.monitoring_notification_channel import (  # noqa: E402
+    MonitoringNotificationChannel,
 )
 from cdktf_cdktf_provider_google.provider import GoogleProvider  # noqa: E402
 from cdktf_cdktf_provider_google.pubsub_subscription import (  # noqa: E402
@@ -143,6 +149,7 @@ __all__ = [
     "MonitoringAlertPolicyConditionsConditionThreshold",
     "MonitoringAlertPolicyConditionsConditionThresholdAggregations",
     "MonitoringAlertPolicyDocumentation",
+    "MonitoringNotificationChannel",
     "PubsubSubscription",
     "PubsubSubscriptionDeadLetterPolicy",
     "PubsubSubscriptionExpirationPolicy",
@@ -150,6 +157,9 @@ __all__ = [
     "PubsubSubscriptionRetryPolicy",
     "PubsubTopic",
     "PubsubTopicIamMember",
+    "SnsTopic",
+    "SnsTopicPolicy",
+    "SnsTopicSubscription",
     "SqsQueue",
     "SqsQueuePolicy",
     "SqsQueueRedriveAllowPolicy",

@@ -21,6 +21,7 @@ from constructs_lib.providers import (
     MonitoringAlertPolicyConditionsConditionThreshold,
     MonitoringAlertPolicyConditionsConditionThresholdAggregations,
     MonitoringAlertPolicyDocumentation,
+    MonitoringNotificationChannel,
     PubsubSubscription,
     PubsubSubscriptionDeadLetterPolicy,
     PubsubSubscriptionExpirationPolicy,
@@ -69,6 +70,37 @@ def _alarm_can_fire(values: Mapping[str, Any]) -> str | None:
     return None
 
 
+def _dead_lettered_before_expiry(values: Mapping[str, Any]) -> str | None:
+    """A task that fails every time stays with a worker for `ack_deadline_seconds` per
+    attempt, and waits up to `maximum_backoff_seconds` between attempts ("RetryPolicy will be
+    triggered on NACKs or acknowledgement deadline exceeded events", Pub/Sub's RetryPolicy);
+    after `max_delivery_attempts` Pub/Sub forwards it to the dead-letter topic. The
+    subscription deletes it at `message_retention_seconds` after publishing, so the attempts
+    must all fit before that or the task expires without reaching the dead-letter topic,
+    whose alert is the one that would have told someone."""
+    if not values["dead_letter"]:
+        return None
+    attempts, deadline = values["max_delivery_attempts"], values["ack_deadline_seconds"]
+    backoff, retention = values["maximum_backoff_seconds"], values["message_retention_seconds"]
+    longest = attempts * deadline + (attempts - 1) * backoff
+    if longest < retention:
+        return None
+    most = (retention - 1 + backoff) // (deadline + backoff)
+    allowed = (
+        f"at most {most}"
+        if most >= limits.PUBSUB_DELIVERY_ATTEMPTS.low
+        else "a longer message_retention_seconds or a shorter maximum_backoff_seconds, as no"
+        f" count from {limits.PUBSUB_DELIVERY_ATTEMPTS.low} fits"
+    )
+    return (
+        f"expected {allowed}: {attempts} attempts x ack_deadline_seconds {deadline}"
+        f" (max_task_duration_seconds) +"
+        f" {attempts - 1} x maximum_backoff_seconds {backoff} = {longest} s is not below"
+        f" message_retention_seconds = {retention}, so a failing task could expire before"
+        " Pub/Sub forwards it to the dead-letter topic"
+    )
+
+
 def _someone_subscribes(values: Mapping[str, Any]) -> str | None:
     if not values["shared"] and values["workers"] == 0:
         return "expected true with workers = 0: a topic without subscriptions drops every task"
@@ -85,6 +117,8 @@ class PubSubTaskTopicProps:
         CrossRule("maximum_backoff_seconds", _backoff_in_order),
         CrossRule("oldest_message_alarm_seconds", _alarm_can_fire),
         CrossRule("shared", _someone_subscribes),
+        CrossRule("max_delivery_attempts", _dead_lettered_before_expiry),
+        CrossRule("alarm_email", limits.alarm_email_fits),
     )
 
     project: str = setting(rule=limits.GCP_PROJECT_ID, meaning="Google Cloud project ID")
@@ -127,7 +161,9 @@ class PubSubTaskTopicProps:
     max_delivery_attempts: int = setting(
         5,
         rule=limits.PUBSUB_DELIVERY_ATTEMPTS,
-        meaning="before a task goes to the dead-letter topic",
+        meaning="before a task goes to the dead-letter topic; this x the ack deadline + one"
+        " fewer x `maximum_backoff_seconds` must stay below `message_retention_seconds`, or a"
+        " failing task expires first",
     )
     minimum_backoff_seconds: int = setting(
         10, rule=limits.PUBSUB_BACKOFF_SECONDS, meaning="retry backoff after a nack"
@@ -172,8 +208,14 @@ class PubSubTaskTopicProps:
         None,
         rule=limits.GCP_ALARM_TARGET,
         required_in=limits.ALARMED_ENVIRONMENTS,
-        meaning="notification channel the alarms notify; `none` or unset: alarms without"
-        " notifications, incidents in the console only (prod must say which)",
+        meaning="notification channel the alarms notify; `own`: an email channel the stack"
+        " creates for `alarm_email`; `none` or unset: alarms without notifications, incidents"
+        " in the console only (prod must say which)",
+    )
+    alarm_email: str | None = setting(
+        None,
+        rule=limits.EMAIL_ADDRESS,
+        meaning='with `alarm_target = "own"`: the address of the stack\'s email channel',
     )
     producer: str | None = setting(
         None,
@@ -216,7 +258,9 @@ class PubSubTaskTopic(Construct):
         self._where = limits.environment_of(self)
         check_props(props, owner="PubSubTaskTopic", where=self._where)
         self._props = props
-        self._alert_channels = limits.notified(props.alarm_target)
+        self._alert_channels = (
+            limits.notified(props.alarm_target, self._own_channel()) if props.alarms else None
+        )
         self._project = DataGoogleProject(self, "project", project_id=props.project)
         self._agent = (
             f"serviceAccount:service-{self._project.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
@@ -240,6 +284,24 @@ class PubSubTaskTopic(Construct):
             for n, topic in enumerate(self._worker_topics, start=1)
         ]
         self._oldest_task_alert()
+
+    def _own_channel(self) -> str | None:
+        """The stack's own email channel, with `alarm_target = "own"`: its name
+        (`projects/P/notificationChannels/ID`), which the alerting policies notify. Alerting
+        policies notify only the channels they name; without one an incident shows in the
+        console and reaches nobody."""
+        props = self._props
+        if props.alarm_target != limits.OWN_ALARM_TARGET:
+            return None
+        assert props.alarm_email is not None  # the cross rule on alarm_email
+        channel = MonitoringNotificationChannel(
+            self,
+            "alarm_channel",
+            display_name=f"{props.subscription_name} alerts",
+            type="email",
+            labels={"email_address": props.alarm_email},
+        )
+        return attribute(channel, "name")
 
     def _task_topic(self, id: str, name: str, **arguments: Any) -> PubsubTopic:
         topic = PubsubTopic(self, id, name=name, **self._encryption_settings, **arguments)

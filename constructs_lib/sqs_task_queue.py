@@ -15,12 +15,16 @@ from constructs_lib.props import CrossRule, FromEnvironment, check_props, settin
 from constructs_lib.providers import (
     CloudwatchMetricAlarm,
     IamRolePolicy,
+    SnsTopic,
+    SnsTopicPolicy,
+    SnsTopicSubscription,
     SqsQueue,
     SqsQueuePolicy,
     SqsQueueRedriveAllowPolicy,
     SqsQueueRedrivePolicy,
 )
 from constructs_lib.replacement import replaced_with
+from constructs_lib.scan_exceptions import skip_check
 from constructs_lib.sqs_policies import consume_document, send_document
 
 _FIFO = ".fifo"
@@ -75,6 +79,59 @@ def _alarm_fires_before_expiry(values: Mapping[str, Any]) -> str | None:
     return None
 
 
+# "A queue is considered active by CloudWatch for up to six hours from the last activity
+# (i.e., any API call) on the queue" (Monitoring Amazon SQS with CloudWatch), and SQS's
+# metrics are reported for active queues only.
+REPORTED_AFTER_LAST_CALL_SECONDS = 6 * 3600
+
+
+def _alarm_fires_while_reported(values: Mapping[str, Any]) -> str | None:
+    """A task sent to a queue that nobody polls (its worker is gone) is reported, and so
+    seen, only until six hours after the send; an alarm on an older age never fires for it,
+    and the task would expire unseen while the other queues' workers keep the fleet looking
+    healthy."""
+    most = REPORTED_AFTER_LAST_CALL_SECONDS
+    if values["alarms"] and values["oldest_message_alarm_seconds"] >= most:
+        return (
+            f"expected less than {most} (six hours): CloudWatch stops reporting a queue six"
+            " hours after the last call on it, so a task in a queue nobody polls would never"
+            " be seen older than that"
+        )
+    return None
+
+
+def _dead_lettered_before_expiry(values: Mapping[str, Any]) -> str | None:
+    """A task that fails every time is hidden `delay_seconds` after it is sent, then for
+    `visibility_timeout_seconds` after each of its `max_receive_count` receives; SQS moves it
+    at the receive after that. Past `message_retention_seconds` SQS deletes it instead, and
+    no alarm would ever see it: a task received three or more times is left out of
+    ApproximateAgeOfOldestMessage ("Poison-pill messages (those repeatedly received but never
+    deleted) are excluded from this metric until successfully processed", SQS's metrics
+    table), and it never reaches the dead-letter queue whose alarm would."""
+    if not values["dead_letter"]:
+        return None
+    delay, count = values["delay_seconds"], values["max_receive_count"]
+    visibility, retention = (
+        values["visibility_timeout_seconds"],
+        values["message_retention_seconds"],
+    )
+    hidden = delay + count * visibility
+    if hidden < retention:
+        return None
+    most = (retention - 1 - delay) // visibility if visibility else 0
+    allowed = (
+        f"at most {most}"
+        if most >= limits.SQS_MAX_RECEIVE_COUNT.low
+        else "a longer message_retention_seconds, as no count fits"
+    )
+    return (
+        f"expected {allowed}: delay_seconds {delay} + {count} receives x"
+        f" visibility_timeout_seconds {visibility} (max_task_duration_seconds) = {hidden} s is"
+        f" not below message_retention_seconds = {retention}, so a failing task would expire"
+        " before SQS moves it to its dead-letter queue"
+    )
+
+
 def _dead_letters_outlive_tasks(values: Mapping[str, Any]) -> str | None:
     retention = values["message_retention_seconds"]
     if values["dead_letter"] and values["dead_letter_retention_seconds"] < retention:
@@ -96,7 +153,10 @@ class SqsTaskQueueProps:
         CrossRule("fifo_throughput_limit", _fifo_only("fifo_throughput_limit")),
         CrossRule("fifo_throughput_limit", _per_group_limit_needs_group_scope),
         CrossRule("dead_letter_retention_seconds", _dead_letters_outlive_tasks),
+        CrossRule("max_receive_count", _dead_lettered_before_expiry),
+        CrossRule("alarm_email", limits.alarm_email_fits),
         CrossRule("oldest_message_alarm_seconds", _alarm_fires_before_expiry),
+        CrossRule("oldest_message_alarm_seconds", _alarm_fires_while_reported),
     )
 
     name: str = setting(
@@ -134,7 +194,9 @@ class SqsTaskQueueProps:
     max_receive_count: int = setting(
         5,
         rule=limits.SQS_MAX_RECEIVE_COUNT,
-        meaning="receives before a task moves to its dead-letter queue",
+        meaning="receives before a task moves to its dead-letter queue; `delay_seconds` + this"
+        " x the visibility timeout must stay below `message_retention_seconds`, or a failing"
+        " task expires first",
     )
     dead_letter_retention_seconds: int = setting(
         1_209_600,
@@ -172,22 +234,98 @@ class SqsTaskQueueProps:
     enforce_ssl: bool = setting(True, meaning="a queue policy denies every request without TLS")
     alarms: bool = setting(
         True,
-        meaning="CloudWatch alarms on DLQ depth > 0 and on the oldest task's age: in `[sqs]`,"
-        " one of each for all the queues whatever the workers, naming the queue at fault,"
-        " and one when they select no queue (see Scale)",
+        meaning="CloudWatch alarms on the oldest task's age and on DLQ depth > 0: in `[sqs]`,"
+        " one of each for all the queues whatever the workers (the first names the queue at"
+        " fault), and one when no queue reports (see Alarms)",
     )
     oldest_message_alarm_seconds: int = setting(
         3600,
         rule=limits.SQS_MESSAGE_RETENTION_SECONDS,
-        meaning="alarm when the oldest task waited longer; less than `message_retention_seconds`",
+        meaning="alarm when the oldest task waited longer; less than `message_retention_seconds`"
+        " and than six hours (21600), after which SQS stops reporting a queue nobody calls",
     )
     alarm_target: str | None = setting(
         None,
         rule=limits.AWS_ALARM_TARGET,
         required_in=limits.ALARMED_ENVIRONMENTS,
-        meaning="SNS topic the alarms notify; `none` or unset: alarms without actions (prod"
-        " must say which)",
+        meaning="SNS topic the alarms notify; `own`: a topic `<queue>-alarms` the stack creates,"
+        " which CloudWatch may publish to, with `alarm_email` subscribed; `none` or unset: alarms"
+        " without actions (prod must say which)",
     )
+    alarm_email: str | None = setting(
+        None,
+        rule=limits.EMAIL_ADDRESS,
+        meaning='with `alarm_target = "own"`: the address subscribed to the stack\'s topic;'
+        " SNS mails it a confirmation link, and it gets nothing until someone follows it",
+    )
+
+
+def alarm_topic(scope: Construct, id: str, *, name: str, email: str) -> str:
+    """An SNS topic `<name>-alarms` that CloudWatch can publish to, with `email` subscribed;
+    its ARN, for the alarms' actions.
+
+    CloudWatch publishes only where the topic policy lets it; otherwise the alarm's history
+    reads "... is not authorized to perform: SNS:Publish on resource ..." and nobody is told
+    (AWS re:Post, "Why didn't I receive an SNS notification for my CloudWatch alarm
+    trigger?"). The statement admits cloudwatch.amazonaws.com for this account's alarms
+    whose names start with `name` only (aws:SourceAccount, aws:SourceArn), the account and
+    region read from the topic's own ARN.
+
+    Not encrypted, on purpose: the same article says that with the default AWS managed key
+    `alias/aws/sns` CloudWatch alarms cannot publish to the topic (they need kms:Decrypt and
+    kms:GenerateDataKey*, and an AWS managed key's policy cannot be changed to grant them),
+    and a customer key would need a key policy granting cloudwatch.amazonaws.com both, kept
+    in step with the topic. What the topic carries is alarm names, queue names and counts,
+    never a task.
+    """
+    topic = SnsTopic(scope, f"{id}_topic", name=f"{name}-alarms")
+    skip_check(
+        topic,
+        "CKV_AWS_26",
+        reason="CloudWatch cannot publish to a topic encrypted with alias/aws/sns, and the"
+        " notifications carry alarm and queue names, never a task",
+    )
+    arn = attribute(topic, "arn")
+    partition, region, account = (Fn.element(Fn.split(":", arn), n) for n in (1, 3, 4))
+    SnsTopicPolicy(
+        scope,
+        f"{id}_topic_policy",
+        arn=arn,
+        policy=Fn.jsonencode(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Sid": "CloudWatchAlarmsPublish",
+                        "Effect": "Allow",
+                        "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                        "Action": "sns:Publish",
+                        "Resource": arn,
+                        "Condition": {
+                            "StringEquals": {"aws:SourceAccount": account},
+                            "ArnLike": {
+                                "aws:SourceArn": Fn.join(
+                                    ":",
+                                    [
+                                        "arn",
+                                        partition,
+                                        "cloudwatch",
+                                        region,
+                                        account,
+                                        f"alarm:{name}*",
+                                    ],
+                                )
+                            },
+                        },
+                    }
+                ],
+            }
+        ),
+    )
+    SnsTopicSubscription(
+        scope, f"{id}_email_subscription", topic_arn=arn, protocol="email", endpoint=email
+    )
+    return arn
 
 
 class SqsTaskQueue(Construct):
@@ -265,7 +403,14 @@ class SqsTaskQueue(Construct):
             if self._dead_letter_queue is not None:
                 self._deny_insecure_transport("dead_letter_queue_policy", self._dead_letter_queue)
         if props.alarms:
-            self._alarms(props.oldest_message_alarm_seconds, props.alarm_target)
+            own = (
+                alarm_topic(self, "alarm", name=props.name, email=props.alarm_email)
+                if props.alarm_target == limits.OWN_ALARM_TARGET and props.alarm_email
+                else None
+            )
+            self._alarms(
+                props.oldest_message_alarm_seconds, limits.notified(props.alarm_target, own)
+            )
 
     def _encryption(self, reuse_seconds: int) -> dict[str, Any]:
         if self._kms_key is None:
@@ -342,15 +487,21 @@ class SqsTaskQueue(Construct):
             ),
         )
 
-    def _alarms(self, oldest_seconds: int, topic_arn: str | None) -> None:
-        actions = limits.notified(topic_arn)
-        alarms = [
+    def _alarms(self, oldest_seconds: int, actions: list[str] | None) -> None:
+        """The queue's own two alarms, on the same reporting rules as SqsTaskChannel's: SQS
+        stops reporting a queue nobody calls for six hours. The oldest-task alarm treats
+        that as OK (an empty queue reports no age either), so it sends no OK action; the
+        dead-letter alarm keeps its state instead (`ignore`), so that a quiet DLQ holding a
+        task stays in ALARM."""
+        alarms: list[tuple[str, SqsQueue, str, int, str, str, list[str] | None]] = [
             (
                 "oldest_message_alarm",
                 self._queue,
                 "ApproximateAgeOfOldestMessage",
                 oldest_seconds,
                 "a task has waited too long: are the workers consuming?",
+                "notBreaching",
+                None,
             )
         ]
         if self._dead_letter_queue is not None:
@@ -361,9 +512,11 @@ class SqsTaskQueue(Construct):
                     "ApproximateNumberOfMessagesVisible",
                     0,
                     "a task failed too often and was moved to the dead-letter queue",
+                    "ignore",
+                    actions,
                 )
             )
-        for id, queue, metric, threshold, description in alarms:
+        for id, queue, metric, threshold, description, missing, ok_actions in alarms:
             CloudwatchMetricAlarm(
                 self,
                 id,
@@ -377,9 +530,9 @@ class SqsTaskQueue(Construct):
                 evaluation_periods=1,
                 threshold=threshold,
                 comparison_operator="GreaterThanThreshold",
-                treat_missing_data="notBreaching",
+                treat_missing_data=missing,
                 alarm_actions=actions,
-                ok_actions=actions,
+                ok_actions=ok_actions,
             )
 
     def send_policy(self) -> dict[str, Any]:

@@ -42,7 +42,8 @@ def _type_problem(value: Any, schema_type: Any) -> bool:
     kind, element = schema_type
     if kind == "map":
         return not isinstance(value, dict) or any(_type_problem(v, element) for v in value.values())
-    if kind in ("list", "set"):
+    # The Google schema file writes a list of the bindings' jsii types as "array".
+    if kind in ("list", "set", "array"):
         return not isinstance(value, list) or any(_type_problem(v, element) for v in value)
     return True
 

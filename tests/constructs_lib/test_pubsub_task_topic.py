@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -685,7 +686,7 @@ def test_rejects_an_alarm_target_that_is_neither_a_channel_nor_none(
     assert str(error.value) == (
         f"environment 'test': PubSubTaskTopic.alarm_target = {alarm_target!r} is not allowed;"
         " expected a Cloud Monitoring notification channel: 'projects/P/notificationChannels/ID',"
-        " or 'none' for alerts without notifications"
+        " 'own' for a channel the stack creates, or 'none' for alerts without notifications"
     )
 
 
@@ -714,6 +715,28 @@ def test_an_alarm_age_beyond_the_retention_could_never_fire(stack: TerraformStac
         " expected at most message_retention_seconds = 3600: no task waits longer, so the alarm"
         " could never fire"
     )
+
+
+def test_a_failing_task_reaches_the_dead_letter_topic_before_it_expires(
+    stack: TerraformStack,
+) -> None:
+    fits = PubSubTaskTopicProps(
+        project=PROJECT,
+        message_retention_seconds=3600,
+        oldest_message_alarm_seconds=3600,
+        ack_deadline_seconds=60,
+        max_delivery_attempts=6,
+    )
+    PubSubTaskTopic(stack, "fits", fits)
+    with pytest.raises(LimitError) as error:
+        PubSubTaskTopic(stack, "tasks", replace(fits, max_delivery_attempts=7))
+    assert str(error.value) == (
+        "environment 'test': PubSubTaskTopic.max_delivery_attempts = 7 is not allowed; expected"
+        " at most 6: 7 attempts x ack_deadline_seconds 60 (max_task_duration_seconds) + 6 x"
+        " maximum_backoff_seconds 600 = 4020 s is not below message_retention_seconds = 3600,"
+        " so a failing task could expire before Pub/Sub forwards it to the dead-letter topic"
+    )
+    PubSubTaskTopic(stack, "without", replace(fits, max_delivery_attempts=7, dead_letter=False))
 
 
 def test_a_topic_needs_a_subscription(stack: TerraformStack) -> None:
@@ -1022,3 +1045,51 @@ def test_a_name_s_regex_characters_are_taken_literally(stack: TerraformStack) ->
     props = PubSubTaskTopicProps(project=PROJECT, workers=1, subscription_name="ml.tasks+v2")
     PubSubTaskTopic(stack, "tasks", props)
     assert "regex:ml[.]tasks[+]v2(-worker-[0-9]+)?" in _alerts(synth(stack))
+
+
+def test_an_own_email_channel_that_every_alert_notifies(stack: TerraformStack) -> None:
+    props = PubSubTaskTopicProps(
+        project=PROJECT, workers=2, alarm_target="own", alarm_email="oncall@example.com"
+    )
+    PubSubTaskTopic(stack, "tasks", props)
+    synthesized = synth(stack)
+    [channel] = resources(synthesized, "google_monitoring_notification_channel")
+    assert channel == {
+        "display_name": "mlTrainingSubscription alerts",
+        "labels": {"email_address": "oncall@example.com"},
+        "type": "email",
+    }
+    [channel_id] = synthesized["resource"]["google_monitoring_notification_channel"]
+    alerts = resources(synthesized, "google_monitoring_alert_policy")
+    assert len(alerts) == 2
+    for alert in alerts:
+        assert alert["notification_channels"] == [
+            f"${{google_monitoring_notification_channel.{channel_id}.name}}"
+        ]
+
+
+def test_no_channel_of_its_own_without_alerts_or_with_one_given(stack: TerraformStack) -> None:
+    PubSubTaskTopic(
+        stack,
+        "off",
+        PubSubTaskTopicProps(
+            project=PROJECT,
+            topic_name="t-off",
+            subscription_name="s-off",
+            alarms=False,
+            alarm_target="own",
+            alarm_email="oncall@example.com",
+        ),
+    )
+    PubSubTaskTopic(stack, "given", PubSubTaskTopicProps(project=PROJECT, alarm_target=CHANNEL))
+    assert resources(synth(stack), "google_monitoring_notification_channel") == []
+
+
+def test_an_own_channel_needs_an_address(stack: TerraformStack) -> None:
+    with pytest.raises(LimitError) as error:
+        PubSubTaskTopic(stack, "tasks", PubSubTaskTopicProps(project=PROJECT, alarm_target="own"))
+    assert str(error.value) == (
+        "environment 'test': PubSubTaskTopic.alarm_email is unset; expected an email address"
+        " such as 'oncall@example.com' with alarm_target = 'own': the stack's own destination"
+        " must tell someone"
+    )

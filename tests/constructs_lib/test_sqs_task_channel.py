@@ -372,13 +372,31 @@ def test_three_alarms_whatever_the_workers_and_none_per_queue(
     }
     for name, selected in selects.items():
         alarm = by_name[name]
-        assert alarm["alarm_actions"] == alarm["ok_actions"] == [queue.alarm_target]
+        assert alarm["alarm_actions"] == [queue.alarm_target]
         [query] = alarm["metric_query"]
         assert selected_by_tags(query["expression"], tags) == selected
         assert len(query["expression"]) <= PROVIDER_EXPRESSION_LIMIT
-    # A selection that finds nothing is itself an alarm, not a quiet OK.
+    # An OK of the oldest-task alarm may only mean that a quiet queue stopped reporting.
+    assert "ok_actions" not in by_name["tasks-oldest-task"]
+    # A series per task queue: each queue is a contributor that names itself.
+    oldest = by_name["tasks-oldest-task"]["metric_query"][0]["expression"]
+    assert oldest.startswith('SELECT MAX(ApproximateAgeOfOldestMessage) FROM SCHEMA("AWS/SQS"')
+    assert oldest.endswith(" GROUP BY QueueName ORDER BY MAX() DESC LIMIT 500")
+    # Dead letters: one series, whose absence keeps the state it had.
+    dead = by_name["tasks-dead-letters"]
+    assert dead["ok_actions"] == [queue.alarm_target]
+    expression = dead["metric_query"][0]["expression"]
+    assert expression.startswith("SELECT SUM(ApproximateNumberOfMessagesVisible) FROM")
+    assert "GROUP BY" not in expression
+    assert (dead["threshold"], dead["comparison_operator"]) == (0, "GreaterThanThreshold")
+    assert dead["treat_missing_data"] == "ignore"
+    # A selection that finds nothing is itself an alarm, not a quiet OK. It counts the depth,
+    # which every polled queue reports, not the age, which an empty queue does not.
     blind = by_name["tasks-alarms-blind"]
-    assert blind["metric_query"][0]["expression"].startswith("SELECT COUNT(")
+    assert blind["ok_actions"] == [queue.alarm_target]
+    assert blind["metric_query"][0]["expression"].startswith(
+        "SELECT COUNT(ApproximateNumberOfMessagesVisible) FROM"
+    )
     assert blind["comparison_operator"] == "LessThanThreshold" and blind["threshold"] == 1
     assert blind["treat_missing_data"] == "breaching"
 
@@ -396,3 +414,73 @@ def test_no_dead_letter_alarm_without_dead_letter_queues(stack: TerraformStack) 
 def test_no_alarms_when_switched_off(stack: TerraformStack) -> None:
     _channel(stack)
     assert resources(synth(stack), "aws_cloudwatch_metric_alarm") == []
+
+
+def test_an_own_topic_that_cloudwatch_may_publish_to_and_that_tells_someone(
+    stack: TerraformStack,
+) -> None:
+    queue = SqsTaskQueueProps(name="tasks", alarm_target="own", alarm_email="oncall@example.com")
+    SqsTaskChannel(stack, SqsTaskChannelProps(region=REGION, queue=queue))
+    synthesized = synth(stack)
+    [topic] = resources(synthesized, "aws_sns_topic")
+    assert topic["name"] == "tasks-alarms"
+    # Not encrypted: CloudWatch cannot use alias/aws/sns, and no other key is kept here.
+    assert "kms_master_key_id" not in topic
+    arn = "${aws_sns_topic.sqs_alarm_topic.arn}"
+    for alarm in resources(synthesized, "aws_cloudwatch_metric_alarm"):
+        assert alarm["alarm_actions"] == [arn], alarm["alarm_name"]
+    [subscription] = resources(synthesized, "aws_sns_topic_subscription")
+    assert subscription == {"endpoint": "oncall@example.com", "protocol": "email", "topic_arn": arn}
+    [policy] = resources(synthesized, "aws_sns_topic_policy")
+    assert policy["arn"] == arn
+    # CloudWatch may publish for this account's alarms named after the channel, no others;
+    # account, partition and region are the topic ARN's own.
+    part = 'element(split(":", aws_sns_topic.sqs_alarm_topic.arn), {})'.format
+    assert policy["policy"] == (
+        '${jsonencode({"Version" = "2012-10-17", "Statement" = [{"Sid" ='
+        ' "CloudWatchAlarmsPublish", "Effect" = "Allow", "Principal" = {"Service" ='
+        ' "cloudwatch.amazonaws.com"}, "Action" = "sns:Publish", "Resource" ='
+        ' aws_sns_topic.sqs_alarm_topic.arn, "Condition" = {"StringEquals" ='
+        f' {{"aws:SourceAccount" = {part(4)}}}, "ArnLike" = {{"aws:SourceArn" = join(":",'
+        f' ["arn", {part(1)}, "cloudwatch", {part(3)}, {part(4)}, "alarm:tasks*"])}}}}}}]}})}}'
+    )
+    assert all(
+        alarm["alarm_name"].startswith("tasks")
+        for alarm in resources(synthesized, "aws_cloudwatch_metric_alarm")
+    )
+
+
+def test_a_topic_arn_given_is_notified_and_no_topic_is_made(stack: TerraformStack) -> None:
+    topic = "arn:aws:sns:eu-west-1:123456789012:oncall"
+    queue = SqsTaskQueueProps(name="tasks", alarm_target=topic)
+    SqsTaskChannel(stack, SqsTaskChannelProps(region=REGION, queue=queue))
+    synthesized = synth(stack)
+    assert resources(synthesized, "aws_sns_topic") == []
+    assert resources(synthesized, "aws_sns_topic_subscription") == []
+    for alarm in resources(synthesized, "aws_cloudwatch_metric_alarm"):
+        assert alarm["alarm_actions"] == [topic]
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        (
+            {"alarm_target": "own"},
+            "SqsTaskChannel.alarm_email is unset; expected an email address such as"
+            " 'oncall@example.com' with alarm_target = 'own': the stack's own destination must"
+            " tell someone",
+        ),
+        (
+            {"alarm_target": "none", "alarm_email": "oncall@example.com"},
+            "SqsTaskChannel.alarm_email = 'oncall@example.com' is not allowed; expected it unset,"
+            " or alarm_target = 'own': only the stack's own destination is subscribed here",
+        ),
+    ],
+)
+def test_an_email_exactly_when_the_stack_owns_the_topic(
+    stack: TerraformStack, fields: dict[str, Any], expected: str
+) -> None:
+    queue = SqsTaskQueueProps(name="tasks", **fields)
+    with pytest.raises(LimitError) as error:
+        SqsTaskChannel(stack, SqsTaskChannelProps(region=REGION, queue=queue))
+    assert str(error.value) == f"environment 'test': {expected}"

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -132,6 +133,24 @@ def test_dead_letters_are_kept_at_least_as_long_as_tasks(stack: TerraformStack) 
     )
 
 
+def test_a_failing_task_reaches_the_dead_letter_queue_before_it_expires(
+    stack: TerraformStack,
+) -> None:
+    """Held to the construct too: props made by hand meet the same arithmetic."""
+    fits = SqsTaskQueueProps(
+        name="a", message_retention_seconds=600, oldest_message_alarm_seconds=300, delay_seconds=0
+    )
+    SqsTaskQueue(stack, "fits", replace(fits, visibility_timeout_seconds=119))
+    with pytest.raises(LimitError) as error:
+        SqsTaskQueue(stack, "tasks", replace(fits, name="b", visibility_timeout_seconds=120))
+    assert str(error.value) == (
+        "environment 'test': SqsTaskQueue.max_receive_count = 5 is not allowed; expected at"
+        " most 4: delay_seconds 0 + 5 receives x visibility_timeout_seconds 120"
+        " (max_task_duration_seconds) = 600 s is not below message_retention_seconds = 600, so"
+        " a failing task would expire before SQS moves it to its dead-letter queue"
+    )
+
+
 def test_the_dead_letter_queue_name_must_fit_too(stack: TerraformStack) -> None:
     SqsTaskQueue(stack, "fits", SqsTaskQueueProps(name="q" * 76))
     with pytest.raises(LimitError) as error:
@@ -165,8 +184,9 @@ def test_accepts_the_bounds_and_rejects_beyond_them(
     stack: TerraformStack, field: str, low: int, high: int
 ) -> None:
     for accepted in (low, high):
-        # Alarms off: the oldest-task alarm must stay below the retention under test.
-        setting: dict[str, Any] = {field: accepted, "alarms": False}
+        # Alarms and DLQ off: the alarm threshold and the receives before redrive must stay
+        # below the retention under test, which is not what this test is about.
+        setting: dict[str, Any] = {field: accepted, "alarms": False, "dead_letter": False}
         SqsTaskQueue(stack, f"ok{accepted}", SqsTaskQueueProps(name=f"ok{accepted}", **setting))
     for bad in (low - 1, high + 1):
         setting = {field: bad}
@@ -293,17 +313,16 @@ def test_alarms_on_dead_letters_and_on_the_oldest_task_notify_the_topic(
     assert dead["threshold"] == 0
     for alarm in alarms.values():
         assert alarm["namespace"] == "AWS/SQS"
-        assert alarm["alarm_actions"] == alarm["ok_actions"] == [topic]
-        assert alarm["treat_missing_data"] == "notBreaching"
+        assert alarm["alarm_actions"] == [topic]
+    # An empty queue reports no age: OK, but not announced, as a quiet queue looks the same.
+    assert oldest["treat_missing_data"] == "notBreaching" and "ok_actions" not in oldest
+    # A DLQ that stops reporting keeps the alarm's state: a dead letter stays in ALARM.
+    assert dead["treat_missing_data"] == "ignore" and dead["ok_actions"] == [topic]
 
 
 @pytest.mark.parametrize(
     ("alarm_target", "actions"),
-    [
-        (None, {}),
-        ("none", {}),
-        (ALARM_TOPIC, {"alarm_actions": [ALARM_TOPIC], "ok_actions": [ALARM_TOPIC]}),
-    ],
+    [(None, {}), ("none", {}), (ALARM_TOPIC, {"alarm_actions": [ALARM_TOPIC]})],
 )
 def test_alarms_notify_the_topic_given_and_nothing_when_told_none(
     stack: TerraformStack, alarm_target: str | None, actions: dict[str, list[str]]
@@ -313,7 +332,7 @@ def test_alarms_notify_the_topic_given_and_nothing_when_told_none(
     alarms = resources(synth(stack), "aws_cloudwatch_metric_alarm")
     assert len(alarms) == 2
     for alarm in alarms:
-        given = {key: alarm[key] for key in ("alarm_actions", "ok_actions") if key in alarm}
+        given = {key: alarm[key] for key in ("alarm_actions",) if key in alarm}
         assert given == actions, alarm["metric_name"]
 
 
@@ -326,7 +345,7 @@ def test_rejects_an_alarm_target_that_is_neither_a_topic_nor_none(
     assert str(error.value) == (
         f"environment 'test': SqsTaskQueue.alarm_target = {alarm_target!r} is not allowed;"
         " expected an SNS topic ARN such as 'arn:aws:sns:us-east-1:123456789012:ml-alarms',"
-        " or 'none' for alarms without actions"
+        " 'own' for a topic the stack creates, or 'none' for alarms without actions"
     )
 
 
@@ -520,3 +539,20 @@ def test_the_tls_policy_still_waits_for_the_redrive_policy(stack: TerraformStack
         f"{SqsQueueRedrivePolicy.TF_RESOURCE_TYPE}.{redrive_id}"
     ]
     assert "depends_on" not in policies["mlTrainingQueue-dlq"]
+
+
+def test_a_queue_of_its_own_can_own_its_alarm_topic(stack: TerraformStack) -> None:
+    """Named after the queue without `.fifo`: SNS topic names take no dot."""
+    props = SqsTaskQueueProps(
+        name="q", fifo=True, alarm_target="own", alarm_email="oncall@example.com"
+    )
+    SqsTaskQueue(stack, "tasks", props)
+    synthesized = synth(stack)
+    [topic] = resources(synthesized, "aws_sns_topic")
+    assert topic == {"name": "q-alarms"}
+    [policy] = resources(synthesized, "aws_sns_topic_policy")
+    assert '"alarm:q*"' in policy["policy"]
+    alarms = resources(synthesized, "aws_cloudwatch_metric_alarm")
+    assert len(alarms) == 2
+    for alarm in alarms:
+        assert alarm["alarm_actions"] == [policy["arn"]]

@@ -95,21 +95,47 @@ def test_sqs_three_alarms_whatever_the_workers_each_selecting_its_queues_by_tag(
     blind = alarms[f"mlTrainingQueue-{env}-alarms-blind"]
     assert selected_by_tags(blind["metric_query"][0]["expression"], tags) == set(tags)
     assert blind["treat_missing_data"] == "breaching"
-    expected = {
-        "dead-letters": ("ApproximateNumberOfMessagesVisible", dead_letter_queues, 0),
-        "oldest-task": ("ApproximateAgeOfOldestMessage", set(tags) - dead_letter_queues, 3600),
-    }
-    for suffix, (metric, selected, threshold) in expected.items():
-        alarm = alarms[f"mlTrainingQueue-{env}-{suffix}"]
-        [query] = alarm["metric_query"]
-        expression = query["expression"]
-        # One series per queue, highest first: each is a contributor that names its queue.
-        assert expression.startswith(f'SELECT MAX({metric}) FROM SCHEMA("AWS/SQS", QueueName)')
-        assert "GROUP BY QueueName ORDER BY MAX() DESC" in expression
-        assert selected_by_tags(expression, tags) == selected
-        assert query["return_data"] is True
-        assert alarm["threshold"] == threshold
-        assert alarm["comparison_operator"] == "GreaterThanThreshold"
+    oldest = alarms[f"mlTrainingQueue-{env}-oldest-task"]
+    [query] = oldest["metric_query"]
+    # One series per queue, highest first: each is a contributor that names its queue.
+    assert query["expression"].startswith(
+        'SELECT MAX(ApproximateAgeOfOldestMessage) FROM SCHEMA("AWS/SQS", QueueName)'
+    )
+    assert "GROUP BY QueueName ORDER BY MAX() DESC" in query["expression"]
+    assert selected_by_tags(query["expression"], tags) == set(tags) - dead_letter_queues
+    assert (oldest["threshold"], oldest["comparison_operator"]) == (3600, "GreaterThanThreshold")
+    dead = alarms[f"mlTrainingQueue-{env}-dead-letters"]
+    [query] = dead["metric_query"]
+    # One series for every DLQ: quiet queues keep it in the state it is in.
+    assert query["expression"].startswith(
+        'SELECT SUM(ApproximateNumberOfMessagesVisible) FROM SCHEMA("AWS/SQS", QueueName)'
+    )
+    assert selected_by_tags(query["expression"], tags) == dead_letter_queues
+    assert (dead["threshold"], dead["treat_missing_data"]) == (0, "ignore")
+    for alarm in alarms.values():
+        assert alarm["metric_query"][0]["return_data"] is True
+
+
+def test_prod_alarms_notify_a_topic_and_a_channel_of_its_own(
+    stack_json: dict[str, dict[str, Any]],
+) -> None:
+    """prod tells someone: every alarm and alerting policy names the stack's own topic or
+    channel, each with the on-call address subscribed; dev and staging say nothing."""
+    prod = stack_json["prod"]
+    [topic_id] = prod["resource"]["aws_sns_topic"]
+    for alarm in resources(prod, "aws_cloudwatch_metric_alarm"):
+        assert alarm["alarm_actions"] == [f"${{aws_sns_topic.{topic_id}.arn}}"]
+    [subscription] = resources(prod, "aws_sns_topic_subscription")
+    [channel_id] = prod["resource"]["google_monitoring_notification_channel"]
+    [channel] = resources(prod, "google_monitoring_notification_channel")
+    assert subscription["endpoint"] == channel["labels"]["email_address"]
+    for alert in resources(prod, "google_monitoring_alert_policy"):
+        assert alert["notification_channels"] == [
+            f"${{google_monitoring_notification_channel.{channel_id}.name}}"
+        ]
+    for env in ("dev", "staging"):
+        assert "aws_sns_topic" not in stack_json[env]["resource"]
+        assert "google_monitoring_notification_channel" not in stack_json[env]["resource"]
 
 
 def test_prod_grants_each_worker_role_its_own_queue_and_the_shared_one(

@@ -138,6 +138,8 @@ def test_task_duration_beyond_a_backend_says_which_and_what_to_do(
 
 def test_task_duration_is_checked_only_against_enabled_backends() -> None:
     data = _with("max_task_duration_seconds", 43_200)
+    # Five receives of twelve hours each outlast the default day of retention.
+    data["sqs"]["message_retention_seconds"] = 1_209_600
     data["pubsub"] = {"enabled": False}
     data["rabbitmq"] = {"enabled": False}
     assert parse_environment("dev", data, source="config/dev.toml").max_task_duration_seconds == (
@@ -308,7 +310,10 @@ def test_missing_keys(path: str, expected: str) -> None:
     ("path", "expected"),
     [
         ("wrokers", "wrokers is not a known setting; allowed here: "),
-        ("sqs.delay", "sqs.delay is not a known setting; allowed here: alarm_target, alarms,"),
+        (
+            "sqs.delay",
+            "sqs.delay is not a known setting; allowed here: alarm_email, alarm_target, alarms,",
+        ),
     ],
 )
 def test_unknown_keys(path: str, expected: str) -> None:
@@ -480,6 +485,62 @@ def test_rules_between_keys_are_checked_when_the_file_is_read(
     assert _error(data) == f"config/dev.toml: {expected}"
 
 
+def test_a_failing_sqs_task_is_dead_lettered_before_it_expires() -> None:
+    """prod's numbers: 600 s of visibility, one day of retention, 90 s of delay."""
+    data = _with("max_task_duration_seconds", 600)
+    data["sqs"]["max_receive_count"] = 144
+    assert _error(data) == (
+        "config/dev.toml: sqs.max_receive_count = 144 is not allowed; expected at most 143:"
+        " delay_seconds 90 + 144 receives x visibility_timeout_seconds 600"
+        " (max_task_duration_seconds) = 86490 s is not below message_retention_seconds = 86400,"
+        " so a failing task would expire before SQS moves it to its dead-letter queue"
+    )
+    data["sqs"]["max_receive_count"] = 143
+    assert parse_environment("dev", data, source="config/dev.toml").sqs is not None
+    data["sqs"].update(max_receive_count=1000, dead_letter=False)
+    assert parse_environment("dev", data, source="config/dev.toml").sqs is not None
+
+
+def test_a_failing_pubsub_task_is_dead_lettered_before_it_expires() -> None:
+    """Retention may be 600 s while one attempt alone may take the 600 s ack deadline."""
+    data = _with("max_task_duration_seconds", 600)
+    data["pubsub"].update(message_retention_seconds=600, oldest_message_alarm_seconds=600)
+    assert _error(data) == (
+        "config/dev.toml: pubsub.max_delivery_attempts = 5 is not allowed; expected a longer"
+        " message_retention_seconds or a shorter maximum_backoff_seconds, as no count from 5"
+        " fits: 5 attempts x ack_deadline_seconds 600 (max_task_duration_seconds) + 4 x"
+        " maximum_backoff_seconds 600 = 5400 s is not below message_retention_seconds = 600,"
+        " so a failing task could expire before Pub/Sub forwards it to the dead-letter topic"
+    )
+    data["pubsub"].update(message_retention_seconds=7200, max_delivery_attempts=7)
+    assert _error(data).startswith(
+        "config/dev.toml: pubsub.max_delivery_attempts = 7 is not allowed; expected at most 6:"
+        " 7 attempts x ack_deadline_seconds 600 (max_task_duration_seconds) + 6 x"
+        " maximum_backoff_seconds 600 = 7800 s"
+    )
+    data["pubsub"]["max_delivery_attempts"] = 6
+    assert parse_environment("dev", data, source="config/dev.toml").pubsub is not None
+    data["pubsub"].update(max_delivery_attempts=100, dead_letter=False)
+    assert parse_environment("dev", data, source="config/dev.toml").pubsub is not None
+
+
+@pytest.mark.parametrize("table", ["sqs", "pubsub"])
+def test_an_own_destination_needs_an_address_and_an_address_needs_one(table: str) -> None:
+    data = _with(f"{table}.alarm_target", "own")
+    assert _error(data) == (
+        f"config/dev.toml: {table}.alarm_email is missing; expected an email address such as"
+        " 'oncall@example.com' with alarm_target = 'own': the stack's own destination must tell"
+        " someone"
+    )
+    data[table]["alarm_email"] = "oncall@example.com"
+    assert parse_environment("dev", data, source="config/dev.toml")
+    data[table]["alarm_target"] = "none"
+    assert _error(data) == (
+        f"config/dev.toml: {table}.alarm_email = 'oncall@example.com' is not allowed; expected it"
+        " unset, or alarm_target = 'own': only the stack's own destination is subscribed here"
+    )
+
+
 def test_rules_of_a_switched_off_backend_are_not_applied() -> None:
     data = _with("sqs.content_based_deduplication", True)
     data["sqs"]["enabled"] = False
@@ -598,6 +659,19 @@ def test_an_sqs_alarm_that_could_never_fire_is_refused() -> None:
         " would never fire before the task is gone"
     )
     data["sqs"]["alarms"] = False
+    assert parse_environment("dev", data, source="config/dev.toml").sqs is not None
+
+
+def test_an_sqs_alarm_that_a_quiet_queue_would_hide_is_refused() -> None:
+    """SQS reports a queue for six hours after the last call: a task sent to a queue nobody
+    polls is never seen older."""
+    data = _with("sqs.oldest_message_alarm_seconds", 21_600)
+    assert _error(data) == (
+        "config/dev.toml: sqs.oldest_message_alarm_seconds = 21600 is not allowed; expected less"
+        " than 21600 (six hours): CloudWatch stops reporting a queue six hours after the last"
+        " call on it, so a task in a queue nobody polls would never be seen older than that"
+    )
+    data["sqs"]["oldest_message_alarm_seconds"] = 21_599
     assert parse_environment("dev", data, source="config/dev.toml").sqs is not None
 
 
