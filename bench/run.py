@@ -341,7 +341,7 @@ def main() -> int:
     print("test suite and CLI", file=sys.stderr)
     suite, cli = measure(
         {"unit + snapshot suite (`make test`)": test_suite, "`npx cdktf synth` (CLI)": cli_synth},
-        runs=max(2, runs // 2),
+        runs=max(1, runs // 2),
         warmup=0,
     )
 

@@ -5,8 +5,9 @@ the topology anywhere; Google's emulator (`google-cloud-cli-pubsub-emulator`) ca
 of it. This reads the synthesized `cdk.tf.json` and creates every `google_pubsub_topic` and
 `google_pubsub_subscription` with each setting the emulator takes, so the integration tests
 and a developer's worker run against an environment's exact topology. What the emulator
-cannot hold (IAM members, KMS, alerting policies) is listed once; a setting this cannot
-translate stops the load before anything is created, never skipped quietly.
+cannot hold (IAM members, KMS, alerting policies, notification channels) is listed once; a
+setting this cannot translate stops the load before anything is created, never skipped
+quietly.
 
 It only ever talks to the emulator named by PUBSUB_EMULATOR_HOST, never to Google's service.
 
@@ -18,7 +19,6 @@ It only ever talks to the emulator named by PUBSUB_EMULATOR_HOST, never to Googl
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import sys
@@ -51,6 +51,9 @@ _NOT_HELD = {
     "google_pubsub_subscription_iam_member": _IAM,
     "google_kms_crypto_key_iam_member": "KMS (the emulator has no KMS)",
     "google_monitoring_alert_policy": "alerting policies (the emulator has no Cloud Monitoring)",
+    "google_monitoring_notification_channel": (
+        "notification channels (the emulator has no Cloud Monitoring)"
+    ),
 }
 _REFERENCE = re.compile(r"\$\{(google_pubsub_topic|google_pubsub_subscription)\.(\w+)\.(id|name)\}")
 _DURATION = re.compile(r"(\d+)(?:\.(\d{1,9}))?s")
@@ -284,9 +287,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         stack = synthesized(args.stack_dir)
-        worker = (
-            worker_number(stack, args.stack_dir.name, args.worker) if args.worker else 0
-        )
+        worker = worker_number(stack, args.stack_dir.name, args.worker) if args.worker else 0
     except OperatorError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

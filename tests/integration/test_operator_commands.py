@@ -46,16 +46,27 @@ def _answer(result: subprocess.CompletedProcess[str], *, code: int = 2) -> list[
         ("rotate-password", "ENV=dve", "WORKER=2"),
         ("worker-env", "ENV=dve", "WORKER=2"),
         ("rabbitmq-definitions", "ENV=dve"),
+        ("pubsub-emulator", "ENV=dve", "WORKER=2"),
     ],
 )
 def test_an_unknown_env_lists_the_environments_there_are(arguments: tuple[str, ...]) -> None:
-    result = _make(*arguments)
+    # The emulator loader asks for its emulator first; none need answer to check ENV.
+    result = _make(*arguments, PUBSUB_EMULATOR_HOST="127.0.0.1:9")
     assert _answer(result) == [f"error: ENV = 'dve' names no environment; {ENVIRONMENTS}"]
 
 
-@pytest.mark.parametrize("worker", ["two", "0", "4", ""])
-def test_a_worker_that_is_not_one_of_the_environment_s(worker: str) -> None:
-    result = _make("worker-env", "ENV=dev", f"WORKER={worker}")
+@pytest.mark.parametrize(
+    ("target", "worker"),
+    [
+        ("worker-env", "two"),
+        ("worker-env", "0"),
+        ("worker-env", "4"),
+        ("worker-env", ""),
+        ("pubsub-emulator", "4"),
+    ],
+)
+def test_a_worker_that_is_not_one_of_the_environment_s(target: str, worker: str) -> None:
+    result = _make(target, "ENV=dev", f"WORKER={worker}", PUBSUB_EMULATOR_HOST="127.0.0.1:9")
     assert _answer(result) == [
         f"error: WORKER = {worker!r} is not a worker of dev; expected producer or a number"
         " from 1 to 3"
