@@ -18,8 +18,13 @@ from tests.integration.harness import PROJECT_ROOT, run
 ENVIRONMENTS = "expected one of dev, local, prod, staging"
 
 
+# What an outer make (`make test-integration`) passes down: without them the command runs
+# as typed at a prompt, and make's own line reads `make: ***`, not `make[1]: ***`.
+_OUTER_MAKE = ("MAKEFLAGS", "MAKELEVEL", "MFLAGS", "MAKEOVERRIDES")
+
+
 def _make(*arguments: str, **variables: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k not in _OUTER_MAKE}
     return run(
         ["make", "--no-print-directory", *arguments],
         cwd=PROJECT_ROOT,
