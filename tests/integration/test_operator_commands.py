@@ -20,11 +20,16 @@ ENVIRONMENTS = "expected one of dev, local, prod, staging"
 
 # What an outer make (`make test-integration`) passes down: without them the command runs
 # as typed at a prompt, and make's own line reads `make: ***`, not `make[1]: ***`.
-_OUTER_MAKE = ("MAKEFLAGS", "MAKELEVEL", "MFLAGS", "MAKEOVERRIDES")
+# `pipenv run` puts the project's virtualenv first on PATH; a prompt has the machine's Python.
+_OUTER_MAKE = ("MAKEFLAGS", "MAKELEVEL", "MFLAGS", "MAKEOVERRIDES", "VIRTUAL_ENV", "PIPENV_ACTIVE")
 
 
 def _make(*arguments: str, **variables: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k not in _OUTER_MAKE}
+    venv = str(PROJECT_ROOT / ".venv")
+    env["PATH"] = os.pathsep.join(
+        part for part in env["PATH"].split(os.pathsep) if not part.startswith(venv)
+    )
     return run(
         ["make", "--no-print-directory", *arguments],
         cwd=PROJECT_ROOT,
