@@ -44,6 +44,8 @@ class Broker:
     management_port: int = field(default_factory=free_port)
     dist_port: int = field(default_factory=free_port)
     epmd_port: int = field(default_factory=free_port)
+    # rabbitmq_prometheus's endpoint, which the alert tests scrape.
+    metrics_port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     mounted_proc: bool = False
 
@@ -95,8 +97,10 @@ class Broker:
             f"listeners.tcp.1 = 127.0.0.1:{self.amqp_port}\n"
             "management.tcp.ip = 127.0.0.1\n"
             f"management.tcp.port = {self.management_port}\n"
+            "prometheus.tcp.ip = 127.0.0.1\n"
+            f"prometheus.tcp.port = {self.metrics_port}\n"
         )
-        (self.home / "enabled_plugins").write_text("[rabbitmq_management].\n")
+        (self.home / "enabled_plugins").write_text("[rabbitmq_management,rabbitmq_prometheus].\n")
 
     def ctl(self, *args: str, timeout: float = 120) -> str:
         result = subprocess.run(

@@ -14,11 +14,8 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -31,24 +28,13 @@ from cdktf import TerraformStack, Testing
 
 from constructs_lib.rabbitmq_task_exchange import RabbitMqTaskExchange, RabbitMqTaskExchangeProps
 from stacks.settings import load_environment
-from tests.integration.harness import require, run
-from tests.integration.rabbitmq_broker import Broker, find_script
-from tests.integration.rabbitmq_chroot import (
-    LINES,
-    ChrootUnavailableError,
-    Line,
-    chroot,
-    install_hint,
-    machine_suite,
-)
-from tests.synth_helpers import PROJECT_ROOT, resources, synth
+from tests.integration.harness import run
+from tests.integration.rabbitmq_broker import Broker
+from tests.integration.rabbitmq_chroot import LINES
+from tests.integration.rabbitmq_nodes import load_stack, running
+from tests.synth_helpers import PROJECT_ROOT, synth
 from tools.plan_guard import Change, rabbitmq_counter
-from tools.rabbitmq_definitions import definitions
 
-INSTALL_HINT = (
-    "install RabbitMQ: `apt-get install rabbitmq-server` (Debian/Ubuntu), `brew install"
-    " rabbitmq` (macOS); the tests start their own node, so it need not be running"
-)
 # Returns a kept queue must survive, past 4.0's default delivery limit of 20: 30 rejects,
 # which count toward a limit on every line, and between them 10 nacks, which do up to 4.2.
 KEPT_REJECTS = 30
@@ -58,57 +44,12 @@ KEPT_RETURNS = 40
 KEPT_PREFETCH = 10
 
 
-def _node(line: Line, tmp_path_factory: pytest.TempPathFactory) -> Broker:
-    """The machine's own broker when its Debian ships `line`, else one in a chroot."""
-    if machine_suite() == line.suite:
-        for script in ("rabbitmq-server", "rabbitmqctl"):
-            require(find_script(script) is not None, script, INSTALL_HINT)
-        return Broker(home=tmp_path_factory.mktemp(f"rabbitmq-{line.name}"))
-    try:
-        root = chroot(line)
-    except ChrootUnavailableError as error:
-        require(False, f"RabbitMQ {line.name}", f"{error}; {install_hint(line)}")
-        raise
-    # Inside the chroot, so that the node can reach it; deleted when the node stops.
-    home = Path(tempfile.mkdtemp(prefix="ml-queues-", dir=root / "tmp"))
-    return Broker(home=home, root=root)
-
-
 @pytest.fixture(scope="module", params=[line.name for line in LINES])
 def broker(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Broker]:
-    [line] = [line for line in LINES if line.name == request.param]
-    node = _node(line, tmp_path_factory)
-    node.configure()
-    node.start()
-    try:
-        # The line meant, not whatever the machine happens to have.
-        assert node.version[:2] == tuple(int(part) for part in line.name.split("."))
+    with running(request.param, tmp_path_factory) as node:
         yield node
-    finally:
-        node.stop()
-        if node.root is not None:
-            shutil.rmtree(node.home)
-
-
-def _import(broker: Broker, stack: dict[str, Any], passwords: dict[str, str]) -> dict[str, Any]:
-    """One stack's definitions, imported; the test user "guest" may use its vhost.
-
-    A definitions file carries no users (their passwords never reach the JSON), so the
-    stack's users are created first, the way an operator would, and the file grants them.
-    """
-    for user in resources(stack, "rabbitmq_user"):
-        # Hex: a URL-safe token may start with "-", which rabbitmqctl reads as an option.
-        passwords[user["name"]] = secrets.token_hex(24)
-        broker.ctl("add_user", user["name"], passwords[user["name"]])
-    result = definitions(stack)
-    path = broker.home / f"{uuid.uuid4()}-definitions.json"
-    path.write_text(json.dumps(result))
-    broker.ctl("import_definitions", broker.visible(path))
-    for vhost in result["vhosts"]:
-        broker.ctl("set_permissions", "-p", vhost["name"], "guest", ".*", ".*", ".*")
-    return result
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +62,7 @@ def passwords() -> dict[str, str]:
 def topology(broker: Broker, synth_dir: Path, passwords: dict[str, str]) -> dict[str, Any]:
     """The dev stack's definitions, imported."""
     stack = json.loads((synth_dir / "stacks" / "dev" / "cdk.tf.json").read_text())
-    return _import(broker, stack, passwords)
+    return load_stack(broker, stack, passwords)
 
 
 def _connect(
@@ -514,9 +455,9 @@ def test_staging_s_unlimited_kept_queues_need_4_0(
     stack = json.loads((synth_dir / "stacks" / "staging" / "cdk.tf.json").read_text())
     if broker.version < (4, 0):
         with pytest.raises(RuntimeError, match="not a valid delivery limit"):
-            _import(broker, stack, passwords)
+            load_stack(broker, stack, passwords)
         return
-    staging = _import(broker, stack, passwords)
+    staging = load_stack(broker, stack, passwords)
     [kept] = [p for p in staging["policies"] if p["name"] == "ml_tasks-kept"]
     assert kept["definition"] == {"delivery-limit": -1}
     connection = _connect(broker, staging)
@@ -603,7 +544,7 @@ def test_a_full_queue_refuses_a_task_and_the_producer_sees_the_nack(
     broker.ctl("add_vhost", vhost)
     broker.ctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
     # A construct alone has no vhost resource: the vhost made above is the one it names.
-    _import(broker, synth(stack), passwords)
+    load_stack(broker, synth(stack), passwords)
     connection = _connect(broker, {"vhosts": [{"name": vhost}]})
     try:
         channel = connection.channel()

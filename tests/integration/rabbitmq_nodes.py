@@ -1,0 +1,90 @@
+"""A running node of each tested RabbitMQ line, loaded with a synthesized stack's topology.
+
+Why one place: the broker tests and the alert tests each run a node of every line (the
+machine's own broker where its Debian ships the line, a chroot otherwise) and load dev's
+topology the way an operator boots a broker from definitions.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.harness import require
+from tests.integration.rabbitmq_broker import Broker, find_script
+from tests.integration.rabbitmq_chroot import (
+    LINES,
+    ChrootUnavailableError,
+    Line,
+    chroot,
+    install_hint,
+    machine_suite,
+)
+from tests.synth_helpers import resources
+from tools.rabbitmq_definitions import definitions
+
+INSTALL_HINT = (
+    "install RabbitMQ: `apt-get install rabbitmq-server` (Debian/Ubuntu), `brew install"
+    " rabbitmq` (macOS); the tests start their own node, so it need not be running"
+)
+
+
+def _node(line: Line, tmp_path_factory: pytest.TempPathFactory) -> Broker:
+    """The machine's own broker when its Debian ships `line`, else one in a chroot."""
+    if machine_suite() == line.suite:
+        for script in ("rabbitmq-server", "rabbitmqctl"):
+            require(find_script(script) is not None, script, INSTALL_HINT)
+        return Broker(home=tmp_path_factory.mktemp(f"rabbitmq-{line.name}"))
+    try:
+        root = chroot(line)
+    except ChrootUnavailableError as error:
+        require(False, f"RabbitMQ {line.name}", f"{error}; {install_hint(line)}")
+        raise
+    # Inside the chroot, so that the node can reach it; deleted when the node stops.
+    home = Path(tempfile.mkdtemp(prefix="ml-queues-", dir=root / "tmp"))
+    return Broker(home=home, root=root)
+
+
+@contextmanager
+def running(name: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
+    """A node of the line called `name` (LINES), stopped and cleaned up afterwards."""
+    [line] = [line for line in LINES if line.name == name]
+    node = _node(line, tmp_path_factory)
+    node.configure()
+    node.start()
+    try:
+        # The line meant, not whatever the machine happens to have.
+        assert node.version[:2] == tuple(int(part) for part in line.name.split("."))
+        yield node
+    finally:
+        node.stop()
+        if node.root is not None:
+            shutil.rmtree(node.home)
+
+
+def load_stack(broker: Broker, stack: dict[str, Any], passwords: dict[str, str]) -> dict[str, Any]:
+    """One stack's definitions, imported; the test user "guest" may use its vhost.
+
+    A definitions file carries no users (their passwords never reach the JSON), so the
+    stack's users are created first, the way an operator would, and the file grants them.
+    """
+    for user in resources(stack, "rabbitmq_user"):
+        # Hex: a URL-safe token may start with "-", which rabbitmqctl reads as an option.
+        passwords[user["name"]] = secrets.token_hex(24)
+        broker.ctl("add_user", user["name"], passwords[user["name"]])
+    result = definitions(stack)
+    path = broker.home / f"{uuid.uuid4()}-definitions.json"
+    path.write_text(json.dumps(result))
+    broker.ctl("import_definitions", broker.visible(path))
+    for vhost in result["vhosts"]:
+        broker.ctl("set_permissions", "-p", vhost["name"], "guest", ".*", ".*", ".*")
+    return result
