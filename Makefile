@@ -36,7 +36,7 @@ CHECKOV_VENV := .cache/checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-from-requirements
 
 .PHONY: help install synth test test-scale test-integration snapshot-update lint bench plan deploy \
-	rotate-password rabbitmq-definitions pubsub-emulator google-schema worker-env diagram docs \
+	rotate-password rabbitmq-definitions rabbitmq-alerts pubsub-emulator google-schema worker-env diagram docs \
 	deploy-local stop-local clean FORCE
 
 # Every target a person runs, one line each, from the `## ` text after its name.
@@ -87,6 +87,13 @@ rabbitmq-definitions: install ## ENV's RabbitMQ part as a definitions file
 	$(PIPENV) run python -m tools.rabbitmq_definitions cdktf.out/stacks/$(ENV) \
 		--output cdktf.out/rabbitmq-definitions/$(ENV).json
 	@echo "wrote cdktf.out/rabbitmq-definitions/$(ENV).json"
+
+# ENV's Prometheus alerting rules for its RabbitMQ part, and the scrape job they read (see
+# README, Alarms: how to wire them into Prometheus).
+rabbitmq-alerts: install ## ENV's RabbitMQ alert rules and scrape job, for Prometheus
+	$(PIPENV) run python main.py
+	$(PIPENV) run python -m tools.rabbitmq_alerts cdktf.out/stacks/$(ENV) \
+		--output-dir cdktf.out/rabbitmq-alerts
 
 # ENV's Pub/Sub topics and subscriptions, created in the running emulator PUBSUB_EMULATOR_HOST
 # names; then what worker WORKER (or WORKER=producer) needs there, as .env lines.

@@ -209,6 +209,18 @@ class RabbitMqTaskExchangeProps:
         meaning="unset: no limit; a full queue refuses new tasks (`reject-publish`: the"
         " publisher gets a nack), never drops its oldest",
     )
+    unconsumed_alarm_seconds: int = setting(
+        300,
+        rule=limits.RABBITMQ_UNCONSUMED_ALARM_SECONDS,
+        meaning="`make rabbitmq-alerts`: alert when a worker queue has held ready tasks and no"
+        " consumer for this long",
+    )
+    max_length_alarm_percent: int = setting(
+        90,
+        rule=limits.RABBITMQ_FULL_ALARM_PERCENT,
+        meaning="`make rabbitmq-alerts`, with `max_length`: alert when a worker queue's ready"
+        " tasks (the ones `max_length` counts) reach this share of it",
+    )
     min_broker_version: str = setting(
         "4.0",
         rule=limits.RABBITMQ_BROKER_VERSION,

@@ -56,6 +56,7 @@ def _answer(result: subprocess.CompletedProcess[str], *, code: int = 2) -> list[
         ("rotate-password", "ENV=dve", "WORKER=2"),
         ("worker-env", "ENV=dve", "WORKER=2"),
         ("rabbitmq-definitions", "ENV=dve"),
+        ("rabbitmq-alerts", "ENV=dve"),
         ("pubsub-emulator", "ENV=dve", "WORKER=2"),
     ],
 )
@@ -80,6 +81,14 @@ def test_a_worker_that_is_not_one_of_the_environment_s(target: str, worker: str)
     assert _answer(result) == [
         f"error: WORKER = {worker!r} is not a worker of dev; expected producer or a number"
         " from 1 to 3"
+    ]
+
+
+def test_alerts_for_an_environment_without_rabbitmq_are_refused() -> None:
+    result = _make("rabbitmq-alerts", "ENV=local")
+    assert _answer(result) == [
+        "error: ENV = 'local' has no RabbitMQ part ([rabbitmq] enabled = false in"
+        " config/local.toml), so there is nothing to alert on"
     ]
 
 
