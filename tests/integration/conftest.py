@@ -7,14 +7,19 @@ ML_QUEUES_SKIP_INTEGRATION=1 turns that into a skip, and CI never sets it.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.integration.harness import port_is_free, require
+from tests.integration.rabbitmq_broker import Broker
+from tests.integration.rabbitmq_chroot import LINES
+from tests.integration.rabbitmq_nodes import connect, load_stack, running
 from tools import moto_server, terraform_cli_config
 
 
@@ -69,3 +74,40 @@ def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             yield moto_server.ENDPOINT
         finally:
             moto_server.stop(process)
+
+
+@pytest.fixture(scope="module", params=[line.name for line in LINES])
+def broker(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Broker]:
+    """A node of each tested RabbitMQ line in turn, for the module's tests."""
+    with running(request.param, tmp_path_factory) as node:
+        yield node
+
+
+@pytest.fixture(scope="module")
+def passwords() -> dict[str, str]:
+    """Fresh passwords for the stack's users, as an operator's TF_VAR_* would hold them."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def topology(broker: Broker, synth_dir: Path, passwords: dict[str, str]) -> dict[str, Any]:
+    """The dev stack's definitions, imported."""
+    stack = json.loads((synth_dir / "stacks" / "dev" / "cdk.tf.json").read_text())
+    return load_stack(broker, stack, passwords)
+
+
+@pytest.fixture
+def channel(broker: Broker, topology: dict[str, Any]) -> Iterator[Any]:
+    """An administrator's channel with publisher confirms, on empty queues."""
+    connection = connect(broker, topology)
+    try:
+        channel = connection.channel()
+        channel.confirm_delivery()
+        for queue in topology["queues"]:
+            channel.queue_purge(queue["name"])
+        yield channel
+    finally:
+        if connection.is_open:
+            connection.close()

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pika
 import pytest
 
 from tests.integration.harness import require
@@ -69,6 +70,20 @@ def running(name: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bro
         node.stop()
         if node.root is not None:
             shutil.rmtree(node.home)
+
+
+def connect(
+    broker: Broker, topology: dict[str, Any], user: str = "guest", password: str = "guest"
+) -> pika.BlockingConnection:
+    """A connection to the loaded topology's vhost, as `user`."""
+    return pika.BlockingConnection(
+        pika.ConnectionParameters(
+            host="127.0.0.1",
+            port=broker.amqp_port,
+            virtual_host=topology["vhosts"][0]["name"],
+            credentials=pika.PlainCredentials(user, password),
+        )
+    )
 
 
 def load_stack(broker: Broker, stack: dict[str, Any], passwords: dict[str, str]) -> dict[str, Any]:

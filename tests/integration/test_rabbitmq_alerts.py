@@ -11,21 +11,17 @@ healthy topology must be in no alarm at all.
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pika
 import pytest
 import yaml
 
 from stacks.ml_queues_stack import common_tags
 from tests.integration.prometheus_server import Prometheus
 from tests.integration.rabbitmq_broker import Broker
-from tests.integration.rabbitmq_chroot import LINES
-from tests.integration.rabbitmq_nodes import load_stack, running
 from tools import rabbitmq_alerts
 
 JOB = rabbitmq_alerts.job_name("dev")
@@ -35,20 +31,6 @@ UNROUTABLE = "ml_tasks.unroutable"
 # A scrape every 15 s after the node's 5 s statistics refresh, and one evaluation: an alert
 # follows the queue within about 20 s; twice that, and once more for slow machines.
 WITHIN = 60
-
-
-@pytest.fixture(scope="module", params=[line.name for line in LINES])
-def broker(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Broker]:
-    with running(request.param, tmp_path_factory) as node:
-        yield node
-
-
-@pytest.fixture(scope="module")
-def topology(broker: Broker, synth_dir: Path) -> dict[str, Any]:
-    stack = json.loads((synth_dir / "stacks" / "dev" / "cdk.tf.json").read_text())
-    return load_stack(broker, stack, {})
 
 
 @pytest.fixture(scope="module")
@@ -84,27 +66,6 @@ def prometheus(
         yield server
     finally:
         server.stop()
-
-
-@pytest.fixture
-def channel(broker: Broker, topology: dict[str, Any]) -> Iterator[Any]:
-    """An administrator's channel with publisher confirms, on empty queues."""
-    connection = pika.BlockingConnection(
-        pika.ConnectionParameters(
-            host="127.0.0.1",
-            port=broker.amqp_port,
-            virtual_host=VHOST,
-            credentials=pika.PlainCredentials("guest", "guest"),
-        )
-    )
-    try:
-        channel = connection.channel()
-        channel.confirm_delivery()
-        for queue in topology["queues"]:
-            channel.queue_purge(queue["name"])
-        yield channel
-    finally:
-        connection.close()
 
 
 def _firing(prometheus: Prometheus) -> dict[str, dict[str, Any]]:

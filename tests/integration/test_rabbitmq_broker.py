@@ -18,7 +18,6 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +29,7 @@ from constructs_lib.rabbitmq_task_exchange import RabbitMqTaskExchange, RabbitMq
 from stacks.settings import load_environment
 from tests.integration.harness import run
 from tests.integration.rabbitmq_broker import Broker
-from tests.integration.rabbitmq_chroot import LINES
-from tests.integration.rabbitmq_nodes import load_stack, running
+from tests.integration.rabbitmq_nodes import connect, load_stack
 from tests.synth_helpers import PROJECT_ROOT, synth
 from tools.plan_guard import Change, rabbitmq_counter
 
@@ -42,55 +40,6 @@ KEPT_RETURNS = 40
 # More than one task in flight at once: the quorum queues guide warns that a prefetch above
 # 1 can lose every outstanding delivery when they are requeued as a group.
 KEPT_PREFETCH = 10
-
-
-@pytest.fixture(scope="module", params=[line.name for line in LINES])
-def broker(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Broker]:
-    with running(request.param, tmp_path_factory) as node:
-        yield node
-
-
-@pytest.fixture(scope="module")
-def passwords() -> dict[str, str]:
-    """Fresh passwords for the stack's users, as an operator's TF_VAR_* would hold them."""
-    return {}
-
-
-@pytest.fixture(scope="module")
-def topology(broker: Broker, synth_dir: Path, passwords: dict[str, str]) -> dict[str, Any]:
-    """The dev stack's definitions, imported."""
-    stack = json.loads((synth_dir / "stacks" / "dev" / "cdk.tf.json").read_text())
-    return load_stack(broker, stack, passwords)
-
-
-def _connect(
-    broker: Broker, topology: dict[str, Any], user: str = "guest", password: str = "guest"
-) -> pika.BlockingConnection:
-    return pika.BlockingConnection(
-        pika.ConnectionParameters(
-            host="127.0.0.1",
-            port=broker.amqp_port,
-            virtual_host=topology["vhosts"][0]["name"],
-            credentials=pika.PlainCredentials(user, password),
-        )
-    )
-
-
-@pytest.fixture
-def channel(broker: Broker, topology: dict[str, Any]) -> Iterator[Any]:
-    """An administrator's channel with publisher confirms, on empty queues."""
-    connection = _connect(broker, topology)
-    try:
-        channel = connection.channel()
-        channel.confirm_delivery()
-        for queue in topology["queues"]:
-            channel.queue_purge(queue["name"])
-        yield channel
-    finally:
-        if connection.is_open:
-            connection.close()
 
 
 def _listed(broker: Broker, vhost: str, what: str, *columns: str) -> list[dict[str, Any]]:
@@ -209,7 +158,7 @@ def test_confirmed_persistent_tasks_survive_a_broker_restart(
 
     broker.restart()
 
-    connection = _connect(broker, topology)
+    connection = connect(broker, topology)
     try:
         after = connection.channel()
         received = []
@@ -243,7 +192,7 @@ def test_a_task_rejected_up_to_the_delivery_limit_is_dead_lettered_intact(
     3.x and 4.0 every return counts."""
     body = json.dumps({"shard": "gs://data/shard-0003", "epochs": 2}).encode()
     _publish(broker, topology, passwords, body)
-    worker = _connect(
+    worker = connect(
         broker, topology, "ml-queues-dev-worker-3", passwords["ml-queues-dev-worker-3"]
     )
     deliveries = 0
@@ -273,7 +222,7 @@ def _publish(
     broker: Broker, topology: dict[str, Any], passwords: dict[str, str], body: bytes
 ) -> None:
     """One task for worker 3, published and confirmed by the producer's user."""
-    producer = _connect(
+    producer = connect(
         broker, topology, "ml-queues-dev-producer", passwords["ml-queues-dev-producer"]
     )
     try:
@@ -310,7 +259,7 @@ def test_users_are_refused_what_they_were_not_granted(
     case: tuple[str, str, str],
 ) -> None:
     user, action, target = case
-    connection = _connect(broker, topology, user, passwords[user])
+    connection = connect(broker, topology, user, passwords[user])
     try:
         refused = connection.channel()
         refused.confirm_delivery()
@@ -328,7 +277,7 @@ def test_a_worker_reads_its_own_queue(
     broker: Broker, topology: dict[str, Any], channel: Any, passwords: dict[str, str]
 ) -> None:
     channel.basic_publish("ml_tasks", "worker_queue_1", b"task for worker 1", mandatory=True)
-    worker = _connect(
+    worker = connect(
         broker, topology, "ml-queues-dev-worker-1", passwords["ml-queues-dev-worker-1"]
     )
     try:
@@ -460,7 +409,7 @@ def test_staging_s_unlimited_kept_queues_need_4_0(
     staging = load_stack(broker, stack, passwords)
     [kept] = [p for p in staging["policies"] if p["name"] == "ml_tasks-kept"]
     assert kept["definition"] == {"delivery-limit": -1}
-    connection = _connect(broker, staging)
+    connection = connect(broker, staging)
     try:
         channel = connection.channel()
         channel.confirm_delivery()
@@ -510,7 +459,7 @@ def test_an_operator_policy_below_the_project_s_priority_cannot_undo_dead_letter
         assert _policy_of(broker, vhost, "worker_queue_3") == "ml_tasks-workers"
         body = b"rejected under an operator's policy"
         _publish(broker, topology, passwords, body)
-        worker = _connect(
+        worker = connect(
             broker, topology, "ml-queues-dev-worker-3", passwords["ml-queues-dev-worker-3"]
         )
         try:
@@ -545,7 +494,7 @@ def test_a_full_queue_refuses_a_task_and_the_producer_sees_the_nack(
     broker.ctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
     # A construct alone has no vhost resource: the vhost made above is the one it names.
     load_stack(broker, synth(stack), passwords)
-    connection = _connect(broker, {"vhosts": [{"name": vhost}]})
+    connection = connect(broker, {"vhosts": [{"name": vhost}]})
     try:
         channel = connection.channel()
         channel.confirm_delivery()
