@@ -47,14 +47,23 @@ MESSAGES = "rabbitmq_detailed_queue_messages"
 READY = "rabbitmq_detailed_queue_messages_ready"
 CONSUMERS = "rabbitmq_detailed_queue_consumers"
 SERIES_PER_QUEUE = 3
-# RabbitMQ's Prometheus guide recommends a scrape interval of 15 s (the node refreshes its
-# queue metrics every 5 s, `collect_statistics_interval`): shorter buys nothing.
+# RabbitMQ's Prometheus guide gives 15 s as the least scrape interval worth having (a node
+# refreshes classic queues' metrics every `collect_statistics_interval`, quorum queues' every
+# `quorum_tick_interval`, 5 s each by default); the rules are evaluated as often.
 SCRAPE_INTERVAL = "15s"
 # How long a failing scrape, or a queue that no node reports, lasts before anyone is paged:
 # eight scrapes, so one slow answer or a node's restart does not cry wolf.
 UNWATCHED_FOR = "2m"
 # A burst that fills a queue for a moment is not yet a problem; one that stays is.
 NEAR_FULL_FOR = "1m"
+# A failed scrape marks every series of the node stale at once, which would resolve a dead
+# letter's alert (and restart every `for`) while the task still waits. The queue rules read
+# each queue's last sample within this window instead: longer than UNWATCHED_FOR plus an
+# evaluation, so EndpointDown fires before they could let go; a sample of 0 clears them at once.
+BRIDGED = "3m"
+# Two nodes reporting one queue for this long is not a leader moving (the new leader deletes
+# the old one's row) but a node cut off from the leader, holding old numbers.
+REPORTED_TWICE_FOR = "5m"
 
 
 @dataclass(frozen=True)
@@ -86,6 +95,10 @@ def topology(stack: Mapping[str, Any]) -> Topology:
         return str(queue)
 
     dead_letter_exchange = workers["definition"].get("dead-letter-exchange")
+    # The broker searches a policy's pattern, PromQL matches a regex against the whole name:
+    # the two select the same queues only when the pattern is anchored at both ends.
+    if not (workers["pattern"].startswith("^") and workers["pattern"].endswith("$")):
+        raise DefinitionsError(f"worker policy pattern {workers['pattern']!r} is not anchored")
     pattern = re.compile(workers["pattern"])
     return Topology(
         vhost=vhost,
@@ -152,8 +165,10 @@ class _Rules:
 
     def series(self, metric: str, queue: str, *, regex: bool = False) -> str:
         """`metric` of the environment's queues: one series per queue, whichever node of a
-        cluster reports it (the node hosting the queue, or its quorum leader)."""
-        return f"max by (vhost, queue) ({self.selector(metric, queue, regex=regex)})"
+        cluster reports it (the node hosting the queue, or its quorum leader), bridged over
+        failed scrapes (BRIDGED)."""
+        selector = self.selector(metric, queue, regex=regex)
+        return f"max by (vhost, queue) (last_over_time({selector}[{BRIDGED}]))"
 
     @property
     def up(self) -> str:
@@ -280,7 +295,19 @@ def alert_rules(
         " their tasks.",
         labels={"vhost": found.vhost},
     )
-    return {"groups": [{"name": job_name(environment), "rules": rules.rules}]}
+    everything = rules.selector(MESSAGES, ".*", regex=True)
+    rules.add(
+        "QueueReportedTwice",
+        f"count by (vhost, queue) ({everything}) > 1",
+        wait=REPORTED_TWICE_FOR,
+        severity="warning",
+        summary=f"two nodes report {at}",
+        description="A node cut off from the queue's leader keeps the queue's old numbers, and"
+        " the other alerts read the larger of them: an old consumer can hide a worker queue"
+        " nobody consumes, an old depth a dead letter taken. Heal the partition.",
+    )
+    group = {"name": job_name(environment), "interval": SCRAPE_INTERVAL, "rules": rules.rules}
+    return {"groups": [group]}
 
 
 def _dump(document: Mapping[str, Any]) -> str:

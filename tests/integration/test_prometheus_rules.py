@@ -152,7 +152,7 @@ def evaluate(promtool: str, rule_file: Path, tmp_path: Path) -> Evaluate:
 
 def test_a_healthy_idle_fleet_is_in_no_alarm(rule_file: Path, evaluate: Evaluate) -> None:
     names = sorted(_rules(rule_file))
-    assert len(names) == 8
+    assert len(names) == 9
     expected: Expected = [(at, name, []) for at in ("0m", "5m", "30m", "2h") for name in names]
     evaluate(_fleet(), expected)
 
@@ -183,6 +183,51 @@ def test_a_kept_task_alarms_for_as_long_as_it_waits(
             ("2h9m45s", rule["alert"], firing),
             ("2h10m", rule["alert"], []),
         ],
+    )
+
+
+def test_a_failed_scrape_does_not_resolve_a_waiting_dead_letter(
+    rule_file: Path, evaluate: Evaluate
+) -> None:
+    """A scrape that fails marks the node's series stale at once; the alert holds on to the
+    last count until EndpointDown has fired, and the dead letter is still counted after."""
+    rule = _rules(rule_file)["MlQueuesRabbitMqDeadLetterWaiting"]
+    outage = 12  # three minutes of failed scrapes, 15 s apart
+    waiting = f"{_values((1, 20))} stale _x{outage - 2} {_values((1, HOURS))}"
+    down = f"{_values((1, 20))} {_values((0, 3))} {_values((1, HOURS))}"
+    firing = [
+        _firing(
+            rule,
+            f"1 dead letters wait in {DEAD_LETTER} of vhost {VHOST}",
+            "warning",
+            vhost=VHOST,
+            queue=DEAD_LETTER,
+        )
+    ]
+    evaluate(
+        _fleet({(MESSAGES, DEAD_LETTER): waiting}, up=down),
+        [(at, rule["alert"], firing) for at in ("19m", "20m15s", "21m", "22m30s", "25m")],
+    )
+
+
+def test_a_queue_two_nodes_report_alarms_after_five_minutes(
+    rule_file: Path, evaluate: Evaluate
+) -> None:
+    rule = _rules(rule_file)["MlQueuesRabbitMqQueueReportedTwice"]
+    queue = WORKERS[0]
+    cut_off = {
+        "series": f'{MESSAGES}{{job="{JOB}",instance="node2:15692",vhost="{VHOST}",'
+        f'queue="{queue}"}}',
+        "values": _values((0, HOURS)),
+    }
+    firing = [
+        _firing(
+            rule, f"two nodes report {queue} of vhost {VHOST}", "warning", vhost=VHOST, queue=queue
+        )
+    ]
+    evaluate(
+        [*_fleet(), cut_off],
+        [("4m45s", rule["alert"], []), ("5m", rule["alert"], firing)],
     )
 
 

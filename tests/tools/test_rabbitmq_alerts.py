@@ -44,6 +44,7 @@ ALWAYS = {
         "EndpointMissing",
         "KeptQueueNotReported",
         "WorkerQueuesNotReported",
+        "QueueReportedTwice",
     )
 }
 NEAR_FULL = "MlQueuesRabbitMqWorkerQueueNearFull"
