@@ -40,8 +40,6 @@ CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 # queue of every vhost with every family ("detailed" endpoint, RabbitMQ's Prometheus guide).
 METRICS_PATH = "/metrics/detailed"
 FAMILIES = ("queue_coarse_metrics", "queue_consumer_count")
-# The plugin's default port; a node listens there once `rabbitmq_prometheus` is enabled.
-METRICS_PORT = 15692
 # The three series per queue that the rules read; the job keeps only these.
 MESSAGES = "rabbitmq_detailed_queue_messages"
 READY = "rabbitmq_detailed_queue_messages_ready"
