@@ -1,11 +1,12 @@
-"""Rules that hold for every resource of a kind, applied to a whole stack as cdktf Aspects.
+"""Rules that hold for every resource of a kind: cdktf aspects, which the app applies once.
 
 Why aspects: a rule such as "Terraform must not destroy what holds tasks" used to be
 threaded through every construct as a `prevent_destroy` argument, and a construct that
 forgot it left a gap. An aspect visits every resource at synth time, so a new construct is
 covered without knowing about the rule.
 
-Why `visit_all` as well: cdktf calls an aspect from node, one round trip into Python per
+Why the app applies them with `visit_all`, not `Aspects.of(stack).add`: cdktf calls an
+aspect from node, one round trip into Python per
 construct and aspect, which at 1,000 workers (some 25,000 constructs) cost longer than the
 rest of the synth. `visit_all` walks the finished tree once on the Python side and makes a
 round trip only where a rule changes something.
@@ -21,7 +22,7 @@ from constructs import IConstruct
 
 from constructs_lib.jsii_cache import resource_type
 from constructs_lib.providers import MonitoringAlertPolicy, MonitoringNotificationChannel
-from constructs_lib.task_holding import TASK_HOLDING_TYPES
+from constructs_lib.registry import task_holding_types
 
 _LIFECYCLE_FIELDS = (
     "create_before_destroy",
@@ -36,10 +37,14 @@ _LIFECYCLE_FIELDS = (
 class PreventDestroy:
     """Terraform refuses any plan that destroys a task-holding resource still in the stack."""
 
+    def __init__(self) -> None:
+        # Read once: the registry's types do not change while a stack is built.
+        self._types = task_holding_types()
+
     def visit(self, node: IConstruct) -> None:
         if not isinstance(node, TerraformResource):
             return
-        if resource_type(node) not in TASK_HOLDING_TYPES:
+        if resource_type(node) not in self._types:
             return
         existing = node.lifecycle
         kept = {name: getattr(existing, name) for name in _LIFECYCLE_FIELDS} if existing else {}

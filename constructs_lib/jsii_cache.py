@@ -8,13 +8,9 @@ the resources themselves.
 
 from __future__ import annotations
 
-from typing import Any
 from weakref import WeakKeyDictionary
 
-from cdktf import TerraformResource, Token
-
-# Every string token cdktf hands out carries this marker; a string without it is plain text.
-_TOKEN_MARKER = "TfToken["
+from cdktf import TerraformResource
 
 # A resource type is fixed by its binding class, so one read per class.
 _TYPES: dict[type, str] = {}
@@ -44,10 +40,3 @@ def attribute(resource: TerraformResource, name: str) -> str:
     if name not in known:
         known[name] = getattr(resource, name)
     return known[name]
-
-
-def is_unresolved(value: Any) -> bool:
-    """`Token.is_unresolved`, without the round trip for a plain string."""
-    if isinstance(value, str) and _TOKEN_MARKER not in value:
-        return False
-    return bool(Token.is_unresolved(value))

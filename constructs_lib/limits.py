@@ -2,8 +2,9 @@
 
 A value that the cloud would reject should fail when the app is built, with a message a
 person can act on, not minutes later in `terraform apply`. Constructs and the config loader
-both check against these rules; each caller says where the value came from (an
-environment, or a config file), so the error names it.
+both check against these rules; each caller says where the value came from (a construct
+path, or a config file), so the error names it. No jsii here: the config loader answers a
+bad value before cdktf loads.
 """
 
 from __future__ import annotations
@@ -12,11 +13,6 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-
-from cdktf import TerraformStack
-from constructs import Construct
-
-from constructs_lib.jsii_cache import is_unresolved
 
 
 class LimitError(ValueError):
@@ -282,12 +278,22 @@ def show(value: object) -> str:
     return repr(value)
 
 
+# Every string token cdktf hands out carries this marker; a string without it is plain text.
+_TOKEN_MARKER = "TfToken["
+
+
+def is_token(value: object) -> bool:
+    """A reference to another resource's attribute, which Terraform resolves later; read
+    from the string itself, so that checking needs no jsii runtime."""
+    return isinstance(value, str) and _TOKEN_MARKER in value
+
+
 def names_fit(names: list[str], rule: NameRule, *, what: str) -> str | None:
     """For a rule between fields: None when `rule` takes every name a construct derives,
     else what was expected of `what` (the field the names are made from)."""
     for name in names:
         # A name made from another resource's attribute is Terraform's to know.
-        if not is_unresolved(name) and not rule.allows(name):
+        if not is_token(name) and not rule.allows(name):
             return f"expected {what} that makes {name!r} {rule.describe()}"
     return None
 
@@ -298,14 +304,9 @@ def check(value: object, rule: Rule, *, field: str, where: str) -> None:
     Unresolved cdktf tokens are references to other resources; Terraform resolves them
     later, so there is nothing to check here.
     """
-    if isinstance(value, str) and is_unresolved(value):
+    if is_token(value):
         return
     if not rule.allows(value):
         raise LimitError(
             f"{where}: {field} = {show(value)} is not allowed; expected {rule.describe()}"
         )
-
-
-def environment_of(scope: Construct) -> str:
-    """Name the environment (the stack id) a construct lives in, for error messages."""
-    return f"environment {TerraformStack.of(scope).node.id!r}"

@@ -3,8 +3,10 @@
 Why so strict: a config mistake should stop the build with one clear line that names the
 file, the key, the value and what is allowed, before anything is written. Unknown keys are
 errors too, because a misspelt optional key would otherwise be silently ignored, and a key
-that was renamed names its new spelling. No line here is about one particular setting: the
-keys, types, defaults and rules come from the constructs' props (constructs_lib/props.py).
+that was renamed names its new spelling. No line here is about one backend: each backend's
+keys, types, defaults and rules come from its props, found through the registry
+(constructs_lib/registry.py); only the environment-wide settings and the renames are here.
+No jsii: a typo is answered before cdktf loads.
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from constructs_lib import limits
+from constructs_lib.backend_spec import Backend
 from constructs_lib.limits import show
 from constructs_lib.props import (
     Field,
@@ -27,9 +30,7 @@ from constructs_lib.props import (
     setting,
     values_of,
 )
-from constructs_lib.pubsub_task_topic import PubSubTaskTopicProps
-from constructs_lib.rabbitmq_task_exchange import RabbitMqTaskExchangeProps
-from constructs_lib.sqs_task_channel import SqsTaskChannelProps
+from constructs_lib.registry import backends
 
 # `local` deploys SQS into an emulator on this machine (moto), for the integration tests and
 # for trying a deploy without a cloud account.
@@ -77,6 +78,18 @@ RENAMED = {
 }
 
 
+def common_tags(environment: str) -> dict[str, str]:
+    """On everything that takes tags or labels, so costs and owners can be traced.
+
+    Lowercase keys and values with underscores, which both AWS tags and Google labels
+    accept (jsii rewrites a hyphen in a Google label key to an underscore anyway).
+    """
+    return {"project": "ml-queues", "environment": environment, "managed_by": "cdktf"}
+
+
+P = TypeVar("P")
+
+
 class ConfigError(ValueError):
     """A config file that cannot be used; the message names the file and the key."""
 
@@ -115,32 +128,6 @@ STATE_BACKENDS: Mapping[str, type[StateSettings]] = {
 STATE_BACKEND_MEANING = "`local`, `s3` or `gcs`"
 
 
-@dataclass(frozen=True)
-class Backend:
-    """One backend's config table and the props it becomes; `switch` means `enabled`."""
-
-    key: str
-    props: type
-    switch: str
-
-
-BACKENDS = (
-    Backend(
-        "sqs", SqsTaskChannelProps, "`false` leaves out the AWS provider and every SQS resource"
-    ),
-    Backend(
-        "pubsub",
-        PubSubTaskTopicProps,
-        "`false` leaves out the Google provider and every Pub/Sub resource",
-    ),
-    Backend(
-        "rabbitmq",
-        RabbitMqTaskExchangeProps,
-        "`false` leaves out the RabbitMQ provider and every RabbitMQ resource",
-    ),
-)
-
-
 @dataclass(frozen=True, kw_only=True)
 class EnvironmentSettings:
     """Everything one environment's stack is built from."""
@@ -172,10 +159,12 @@ class EnvironmentSettings:
         " exchanges",
     )
     state: StateSettings
-    # None: the backend is switched off in this environment.
-    sqs: SqsTaskChannelProps | None
-    pubsub: PubSubTaskTopicProps | None
-    rabbitmq: RabbitMqTaskExchangeProps | None
+    # Each registered backend's props by its key; None: switched off in this environment.
+    backends: Mapping[str, Any]
+
+    def props(self, kind: type[P]) -> P | None:
+        """The enabled backend whose props are a `kind`, typed; None: none is enabled."""
+        return next((props for props in self.backends.values() if isinstance(props, kind)), None)
 
 
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_.-]{1,64}")
@@ -345,9 +334,9 @@ def parse_environment(name: str, data: Mapping[str, Any], *, source: str) -> Env
         field.name: root.field(field, environment=name) for field in fields_of(EnvironmentSettings)
     }
     state = _state(root.table("state"), name)
-    backends = {backend.key: _backend(root, backend, top, name=name) for backend in BACKENDS}
+    enabled = {backend.key: _backend(root, backend, top, name=name) for backend in backends()}
     root.finish()
-    return EnvironmentSettings(name=name, source=source, state=state, **top, **backends)
+    return EnvironmentSettings(name=name, source=source, state=state, backends=enabled, **top)
 
 
 def load_environment(config_dir: Path, name: str) -> EnvironmentSettings:
@@ -389,13 +378,23 @@ def load_all(config_dir: Path) -> list[EnvironmentSettings]:
     return environments
 
 
+def _unique_value(key: str, field: str) -> Callable[[EnvironmentSettings], object]:
+    def value(env: EnvironmentSettings) -> object:
+        props = env.backends.get(key)
+        return getattr(props, field) if props is not None else None
+
+    return value
+
+
 def _check_no_sharing(environments: list[EnvironmentSettings]) -> None:
     """Two environments with one name suffix, vhost or state would overwrite each other."""
-    checks: tuple[tuple[str, Callable[[EnvironmentSettings], object]], ...] = (
+    checks: list[tuple[str, Callable[[EnvironmentSettings], object]]] = [
         ("name_suffix", lambda env: env.name_suffix),
-        ("rabbitmq.vhost", lambda env: env.rabbitmq.vhost if env.rabbitmq else None),
         ("state", lambda env: env.state),
-    )
+    ]
+    for backend in backends():
+        for field in backend.unique:
+            checks.insert(-1, (f"{backend.key}.{field}", _unique_value(backend.key, field)))
     for what, key in checks:
         owners: dict[object, EnvironmentSettings] = {}
         for env in environments:

@@ -80,7 +80,7 @@ def test_an_error_found_while_building_removes_the_folder_it_created(
 
     assert main.main() == 2
     assert capsys.readouterr().err == (
-        "error: environment 'dev': SqsTaskChannel.name = 'mlTrainingQueue-dev' is not allowed;"
+        "error: dev/Default: SqsTaskChannel.name = 'mlTrainingQueue-dev' is not allowed;"
         " expected a name that makes 'mlTrainingQueue-dev-worker-3' 1 to 3 letters\n"
     )
     assert not outdir.exists()

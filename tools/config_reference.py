@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from constructs_lib.props import Field, fields_of
-from stacks.settings import BACKENDS, STATE_BACKEND_MEANING, STATE_BACKENDS, EnvironmentSettings
+from constructs_lib.registry import backends
+from stacks.settings import STATE_BACKEND_MEANING, STATE_BACKENDS, EnvironmentSettings
 
 START = "<!-- config-reference:start (make docs) -->"
 END = "<!-- config-reference:end -->"
@@ -94,7 +95,7 @@ def rows() -> list[Row]:
     """Every key a config file may hold, in the order of the props that declare it."""
     result = [_row(field.name, field, "always") for field in fields_of(EnvironmentSettings)]
     result += _state_rows()
-    for backend in BACKENDS:
+    for backend in backends():
         result.append(Row(f"[{backend.key}] enabled", bool, "yes", "", "", backend.switch))
         result += [
             _row(f"[{backend.key}] {field.name}", field, "if enabled")

@@ -34,7 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from constructs_lib.task_holding import TASK_HOLDING_TYPES
+from constructs_lib.rabbitmq.props import parameter_address, rabbitmq_user_id
+from constructs_lib.registry import task_holding_types
 from tools.moto_server import EMULATOR_CREDENTIALS
 from tools.operator_input import OperatorError, synthesized
 
@@ -65,7 +66,7 @@ class Change:
     @property
     def loses_tasks(self) -> bool:
         """Deleting or replacing a task-holding resource drops whatever waits in it."""
-        return self.type in TASK_HOLDING_TYPES and self.action in ("delete", "replace")
+        return self.type in task_holding_types() and self.action in ("delete", "replace")
 
 
 def changes(plan: Mapping[str, Any]) -> list[Change]:
@@ -197,7 +198,7 @@ def judge(
     refused = []
     for change in planned:
         tasks = ""
-        if change.type in TASK_HOLDING_TYPES and change.action != "create":
+        if change.type in task_holding_types() and change.action != "create":
             waiting = count(change) if change.loses_tasks else None
             tasks = "unknown" if waiting is None else str(waiting)
             if change.action == "update":
@@ -252,10 +253,6 @@ def _allowed(text: str | None) -> list[str]:
 def rotation(stack: Mapping[str, Any], environment: str, who: str) -> str:
     """The `-replace` address that rotates the password of `who` (`producer` or a worker's
     number), if the stack keeps that password in SSM."""
-    # Only a rotation needs the stack's names, and they come with cdktf's jsii runtime.
-    from constructs_lib.rabbitmq_passwords import parameter_address  # noqa: PLC0415
-    from stacks.ml_queues_stack import rabbitmq_user_id  # noqa: PLC0415
-
     worker = None if who == "producer" else int(who) if who.isdigit() else -1
     address = parameter_address(rabbitmq_user_id(worker))
     parameters = stack.get("resource", {}).get("aws_ssm_parameter", {})

@@ -30,7 +30,7 @@ from typing import Any
 from google.api_core.exceptions import GoogleAPIError, NotFound
 from google.cloud import pubsub_v1
 
-from constructs_lib.wiring import env_lines
+from constructs_lib.registry import env_lines
 from tools.operator_input import OperatorError, synthesized, worker_number
 
 EMULATOR_VARIABLE = "PUBSUB_EMULATOR_HOST"

@@ -27,9 +27,8 @@ from typing import Any
 
 import yaml
 
-from constructs_lib.rabbitmq_task_exchange import RabbitMqTaskExchangeProps
-from stacks.ml_queues_stack import common_tags
-from stacks.settings import ConfigError, load_environment
+from constructs_lib.rabbitmq.props import RabbitMqTaskExchangeProps
+from stacks.settings import ConfigError, common_tags, load_environment
 from tools.operator_input import OperatorError, synthesized
 from tools.rabbitmq_definitions import DefinitionsError, definitions
 
@@ -314,12 +313,13 @@ def _dump(document: Mapping[str, Any]) -> str:
 
 def _props(stack_dir: Path, config_dir: Path) -> RabbitMqTaskExchangeProps:
     environment = load_environment(config_dir, stack_dir.name)
-    if environment.rabbitmq is None:
+    props = environment.props(RabbitMqTaskExchangeProps)
+    if props is None:
         raise OperatorError(
             f"ENV = {stack_dir.name!r} has no RabbitMQ part ([rabbitmq] enabled = false in"
             f" {environment.source}), so there is nothing to alert on"
         )
-    return environment.rabbitmq
+    return props
 
 
 def main(argv: list[str] | None = None) -> int:

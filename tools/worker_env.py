@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from constructs_lib.wiring import env_lines
+from constructs_lib.registry import env_lines
 from tools.operator_input import OperatorError, synthesized, worker_number
 
 

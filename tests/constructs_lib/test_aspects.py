@@ -23,18 +23,13 @@ from constructs_lib.providers import (
     SqsQueue,
     SqsQueuePolicy,
 )
-from constructs_lib.pubsub_task_topic import PubSubTaskTopic, PubSubTaskTopicProps
-from constructs_lib.rabbitmq_bindings import (
-    Binding,
-    Exchange,
-    Queue,
-    QueueSettings,
-    User,
-    Vhost,
-)
-from constructs_lib.rabbitmq_task_exchange import RabbitMqTaskExchange, RabbitMqTaskExchangeProps
-from constructs_lib.sqs_task_queue import SqsTaskQueue
-from constructs_lib.task_holding import TASK_HOLDING_TYPES
+from constructs_lib.pubsub.props import PubSubTaskTopicProps
+from constructs_lib.pubsub.topic import PubSubTaskTopic
+from constructs_lib.rabbitmq.bindings import Binding, Exchange, Queue, QueueSettings, User, Vhost
+from constructs_lib.rabbitmq.exchange import RabbitMqTaskExchange
+from constructs_lib.rabbitmq.props import RabbitMqTaskExchangeProps
+from constructs_lib.registry import task_holding_types
+from constructs_lib.sqs.queue import SqsTaskQueue
 from tests.constructs_lib.lifecycle_helpers import target, triggers
 from tests.synth_helpers import resources, synth
 
@@ -91,18 +86,18 @@ def test_prevent_destroy_protects_task_holding_resources_and_nothing_else(
     stack: TerraformStack,
 ) -> None:
     protected, plain = with_and_without(stack, every_backend, PreventDestroy())
-    assert set(protected["resource"]) >= TASK_HOLDING_TYPES | REPLACED_WITH_ANOTHER
-    assert set(protected["resource"]) - TASK_HOLDING_TYPES  # something to leave alone
+    assert set(protected["resource"]) >= task_holding_types() | REPLACED_WITH_ANOTHER
+    assert set(protected["resource"]) - task_holding_types()  # something to leave alone
     for resource_type, bodies in protected["resource"].items():
         for logical_id, body in bodies.items():
             before = plain["resource"][resource_type][logical_id]
             if resource_type in REPLACED_WITH_ANOTHER:
                 replaced_with = {trigger_type for trigger_type, _ in triggers(before)}
                 assert replaced_with, logical_id
-                assert replaced_with <= TASK_HOLDING_TYPES, logical_id
+                assert replaced_with <= task_holding_types(), logical_id
             else:
                 assert "lifecycle" not in before, logical_id
-            if resource_type in TASK_HOLDING_TYPES:
+            if resource_type in task_holding_types():
                 # Protected, a replace_triggered_by the construct set kept beside it.
                 protected_lifecycle = {**before.get("lifecycle", {}), **PROTECTED}
                 assert body["lifecycle"] == protected_lifecycle, logical_id

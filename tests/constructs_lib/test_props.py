@@ -74,18 +74,18 @@ def test_fields_flatten_inline_props_and_carry_their_declaration() -> None:
 
 def test_check_names_owner_field_value_and_rule() -> None:
     with pytest.raises(limits.LimitError) as error:
-        check_props(Outer(region="eu-west-1", duration=61), owner="Thing", where="environment 'x'")
+        check_props(Outer(region="eu-west-1", duration=61), owner="Thing", where="app/thing")
     assert str(error.value) == (
-        "environment 'x': Thing.duration = 61 is not allowed; expected an integer from 1 to 60"
+        "app/thing: Thing.duration = 61 is not allowed; expected an integer from 1 to 60"
     )
 
 
 def test_rules_between_fields_of_inline_props_are_checked_too() -> None:
     props = Outer(region="eu-west-1", inner=Inner(low=6, high=4))
     with pytest.raises(limits.LimitError) as error:
-        check_props(props, owner="Thing", where="environment 'x'")
+        check_props(props, owner="Thing", where="app/thing")
     assert str(error.value) == (
-        "environment 'x': Thing.high = 4 is not allowed; expected at least low = 6"
+        "app/thing: Thing.high = 4 is not allowed; expected at least low = 6"
     )
     assert first_violation(Outer, values_of(props), among=["region"]) is None
 

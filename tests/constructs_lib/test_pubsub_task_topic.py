@@ -19,8 +19,9 @@ from constructs_lib.providers import (
     PubsubTopic,
     PubsubTopicIamMember,
 )
-from constructs_lib.pubsub_task_topic import PubSubTaskTopic, PubSubTaskTopicProps
-from constructs_lib.wiring import PubSubProducerWiring, PubSubWorkerWiring
+from constructs_lib.pubsub.backend import PubSubProducerWiring, PubSubWorkerWiring
+from constructs_lib.pubsub.props import PubSubTaskTopicProps
+from constructs_lib.pubsub.topic import PubSubTaskTopic
 from tests.constructs_lib.lifecycle_helpers import name_of, target, triggers
 from tests.synth_helpers import resources, synth
 
@@ -323,7 +324,7 @@ def test_grants_publish_on_every_topic_and_consume_on_a_worker_s_and_the_shared_
     with pytest.raises(LimitError) as error:
         tasks.grant_consume("serviceAccount:w3@x.iam.gserviceaccount.com", 3)
     assert str(error.value) == (
-        "environment 'test': PubSubTaskTopic.grant_consume worker = 3 is not allowed;"
+        "test/tasks: PubSubTaskTopic.grant_consume worker = 3 is not allowed;"
         " expected an integer from 1 to 2"
     )
     assert _publishers(stack, tasks) == {
@@ -412,7 +413,7 @@ def test_a_worker_outside_the_count_has_no_wiring(stack: TerraformStack, worker:
     with pytest.raises(LimitError) as error:
         tasks.worker_wiring(worker)
     assert str(error.value) == (
-        f"environment 'test': PubSubTaskTopic.worker_wiring worker = {worker} is not allowed;"
+        f"test/tasks: PubSubTaskTopic.worker_wiring worker = {worker} is not allowed;"
         " expected an integer from 1 to 2"
     )
 
@@ -684,7 +685,7 @@ def test_rejects_an_alarm_target_that_is_neither_a_channel_nor_none(
             stack, "tasks", PubSubTaskTopicProps(project=PROJECT, alarm_target=alarm_target)
         )
     assert str(error.value) == (
-        f"environment 'test': PubSubTaskTopic.alarm_target = {alarm_target!r} is not allowed;"
+        f"test/tasks: PubSubTaskTopic.alarm_target = {alarm_target!r} is not allowed;"
         " expected a Cloud Monitoring notification channel: 'projects/P/notificationChannels/ID',"
         " 'own' for a channel the stack creates, or 'none' for alerts without notifications"
     )
@@ -711,7 +712,7 @@ def test_an_alarm_age_beyond_the_retention_could_never_fire(stack: TerraformStac
             ),
         )
     assert str(error.value) == (
-        "environment 'test': PubSubTaskTopic.oldest_message_alarm_seconds = 3601 is not allowed;"
+        "test/tasks: PubSubTaskTopic.oldest_message_alarm_seconds = 3601 is not allowed;"
         " expected at most message_retention_seconds = 3600: no task waits longer, so the alarm"
         " could never fire"
     )
@@ -731,7 +732,7 @@ def test_a_failing_task_reaches_the_dead_letter_topic_before_it_expires(
     with pytest.raises(LimitError) as error:
         PubSubTaskTopic(stack, "tasks", replace(fits, max_delivery_attempts=7))
     assert str(error.value) == (
-        "environment 'test': PubSubTaskTopic.max_delivery_attempts = 7 is not allowed; expected"
+        "test/tasks: PubSubTaskTopic.max_delivery_attempts = 7 is not allowed; expected"
         " at most 6: 7 attempts x ack_deadline_seconds 60 (max_task_duration_seconds) + 6 x"
         " maximum_backoff_seconds 600 = 4020 s is not below message_retention_seconds = 3600,"
         " so a failing task could expire before Pub/Sub forwards it to the dead-letter topic"
@@ -743,7 +744,7 @@ def test_a_topic_needs_a_subscription(stack: TerraformStack) -> None:
     with pytest.raises(LimitError) as error:
         PubSubTaskTopic(stack, "tasks", PubSubTaskTopicProps(project=PROJECT, shared=False))
     assert str(error.value) == (
-        "environment 'test': PubSubTaskTopic.shared = false is not allowed;"
+        "test/tasks: PubSubTaskTopic.shared = false is not allowed;"
         " expected true with workers = 0: a topic without subscriptions drops every task"
     )
 
@@ -772,7 +773,7 @@ def test_the_maximum_backoff_is_at_least_the_minimum(
             ),
         )
     assert str(error.value) == (
-        f"environment 'test': PubSubTaskTopic.maximum_backoff_seconds = {maximum} is not"
+        f"test/tasks: PubSubTaskTopic.maximum_backoff_seconds = {maximum} is not"
         f" allowed; expected at least minimum_backoff_seconds = {minimum}"
     )
 
@@ -805,8 +806,7 @@ def test_rejects_values_pubsub_would_refuse(
     with pytest.raises(LimitError) as error:
         PubSubTaskTopic(stack, "tasks", PubSubTaskTopicProps(**settings))
     assert str(error.value).startswith(
-        f"environment 'test': PubSubTaskTopic.{field} = {value!r} is not allowed;"
-        f" expected {allowed}"
+        f"test/tasks: PubSubTaskTopic.{field} = {value!r} is not allowed; expected {allowed}"
     )
 
 
@@ -815,7 +815,7 @@ def test_rejects_a_bool_where_a_number_belongs(stack: TerraformStack) -> None:
     with pytest.raises(LimitError) as error:
         PubSubTaskTopic(stack, "tasks", PubSubTaskTopicProps(project=PROJECT, workers=True))
     assert str(error.value) == (
-        "environment 'test': PubSubTaskTopic.workers = true is not allowed;"
+        "test/tasks: PubSubTaskTopic.workers = true is not allowed;"
         " expected an integer from 0 to 1000 (the reach this design is measured for; Pub/Sub's"
         " 10,000 topics per project, one per worker, come next)"
     )
@@ -837,8 +837,7 @@ def test_rejects_names_pubsub_would_refuse(stack: TerraformStack, field: str, na
     with pytest.raises(LimitError) as error:
         PubSubTaskTopic(stack, "tasks", PubSubTaskTopicProps(**settings))
     assert str(error.value) == (
-        f"environment 'test': PubSubTaskTopic.{field} = {name!r} is not allowed;"
-        f" expected {NAME_RULE}"
+        f"test/tasks: PubSubTaskTopic.{field} = {name!r} is not allowed; expected {NAME_RULE}"
     )
 
 
@@ -867,7 +866,7 @@ def test_every_topic_name_made_from_the_shared_one_must_fit(
             PubSubTaskTopicProps(project=PROJECT, topic_name=topic + "a", **settings),
         )
     assert str(error.value) == (
-        f"environment 'test': PubSubTaskTopic.topic_name = {topic + 'a'!r} is not allowed;"
+        f"test/too_long: PubSubTaskTopic.topic_name = {topic + 'a'!r} is not allowed;"
         f" expected a name that makes {topic + 'a' + too_long!r} {NAME_RULE}"
     )
 
@@ -897,7 +896,7 @@ def test_every_subscription_name_made_from_the_shared_one_must_fit(
             PubSubTaskTopicProps(project=PROJECT, subscription_name=fits + "s", **settings),
         )
     assert str(error.value) == (
-        f"environment 'test': PubSubTaskTopic.subscription_name = {fits + 's'!r} is not"
+        f"test/too_long: PubSubTaskTopic.subscription_name = {fits + 's'!r} is not"
         f" allowed; expected a name that makes {fits + 's' + too_long!r} {NAME_RULE}"
     )
 
@@ -1089,7 +1088,7 @@ def test_an_own_channel_needs_an_address(stack: TerraformStack) -> None:
     with pytest.raises(LimitError) as error:
         PubSubTaskTopic(stack, "tasks", PubSubTaskTopicProps(project=PROJECT, alarm_target="own"))
     assert str(error.value) == (
-        "environment 'test': PubSubTaskTopic.alarm_email is unset; expected an email address"
+        "test/tasks: PubSubTaskTopic.alarm_email is unset; expected an email address"
         " such as 'oncall@example.com' with alarm_target = 'own': the stack's own destination"
         " must tell someone"
     )

@@ -12,7 +12,7 @@ import inspect
 import pytest
 from cdktf import TerraformOutput, TerraformStack
 
-from constructs_lib import rabbitmq_bindings as rmq
+from constructs_lib.rabbitmq import bindings as rmq
 from tests.schema_check import rabbitmq_schema, resource_problems, schema_problems
 from tests.synth_helpers import synth
 

@@ -8,7 +8,8 @@ import pytest
 from cdktf import TerraformOutput, TerraformStack
 
 from constructs_lib.limits import LimitError
-from constructs_lib.rabbitmq_passwords import RabbitMqPasswords, RabbitMqPasswordsProps
+from constructs_lib.rabbitmq.passwords import RabbitMqPasswords
+from constructs_lib.rabbitmq.props import RabbitMqPasswordsProps
 from tests.synth_helpers import resources, synth
 
 SSM: dict[str, Any] = {"password_store": "ssm", "password_region": "us-east-1"}
@@ -192,19 +193,19 @@ def test_variables_one_sensitive_variable_per_user_as_before(stack: TerraformSta
     [
         (
             {"password_store": "ssm"},
-            "environment 'test': RabbitMqPasswords.password_region is unset; expected an AWS"
+            "test/passwords: RabbitMqPasswords.password_region is unset; expected an AWS"
             " region code such as 'eu-west-1' with password_store = 'ssm': the region of the"
             " password parameters",
         ),
         (
             {"worker_template": "ml-worker-{worker}"},
-            "environment 'test': RabbitMqPasswords.worker_template = 'ml-worker-{worker}'"
+            "test/passwords: RabbitMqPasswords.worker_template = 'ml-worker-{worker}'"
             " is not allowed; expected it unset unless password_store = 'ssm': a password in"
             " a Terraform variable has nothing a role could be granted",
         ),
         (
             {**SSM, "producer": "ml producer"},
-            "environment 'test': RabbitMqPasswords.producer = 'ml producer' is not"
+            "test/passwords: RabbitMqPasswords.producer = 'ml producer' is not"
             " allowed; expected an IAM role name",
         ),
     ],

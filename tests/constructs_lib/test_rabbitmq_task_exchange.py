@@ -9,8 +9,9 @@ from cdktf import Aspects, TerraformOutput, TerraformStack
 from constructs_lib import limits
 from constructs_lib.aspects import PreventDestroy
 from constructs_lib.limits import LimitError
-from constructs_lib.rabbitmq_bindings import Permissions
-from constructs_lib.rabbitmq_task_exchange import RabbitMqTaskExchange, RabbitMqTaskExchangeProps
+from constructs_lib.rabbitmq.bindings import Permissions
+from constructs_lib.rabbitmq.exchange import RabbitMqTaskExchange
+from constructs_lib.rabbitmq.props import RabbitMqTaskExchangeProps
 from tests.constructs_lib.lifecycle_helpers import name_of, target, triggers
 from tests.synth_helpers import resources, synth
 
@@ -22,6 +23,8 @@ EXCHANGE_POLICY = "ml_tasks-exchange"
 KEPT_POLICY = "ml_tasks-kept"
 # Above the priorities an operator's own policies are likely to have (see the construct).
 PRIORITY = 1000
+# Everything names the vhost that the exchange made for itself, by reference.
+VHOST = "${rabbitmq_vhost.tasks_vhost_F944184F.name}"
 
 
 def exchange(stack: TerraformStack, **settings: Any) -> RabbitMqTaskExchange:
@@ -61,7 +64,7 @@ def test_seed_topology_durable_direct_exchange_and_three_quorum_worker_queues(
     exchanges = {e["name"]: e for e in resources(synthesized, "rabbitmq_exchange")}
     assert exchanges["ml_tasks"] == {
         "name": "ml_tasks",
-        "vhost": "ml",
+        "vhost": VHOST,
         "settings": {"type": "direct", "durable": True},
     }
     # Besides the task exchange, only the two that keep what no worker takes.
@@ -70,7 +73,7 @@ def test_seed_topology_durable_direct_exchange_and_three_quorum_worker_queues(
     for n in (1, 2, 3):
         assert queues[f"worker_queue_{n}"] == {
             "name": f"worker_queue_{n}",
-            "vhost": "ml",
+            "vhost": VHOST,
             "settings": QUORUM,
         }
     assert sorted(queues) == [
@@ -177,7 +180,7 @@ def test_mutable_settings_live_in_one_policy_that_matches_only_worker_queues(
     policy = policies(synthesized := synth(stack))[WORKER_POLICY]
     assert policy == {
         "name": "ml_tasks-workers",
-        "vhost": "ml",
+        "vhost": VHOST,
         "policy": {
             "pattern": "^worker_queue_[0-9]+$",
             "priority": PRIORITY,
@@ -287,7 +290,7 @@ def test_quorum_queues_need_a_broker_with_at_least_once_dead_lettering(
     with pytest.raises(LimitError) as error:
         exchange(stack, min_broker_version="3.9")
     assert str(error.value) == (
-        "environment 'test': RabbitMqTaskExchange.min_broker_version = '3.9' is not allowed;"
+        "test/tasks: RabbitMqTaskExchange.min_broker_version = '3.9' is not allowed;"
         " expected 3.10 or newer with queue_type = 'quorum': at-least-once dead-lettering,"
         " which keeps a dead letter until the dead-letter queue has it, needs it"
     )
@@ -307,7 +310,7 @@ def test_the_kept_queues_have_a_policy_of_their_own_with_no_reachable_delivery_l
     synthesized = synth(stack)
     assert policies(synthesized)[KEPT_POLICY] == {
         "name": KEPT_POLICY,
-        "vhost": "ml",
+        "vhost": VHOST,
         "policy": {
             "pattern": r"^(ml_tasks\.dead_letter|ml_tasks\.unroutable)$",
             "priority": PRIORITY,
@@ -349,13 +352,16 @@ def test_the_construct_protects_nothing_itself(stack: TerraformStack) -> None:
                 assert "lifecycle" not in body, resource_type
 
 
-def test_prevent_destroy_protects_exchanges_and_queues_only(stack: TerraformStack) -> None:
+def test_prevent_destroy_protects_the_vhost_exchanges_and_queues_only(
+    stack: TerraformStack,
+) -> None:
     tasks = exchange(stack)
     tasks.grant_publish("p")
     tasks.grant_consume("w1", 1)
     Aspects.of(stack).add(PreventDestroy())
     synthesized = synth(stack)
     assert set(synthesized["resource"]) == {
+        "rabbitmq_vhost",
         "rabbitmq_exchange",
         "rabbitmq_queue",
         "rabbitmq_binding",
@@ -364,7 +370,7 @@ def test_prevent_destroy_protects_exchanges_and_queues_only(stack: TerraformStac
     }
     for resource_type, bodies in synthesized["resource"].items():
         for body in bodies.values():
-            if resource_type in ("rabbitmq_exchange", "rabbitmq_queue"):
+            if resource_type in ("rabbitmq_vhost", "rabbitmq_exchange", "rabbitmq_queue"):
                 assert body["lifecycle"] == {"prevent_destroy": True}
             elif resource_type == "rabbitmq_binding":
                 # Not protected, and still replaced with its queue and its exchange.
@@ -383,12 +389,12 @@ def test_grants_give_the_producer_the_exchange_and_each_worker_its_own_queue(
     assert permissions == {
         "p": {
             "user": "p",
-            "vhost": "ml",
+            "vhost": VHOST,
             "permissions": {"configure": "^$", "write": "^ml_tasks$", "read": "^$"},
         },
         "w2": {
             "user": "w2",
-            "vhost": "ml",
+            "vhost": VHOST,
             "permissions": {"configure": "^$", "write": "^$", "read": "^worker_queue_2$"},
         },
     }
@@ -429,7 +435,7 @@ def test_grant_consume_names_an_existing_worker(stack: TerraformStack, worker: i
     with pytest.raises(LimitError) as error:
         tasks.grant_consume("w", worker)
     assert str(error.value) == (
-        f"environment 'test': RabbitMqTaskExchange.grant_consume worker = {worker} is not"
+        f"test/tasks: RabbitMqTaskExchange.grant_consume worker = {worker} is not"
         " allowed; expected an integer from 1 to 2"
     )
     assert "rabbitmq_permissions" not in synth(stack)["resource"]
@@ -442,7 +448,7 @@ def test_worker_wiring_names_an_existing_worker(stack: TerraformStack, worker: i
     with pytest.raises(LimitError) as error:
         tasks.worker_wiring(worker)
     assert str(error.value) == (
-        f"environment 'test': RabbitMqTaskExchange.worker_wiring worker = {worker} is not"
+        f"test/tasks: RabbitMqTaskExchange.worker_wiring worker = {worker} is not"
         " allowed; expected an integer from 1 to 2"
     )
 
@@ -454,8 +460,9 @@ def test_wiring_names_the_vhost_exchange_and_address_of_each_side(stack: Terrafo
     TerraformOutput(stack, "producer_exchange", value=producer.exchange)
     TerraformOutput(stack, "worker_exchange", value=worker.exchange)
     TerraformOutput(stack, "worker_queue", value=worker.queue)
+    TerraformOutput(stack, "vhosts", value=[producer.vhost, worker.vhost])
     outputs = (synthesized := synth(stack))["output"]
-    assert (producer.vhost, worker.vhost) == ("ml", "ml")
+    assert outputs["vhosts"]["value"] == [VHOST, VHOST]
     assert producer.routing_keys == ["worker_queue_1", "worker_queue_2"]
     for side in ("producer", "worker"):
         assert named(synthesized, outputs[f"{side}_exchange"]["value"]) == (
@@ -525,7 +532,7 @@ def test_outputs_reach_the_resources_and_list_worker_users_in_worker_order(
         TerraformOutput(stack, output.id, value=output.value, description=output.description)
     synthesized = synth(stack)
     values = {id: body["value"] for id, body in synthesized["output"].items()}
-    assert values["rabbitmq_vhost"] == "ml"
+    assert values["rabbitmq_vhost"] == VHOST
     assert named(synthesized, values["exchange_name"]) == ("rabbitmq_exchange", "ml_tasks")
     assert [named(synthesized, value) for value in values["worker_queue_names"]] == [
         ("rabbitmq_queue", "worker_queue_1"),
@@ -552,7 +559,7 @@ def test_classic_queues_have_no_delivery_limit(stack: TerraformStack) -> None:
     with pytest.raises(LimitError) as error:
         exchange(stack, queue_type="classic", delivery_limit=20)
     assert str(error.value) == (
-        "environment 'test': RabbitMqTaskExchange.delivery_limit = 20 is not allowed; expected"
+        "test/tasks: RabbitMqTaskExchange.delivery_limit = 20 is not allowed; expected"
         " it unset with queue_type = 'classic': classic queues do not count deliveries"
     )
 
@@ -585,8 +592,7 @@ def test_rejects_values_the_broker_would_refuse(
     with pytest.raises(LimitError) as error:
         exchange(stack, **{field: value})
     assert str(error.value) == (
-        f"environment 'test': RabbitMqTaskExchange.{field} = {value!r} is not allowed;"
-        f" expected {allowed}"
+        f"test/tasks: RabbitMqTaskExchange.{field} = {value!r} is not allowed; expected {allowed}"
     )
 
 
@@ -609,7 +615,7 @@ def test_each_queue_is_bound_with_its_own_name_as_routing_key(stack: TerraformSt
         queue_name = binding["routing_key"]
         assert binding == {
             "source": source,
-            "vhost": "ml",
+            "vhost": VHOST,
             "destination": f"${{rabbitmq_queue.{queue_ids[queue_name]}.name}}",
             "destination_type": "queue",
             "routing_key": queue_name,
@@ -647,7 +653,7 @@ def test_needs_at_least_one_worker_and_at_most_the_design_s_reach(
     with pytest.raises(LimitError) as error:
         exchange(stack, workers=workers)
     assert str(error.value) == (
-        f"environment 'test': RabbitMqTaskExchange.workers = {workers} is not allowed;"
+        f"test/tasks: RabbitMqTaskExchange.workers = {workers} is not allowed;"
         f" expected {limits.WORKER_COUNT.describe()}"
     )
 
@@ -668,8 +674,7 @@ def test_rejects_names_the_broker_would_refuse(
     with pytest.raises(LimitError) as error:
         exchange(stack, **{field: value})
     assert str(error.value) == (
-        f"environment 'test': RabbitMqTaskExchange.{field} = {value!r} is not allowed;"
-        f" expected {allowed}"
+        f"test/tasks: RabbitMqTaskExchange.{field} = {value!r} is not allowed; expected {allowed}"
     )
 
 
@@ -679,7 +684,7 @@ def test_queue_names_count_bytes_not_characters(stack: TerraformStack) -> None:
     with pytest.raises(LimitError) as error:
         exchange(stack, queue_name_prefix=prefix, workers=1)
     assert str(error.value) == (
-        f"environment 'test': RabbitMqTaskExchange.queue_name_prefix = {prefix!r} is not"
+        f"test/tasks: RabbitMqTaskExchange.queue_name_prefix = {prefix!r} is not"
         f" allowed; expected a prefix that makes {prefix + '1'!r} {NAME_RULE}"
     )
 
@@ -695,7 +700,7 @@ def test_queue_names_may_not_take_the_brokers_prefix(stack: TerraformStack) -> N
     with pytest.raises(LimitError) as error:
         exchange(stack, queue_name_prefix="amq.worker_", workers=1)
     assert str(error.value) == (
-        "environment 'test': RabbitMqTaskExchange.queue_name_prefix = 'amq.worker_' is not"
+        "test/tasks: RabbitMqTaskExchange.queue_name_prefix = 'amq.worker_' is not"
         f" allowed; expected a prefix that makes 'amq.worker_1' {NAME_RULE}"
     )
 
@@ -717,7 +722,7 @@ def test_the_kept_queues_names_must_fit_too(
     with pytest.raises(LimitError) as error:
         exchange(stack, exchange_name=name, **settings)
     assert str(error.value) == (
-        f"environment 'test': RabbitMqTaskExchange.exchange_name = {name!r} is not allowed;"
+        f"test/tasks: RabbitMqTaskExchange.exchange_name = {name!r} is not allowed;"
         f" expected an exchange name that makes {name + too_long!r} {NAME_RULE}"
     )
 
@@ -743,7 +748,7 @@ def test_a_quorum_queue_must_dead_letter(stack: TerraformStack) -> None:
     with pytest.raises(LimitError) as error:
         exchange(stack, dead_letter=False)
     assert str(error.value) == (
-        "environment 'test': RabbitMqTaskExchange.dead_letter = false is not allowed; expected"
+        "test/tasks: RabbitMqTaskExchange.dead_letter = false is not allowed; expected"
         " true with queue_type = 'quorum': at the delivery limit a quorum queue drops a task"
         " that has no dead-letter exchange to go to"
     )
@@ -757,7 +762,7 @@ def test_a_quorum_queue_without_dead_letters_is_refused_first_for_dead_letter(
     with pytest.raises(LimitError) as error:
         exchange(stack, dead_letter=False, message_ttl_seconds=60)
     assert str(error.value).startswith(
-        "environment 'test': RabbitMqTaskExchange.dead_letter = false is not allowed;"
+        "test/tasks: RabbitMqTaskExchange.dead_letter = false is not allowed;"
     )
 
 
@@ -765,7 +770,7 @@ def test_tasks_may_expire_only_into_a_dead_letter_queue(stack: TerraformStack) -
     with pytest.raises(LimitError) as error:
         exchange(stack, queue_type="classic", dead_letter=False, message_ttl_seconds=60)
     assert str(error.value) == (
-        "environment 'test': RabbitMqTaskExchange.message_ttl_seconds = 60 is not allowed;"
+        "test/tasks: RabbitMqTaskExchange.message_ttl_seconds = 60 is not allowed;"
         " expected it unset with dead_letter = false: an expired task would be dropped"
     )
 
@@ -796,13 +801,13 @@ def test_unroutable_tasks_are_kept_in_their_own_queue_through_an_alternate_excha
     exchanges = {e["name"]: e for e in resources(synthesized, "rabbitmq_exchange")}
     assert exchanges["ml_tasks.unroutable"] == {
         "name": "ml_tasks.unroutable",
-        "vhost": "ml",
+        "vhost": VHOST,
         "settings": {"type": "fanout", "durable": True},
     }
     queues = {q["name"]: q for q in resources(synthesized, "rabbitmq_queue")}
     assert queues["ml_tasks.unroutable"] == {
         "name": "ml_tasks.unroutable",
-        "vhost": "ml",
+        "vhost": VHOST,
         "settings": QUORUM,
     }
     [binding] = [
@@ -818,7 +823,7 @@ def test_unroutable_tasks_are_kept_in_their_own_queue_through_an_alternate_excha
     # Set by a policy, not an exchange argument, so it can change without replacing anything.
     assert policies(synthesized)[EXCHANGE_POLICY] == {
         "name": EXCHANGE_POLICY,
-        "vhost": "ml",
+        "vhost": VHOST,
         "policy": {
             "pattern": "^ml_tasks$",
             "priority": PRIORITY,
@@ -858,6 +863,7 @@ def test_resource_ids_are_kept_so_no_queue_is_replaced(stack: TerraformStack) ->
     the tasks in it."""
     tasks = exchange(stack, workers=2)
     assert {child.node.id for child in tasks.node.children} == {
+        "vhost",
         "exchange",
         "worker_queue_1",
         "worker_queue_2",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from cdktf import TerraformStack
 from constructs import Construct
 
-from constructs_lib.rabbitmq_bindings import Binding, Queue, QueueSettings
+from constructs_lib.rabbitmq.bindings import Binding, Queue, QueueSettings
 from constructs_lib.replacement import replaced_with
 from tests.constructs_lib.lifecycle_helpers import triggers
 from tests.synth_helpers import resources, synth

@@ -13,7 +13,8 @@ import pytest
 from cdktf import TerraformStack
 
 from constructs_lib import limits
-from constructs_lib.sqs_policies import (
+from constructs_lib.sqs.channel import SqsTaskChannel
+from constructs_lib.sqs.policies import (
     MANAGED_POLICY_CHARS,
     POLICY_NAME_CHARS,
     ROLE_INLINE_POLICIES_CHARS,
@@ -23,8 +24,7 @@ from constructs_lib.sqs_policies import (
     send_document,
     size,
 )
-from constructs_lib.sqs_task_channel import SqsTaskChannel, SqsTaskChannelProps
-from constructs_lib.sqs_task_queue import SqsTaskQueueProps
+from constructs_lib.sqs.props import SqsTaskChannelProps, SqsTaskQueueProps
 from tests.synth_helpers import resources, synth
 
 REGION = "ap-southeast-2"
@@ -78,7 +78,7 @@ def test_each_role_gets_one_policy_however_many_workers(
     """60 is past the 45 to 50 workers at which one policy per queue outgrew IAM's cap."""
     queue = SqsTaskQueueProps(name="tasks", enforce_ssl=False, alarms=False, dead_letter=False)
     channel = SqsTaskChannel(
-        stack, SqsTaskChannelProps(region=REGION, workers=workers, queue=queue)
+        stack, "Default", SqsTaskChannelProps(region=REGION, workers=workers, queue=queue)
     )
     channel.grant_publish("producer")
     for n in range(1, workers + 1):

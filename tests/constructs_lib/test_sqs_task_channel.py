@@ -9,10 +9,10 @@ from cdktf import TerraformOutput, TerraformStack
 from constructs_lib import limits
 from constructs_lib.limits import LimitError
 from constructs_lib.providers import SqsQueue
-from constructs_lib.sqs_policies import CONSUME_ACTIONS, SEND_ACTIONS
-from constructs_lib.sqs_task_channel import SqsTaskChannel, SqsTaskChannelProps
-from constructs_lib.sqs_task_queue import SqsTaskQueueProps
-from constructs_lib.wiring import SqsProducerWiring, SqsWorkerWiring
+from constructs_lib.sqs.backend import SqsProducerWiring, SqsWorkerWiring
+from constructs_lib.sqs.channel import SqsTaskChannel
+from constructs_lib.sqs.policies import CONSUME_ACTIONS, SEND_ACTIONS
+from constructs_lib.sqs.props import SqsTaskChannelProps, SqsTaskQueueProps
 from tests.synth_helpers import resources, selected_by_tags, synth
 
 REGION = "eu-west-1"
@@ -33,7 +33,9 @@ CONSUME_ONLY = sorted(set(CONSUME_ACTIONS) - set(SEND_ACTIONS))
 
 def _channel(stack: TerraformStack, **fields: Any) -> SqsTaskChannel:
     queue = SqsTaskQueueProps(name="tasks", **BARE)
-    return SqsTaskChannel(stack, SqsTaskChannelProps(region=REGION, queue=queue, **fields))
+    return SqsTaskChannel(
+        stack, "Default", SqsTaskChannelProps(region=REGION, queue=queue, **fields)
+    )
 
 
 def _queue_ids(synthesized: dict[str, Any]) -> dict[str, str]:
@@ -85,7 +87,7 @@ def test_a_queue_per_worker_and_a_shared_one_where_the_stack_first_made_them(
 
 def test_every_queue_gets_the_queue_settings(stack: TerraformStack) -> None:
     queue = SqsTaskQueueProps(name="tasks", delay_seconds=0, dead_letter=False, **BARE)
-    SqsTaskChannel(stack, SqsTaskChannelProps(region=REGION, workers=2, queue=queue))
+    SqsTaskChannel(stack, "Default", SqsTaskChannelProps(region=REGION, workers=2, queue=queue))
     queues = resources(synth(stack), SqsQueue.TF_RESOURCE_TYPE)
     assert sorted(q["name"] for q in queues) == ["tasks", "tasks-worker-1", "tasks-worker-2"]
     assert {q["delay_seconds"] for q in queues} == {0}
@@ -187,7 +189,7 @@ def test_without_the_shared_queue_a_worker_consumes_its_own_queue(
 def test_a_kms_key_in_a_grant_is_named_by_its_arn(stack: TerraformStack) -> None:
     key = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
     queue = SqsTaskQueueProps(name="tasks", kms_key=key, **BARE)
-    channel = SqsTaskChannel(stack, SqsTaskChannelProps(region=REGION, queue=queue))
+    channel = SqsTaskChannel(stack, "Default", SqsTaskChannelProps(region=REGION, queue=queue))
     channel.grant_publish("producer")
     channel.grant_consume("worker-1", 1)
     policies = {p["name"]: p for p in resources(synth(stack), "aws_iam_role_policy")}
@@ -214,13 +216,15 @@ def test_a_key_id_or_alias_is_refused_where_grants_would_name_it(
     else:
         props = SqsTaskChannelProps(region=REGION, queue=queue, producer="ml-producer")
     with pytest.raises(LimitError) as error:
-        SqsTaskChannel(stack, props)
+        SqsTaskChannel(stack, "Default", props)
     assert str(error.value) == (
-        "environment 'test': SqsTaskChannel.kms_key = 'alias/ml-tasks' is not allowed; expected"
+        "test/Default: SqsTaskChannel.kms_key = 'alias/ml-tasks' is not allowed; expected"
         f" {limits.AWS_KMS_KEY_ARN.describe()} when producer or worker_template is set: IAM"
         " policies name a key by its ARN only"
     )
-    SqsTaskChannel(stack, SqsTaskChannelProps(region=REGION, queue=queue))  # no grant: fine
+    SqsTaskChannel(
+        stack, "Default", SqsTaskChannelProps(region=REGION, queue=queue)
+    )  # no grant: fine
 
 
 @pytest.mark.parametrize("worker", [0, 4])
@@ -229,13 +233,13 @@ def test_a_worker_outside_the_channel_is_refused(stack: TerraformStack, worker: 
     with pytest.raises(LimitError) as consume:
         channel.grant_consume("worker", worker)
     assert str(consume.value) == (
-        f"environment 'test': SqsTaskChannel.grant_consume worker = {worker} is not allowed;"
+        f"test/Default: SqsTaskChannel.grant_consume worker = {worker} is not allowed;"
         " expected an integer from 1 to 3"
     )
     with pytest.raises(LimitError) as wiring:
         channel.worker_wiring(worker)
     assert str(wiring.value) == (
-        f"environment 'test': SqsTaskChannel.worker_wiring worker = {worker} is not allowed;"
+        f"test/Default: SqsTaskChannel.worker_wiring worker = {worker} is not allowed;"
         " expected an integer from 1 to 3"
     )
     assert resources(synth(stack), "aws_iam_role_policy") == []
@@ -296,7 +300,9 @@ def test_outputs_leave_out_a_dead_letter_queue_that_does_not_exist(
     stack: TerraformStack,
 ) -> None:
     without_dlq = SqsTaskQueueProps(name="tasks", dead_letter=False, **BARE)
-    channel = SqsTaskChannel(stack, SqsTaskChannelProps(region=REGION, queue=without_dlq))
+    channel = SqsTaskChannel(
+        stack, "Default", SqsTaskChannelProps(region=REGION, queue=without_dlq)
+    )
     assert [output.id for output in channel.outputs()] == [
         "ml_training_queue_url",
         "ml_training_queue_arn",
@@ -333,8 +339,8 @@ def test_a_bad_setting_is_refused_before_any_queue_is_made(
 ) -> None:
     props: dict[str, Any] = {"region": REGION, **fields}
     with pytest.raises(LimitError) as error:
-        SqsTaskChannel(stack, SqsTaskChannelProps(**props))
-    assert str(error.value) == f"environment 'test': SqsTaskChannel.{message}"
+        SqsTaskChannel(stack, "Default", SqsTaskChannelProps(**props))
+    assert str(error.value) == f"test/Default: SqsTaskChannel.{message}"
     assert "resource" not in synth(stack)
 
 
@@ -357,7 +363,9 @@ def test_three_alarms_whatever_the_workers_and_none_per_queue(
     queue = SqsTaskQueueProps(
         name="tasks", alarm_target="arn:aws:sns:eu-west-1:123456789012:oncall"
     )
-    SqsTaskChannel(stack, SqsTaskChannelProps(region=REGION, workers=workers, queue=queue))
+    SqsTaskChannel(
+        stack, "Default", SqsTaskChannelProps(region=REGION, workers=workers, queue=queue)
+    )
     synthesized = synth(stack)
     alarms = resources(synthesized, "aws_cloudwatch_metric_alarm")
     by_name = {alarm["alarm_name"]: alarm for alarm in alarms}
@@ -403,7 +411,7 @@ def test_three_alarms_whatever_the_workers_and_none_per_queue(
 
 def test_no_dead_letter_alarm_without_dead_letter_queues(stack: TerraformStack) -> None:
     queue = SqsTaskQueueProps(name="tasks", dead_letter=False)
-    SqsTaskChannel(stack, SqsTaskChannelProps(region=REGION, queue=queue))
+    SqsTaskChannel(stack, "Default", SqsTaskChannelProps(region=REGION, queue=queue))
     alarms = resources(synth(stack), "aws_cloudwatch_metric_alarm")
     assert sorted(alarm["alarm_name"] for alarm in alarms) == [
         "tasks-alarms-blind",
@@ -420,7 +428,7 @@ def test_an_own_topic_that_cloudwatch_may_publish_to_and_that_tells_someone(
     stack: TerraformStack,
 ) -> None:
     queue = SqsTaskQueueProps(name="tasks", alarm_target="own", alarm_email="oncall@example.com")
-    SqsTaskChannel(stack, SqsTaskChannelProps(region=REGION, queue=queue))
+    SqsTaskChannel(stack, "Default", SqsTaskChannelProps(region=REGION, queue=queue))
     synthesized = synth(stack)
     [topic] = resources(synthesized, "aws_sns_topic")
     assert topic["name"] == "tasks-alarms"
@@ -453,7 +461,7 @@ def test_an_own_topic_that_cloudwatch_may_publish_to_and_that_tells_someone(
 def test_a_topic_arn_given_is_notified_and_no_topic_is_made(stack: TerraformStack) -> None:
     topic = "arn:aws:sns:eu-west-1:123456789012:oncall"
     queue = SqsTaskQueueProps(name="tasks", alarm_target=topic)
-    SqsTaskChannel(stack, SqsTaskChannelProps(region=REGION, queue=queue))
+    SqsTaskChannel(stack, "Default", SqsTaskChannelProps(region=REGION, queue=queue))
     synthesized = synth(stack)
     assert resources(synthesized, "aws_sns_topic") == []
     assert resources(synthesized, "aws_sns_topic_subscription") == []
@@ -482,5 +490,5 @@ def test_an_email_exactly_when_the_stack_owns_the_topic(
 ) -> None:
     queue = SqsTaskQueueProps(name="tasks", **fields)
     with pytest.raises(LimitError) as error:
-        SqsTaskChannel(stack, SqsTaskChannelProps(region=REGION, queue=queue))
-    assert str(error.value) == f"environment 'test': {expected}"
+        SqsTaskChannel(stack, "Default", SqsTaskChannelProps(region=REGION, queue=queue))
+    assert str(error.value) == f"test/Default: {expected}"

@@ -15,8 +15,9 @@ from constructs_lib.providers import (
     SqsQueueRedriveAllowPolicy,
     SqsQueueRedrivePolicy,
 )
-from constructs_lib.sqs_policies import CONSUME_ACTIONS, SEND_ACTIONS
-from constructs_lib.sqs_task_queue import SqsTaskQueue, SqsTaskQueueProps
+from constructs_lib.sqs.policies import CONSUME_ACTIONS, SEND_ACTIONS
+from constructs_lib.sqs.props import SqsTaskQueueProps
+from constructs_lib.sqs.queue import SqsTaskQueue
 from tests.constructs_lib.lifecycle_helpers import name_of, target, triggers
 from tests.synth_helpers import resources, synth
 
@@ -102,7 +103,7 @@ def test_max_receive_count_within_what_sqs_accepts(stack: TerraformStack, count:
     with pytest.raises(LimitError) as error:
         SqsTaskQueue(stack, "tasks", SqsTaskQueueProps(max_receive_count=count))
     assert str(error.value) == (
-        f"environment 'test': SqsTaskQueue.max_receive_count = {count} is not allowed;"
+        f"test/tasks: SqsTaskQueue.max_receive_count = {count} is not allowed;"
         " expected an integer from 1 to 1000"
     )
 
@@ -127,7 +128,7 @@ def test_dead_letters_are_kept_at_least_as_long_as_tasks(stack: TerraformStack) 
             ),
         )
     assert str(error.value) == (
-        "environment 'test': SqsTaskQueue.dead_letter_retention_seconds = 3600 is not allowed;"
+        "test/tasks: SqsTaskQueue.dead_letter_retention_seconds = 3600 is not allowed;"
         " expected at least message_retention_seconds = 86400: a moved task keeps its original"
         " enqueue time"
     )
@@ -144,7 +145,7 @@ def test_a_failing_task_reaches_the_dead_letter_queue_before_it_expires(
     with pytest.raises(LimitError) as error:
         SqsTaskQueue(stack, "tasks", replace(fits, name="b", visibility_timeout_seconds=120))
     assert str(error.value) == (
-        "environment 'test': SqsTaskQueue.max_receive_count = 5 is not allowed; expected at"
+        "test/tasks: SqsTaskQueue.max_receive_count = 5 is not allowed; expected at"
         " most 4: delay_seconds 0 + 5 receives x visibility_timeout_seconds 120"
         " (max_task_duration_seconds) = 600 s is not below message_retention_seconds = 600, so"
         " a failing task would expire before SQS moves it to its dead-letter queue"
@@ -156,7 +157,7 @@ def test_the_dead_letter_queue_name_must_fit_too(stack: TerraformStack) -> None:
     with pytest.raises(LimitError) as error:
         SqsTaskQueue(stack, "too_long", SqsTaskQueueProps(name="q" * 77))
     assert str(error.value) == (
-        f"environment 'test': SqsTaskQueue.name = {'q' * 77!r} is not allowed;"
+        f"test/too_long: SqsTaskQueue.name = {'q' * 77!r} is not allowed;"
         f" expected a name that makes {'q' * 77 + '-dlq'!r} {NAME_RULE}"
     )
 
@@ -193,7 +194,7 @@ def test_accepts_the_bounds_and_rejects_beyond_them(
         with pytest.raises(LimitError) as error:
             SqsTaskQueue(stack, f"bad{bad}", SqsTaskQueueProps(name="bad", **setting))
         assert str(error.value) == (
-            f"environment 'test': SqsTaskQueue.{field} = {bad} is not allowed;"
+            f"test/bad{bad}: SqsTaskQueue.{field} = {bad} is not allowed;"
             f" expected an integer from {low} to {high}"
         )
 
@@ -202,7 +203,7 @@ def test_rejects_a_bool_where_a_number_belongs(stack: TerraformStack) -> None:
     with pytest.raises(LimitError) as error:
         SqsTaskQueue(stack, "queue", SqsTaskQueueProps(delay_seconds=True))
     assert str(error.value) == (
-        "environment 'test': SqsTaskQueue.delay_seconds = true is not allowed;"
+        "test/queue: SqsTaskQueue.delay_seconds = true is not allowed;"
         " expected an integer from 0 to 900"
     )
 
@@ -212,7 +213,7 @@ def test_rejects_names_sqs_would_refuse(stack: TerraformStack, name: str) -> Non
     with pytest.raises(LimitError) as error:
         SqsTaskQueue(stack, "queue", SqsTaskQueueProps(name=name))
     assert str(error.value) == (
-        f"environment 'test': SqsTaskQueue.name = {name!r} is not allowed;"
+        f"test/queue: SqsTaskQueue.name = {name!r} is not allowed;"
         f" expected a name that makes {name!r} {NAME_RULE}"
     )
 
@@ -268,7 +269,7 @@ def test_deduplication_needs_a_fifo_queue(stack: TerraformStack) -> None:
     with pytest.raises(LimitError) as error:
         SqsTaskQueue(stack, "tasks", SqsTaskQueueProps(content_based_deduplication=True))
     assert str(error.value) == (
-        "environment 'test': SqsTaskQueue.content_based_deduplication = true is not allowed;"
+        "test/tasks: SqsTaskQueue.content_based_deduplication = true is not allowed;"
         " expected false, or fifo = true: only FIFO queues deduplicate"
     )
 
@@ -280,7 +281,7 @@ def test_fifo_names_leave_room_for_the_suffix(stack: TerraformStack) -> None:
     with pytest.raises(LimitError) as error:
         SqsTaskQueue(stack, "too_long", SqsTaskQueueProps(name="q" * 76, fifo=True))
     assert str(error.value) == (
-        f"environment 'test': SqsTaskQueue.name = {'q' * 76!r} is not allowed;"
+        f"test/too_long: SqsTaskQueue.name = {'q' * 76!r} is not allowed;"
         f" expected a name that makes {'q' * 76 + '.fifo'!r} {FIFO_NAME_RULE}"
     )
 
@@ -343,7 +344,7 @@ def test_rejects_an_alarm_target_that_is_neither_a_topic_nor_none(
     with pytest.raises(LimitError) as error:
         SqsTaskQueue(stack, "tasks", SqsTaskQueueProps(alarm_target=alarm_target))
     assert str(error.value) == (
-        f"environment 'test': SqsTaskQueue.alarm_target = {alarm_target!r} is not allowed;"
+        f"test/tasks: SqsTaskQueue.alarm_target = {alarm_target!r} is not allowed;"
         " expected an SNS topic ARN such as 'arn:aws:sns:us-east-1:123456789012:ml-alarms',"
         " 'own' for a topic the stack creates, or 'none' for alarms without actions"
     )
@@ -411,7 +412,7 @@ def test_rejects_new_settings_outside_what_aws_accepts(
     with pytest.raises(LimitError) as error:
         SqsTaskQueue(stack, "tasks", SqsTaskQueueProps(**arguments))
     assert str(error.value).startswith(
-        f"environment 'test': SqsTaskQueue.{field} = {value!r} is not allowed; expected {allowed}"
+        f"test/tasks: SqsTaskQueue.{field} = {value!r} is not allowed; expected {allowed}"
     )
 
 
@@ -471,7 +472,7 @@ def test_throughput_settings_only_where_sqs_takes_them(
 ) -> None:
     with pytest.raises(LimitError) as error:
         SqsTaskQueue(stack, "tasks", SqsTaskQueueProps(**settings))
-    assert str(error.value) == f"environment 'test': {expected}"
+    assert str(error.value) == f"test/tasks: {expected}"
 
 
 def _replaced_with(synthesized: dict[str, Any], resource_type: str) -> dict[str, list[str]]:

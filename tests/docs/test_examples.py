@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from constructs_lib.wiring import PRODUCER, WORKER, env_lines
+from constructs_lib.registry import env_lines, wirings
 
 EXAMPLES = Path(__file__).resolve().parent.parent.parent / "docs" / "examples"
 # What a user adds from their own setup and secret store, not from the stack.
@@ -22,7 +22,7 @@ USER_SUPPLIED = {"AMQP_HOST", "AMQP_PORT", "AMQP_PASSWORD"}
 
 def _declared(producer: bool) -> set[str]:
     """Every variable the typed wiring can give a producer or a worker."""
-    classes = PRODUCER if producer else WORKER
+    classes = wirings(producer=producer)
     return {name for wiring in classes.values() for name in wiring.variables().values()}
 
 

@@ -43,6 +43,18 @@ def test_the_layout_names_every_tool() -> None:
     assert listed == tools
 
 
+def test_the_layout_names_every_module_and_package_of_the_library() -> None:
+    """A backend package is one row; every module beside them is a row of its own."""
+    library = PROJECT_ROOT / "constructs_lib"
+    have = {
+        f"{path.name}/" if path.is_dir() else path.name
+        for path in library.iterdir()
+        if path.name != "__pycache__" and (path.is_dir() or path.suffix == ".py")
+    }
+    listed = set(re.findall(r"^\| `constructs_lib/([\w./-]+)` \|", README, flags=re.MULTILINE))
+    assert listed == have
+
+
 def test_make_help_lists_every_target_a_person_runs_one_line_each() -> None:
     makefile = (PROJECT_ROOT / "Makefile").read_text(encoding="utf-8")
     phony = set(" ".join(re.findall(r"^\.PHONY:((?:.*\\\n)*.*)", makefile, re.M)).split())

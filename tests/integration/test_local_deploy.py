@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from constructs_lib.wiring import env_lines
+from constructs_lib.registry import env_lines
 from stacks.settings import load_environment
 from tests.integration.harness import (
     PROJECT_ROOT,
@@ -32,7 +32,7 @@ from tests.synth_helpers import copy_app, selected_by_tags
 from tools import worker_env
 from tools.operator_input import synthesized
 
-_LOCAL_SQS = load_environment(PROJECT_ROOT / "config", "local").sqs
+_LOCAL_SQS = load_environment(PROJECT_ROOT / "config", "local").backends["sqs"]
 assert _LOCAL_SQS is not None
 MAX_RECEIVE_COUNT = _LOCAL_SQS.queue.max_receive_count
 

@@ -20,8 +20,8 @@ import pytest
 import yaml
 from cdktf import Testing
 
-from stacks.ml_queues_stack import MlQueuesStack, common_tags
-from stacks.settings import load_environment, parse_environment
+from stacks.ml_queues_stack import MlQueuesStack
+from stacks.settings import common_tags, load_environment, parse_environment
 from tests.integration.harness import run
 from tests.integration.prometheus_server import executable
 from tests.synth_helpers import synth
@@ -63,10 +63,10 @@ def rule_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     data = tomllib.loads((CONFIG_DIR / "dev.toml").read_text())
     rabbitmq = {**data["rabbitmq"], "max_length": MAX_LENGTH}
     settings = parse_environment("dev", {**data, "rabbitmq": rabbitmq}, source="config/dev.toml")
-    assert settings.rabbitmq is not None
+    assert settings.backends["rabbitmq"] is not None
     found = topology(synth(MlQueuesStack(Testing.app(), settings)))
     path = tmp_path_factory.mktemp("rules") / "dev.rules.yml"
-    path.write_text(yaml.safe_dump(alert_rules("dev", found, settings.rabbitmq)))
+    path.write_text(yaml.safe_dump(alert_rules("dev", found, settings.backends["rabbitmq"])))
     return path
 
 
@@ -375,7 +375,7 @@ def test_any_allowed_vhost_gives_valid_rules(
     """config/*.toml allows any UTF-8 vhost without control characters; each must give a rule
     file Prometheus loads (PromQL strings, Go templates)."""
     found = dataclasses.replace(topology(stack_json["dev"]), vhost=vhost)
-    props = load_environment(CONFIG_DIR, "dev").rabbitmq
+    props = load_environment(CONFIG_DIR, "dev").backends["rabbitmq"]
     assert props is not None
     path = tmp_path / "dev.rules.yml"
     rules = alert_rules("dev", found, dataclasses.replace(props, vhost=vhost))

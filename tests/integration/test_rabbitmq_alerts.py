@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
-from stacks.ml_queues_stack import common_tags
+from stacks.settings import common_tags
 from tests.integration.prometheus_server import Prometheus
 from tests.integration.rabbitmq_broker import Broker
 from tools import rabbitmq_alerts

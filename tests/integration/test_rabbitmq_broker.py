@@ -25,7 +25,8 @@ import pika
 import pytest
 from cdktf import TerraformStack, Testing
 
-from constructs_lib.rabbitmq_task_exchange import RabbitMqTaskExchange, RabbitMqTaskExchangeProps
+from constructs_lib.rabbitmq.exchange import RabbitMqTaskExchange
+from constructs_lib.rabbitmq.props import RabbitMqTaskExchangeProps
 from stacks.settings import load_environment
 from tests.integration.harness import run
 from tests.integration.rabbitmq_broker import Broker
@@ -58,8 +59,8 @@ def _depths(channel: Any, topology: dict[str, Any]) -> dict[str, int]:
 def test_the_broker_is_at_least_the_version_the_dev_config_names(broker: Broker) -> None:
     """Below it the stack's policy could hold keys this broker would refuse."""
     settings = load_environment(PROJECT_ROOT / "config", "dev")
-    assert settings.rabbitmq is not None
-    assert broker.version >= settings.rabbitmq.broker_version
+    assert settings.backends["rabbitmq"] is not None
+    assert broker.version >= settings.backends["rabbitmq"].broker_version
 
 
 def test_the_broker_holds_the_synthesized_topology(

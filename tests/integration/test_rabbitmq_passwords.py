@@ -26,11 +26,8 @@ import pytest
 from cdktf import App, LocalBackend, TerraformOutput, TerraformStack
 
 from constructs_lib.providers import AwsProvider, AwsProviderEndpoints, SqsQueue
-from constructs_lib.rabbitmq_passwords import (
-    PASSWORD_LENGTH,
-    RabbitMqPasswords,
-    RabbitMqPasswordsProps,
-)
+from constructs_lib.rabbitmq.passwords import PASSWORD_LENGTH, RabbitMqPasswords
+from constructs_lib.rabbitmq.props import RabbitMqPasswordsProps
 from tests.integration.harness import PROJECT_ROOT, PROVIDER_HINT, emulator_client, run
 from tools.moto_server import EMULATOR_CREDENTIALS
 

@@ -28,7 +28,8 @@ def aws_only_stacks(tmp_path_factory: pytest.TempPathFactory) -> Path:
     app = App(outdir=str(outdir))
     for env in ENVIRONMENTS:
         settings = load_environment(PROJECT_CONFIG, env)
-        MlQueuesStack(app, dataclasses.replace(settings, pubsub=None, rabbitmq=None))
+        aws_only = {**settings.backends, "pubsub": None, "rabbitmq": None}
+        MlQueuesStack(app, dataclasses.replace(settings, backends=aws_only))
     app.synth()
     return outdir / "stacks"
 

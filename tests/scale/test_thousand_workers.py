@@ -22,7 +22,7 @@ import pytest
 from cdktf import App
 
 from constructs_lib import limits
-from constructs_lib.sqs_policies import MANAGED_POLICY_CHARS, ROLE_INLINE_POLICIES_CHARS, size
+from constructs_lib.sqs.policies import MANAGED_POLICY_CHARS, ROLE_INLINE_POLICIES_CHARS, size
 from stacks.ml_queues_stack import MlQueuesStack
 from stacks.settings import parse_environment
 from tests.schema_check import google_schema, rabbitmq_schema, stack_problems

@@ -12,10 +12,9 @@ from typing import Any
 import pytest
 from cdktf import Testing
 
-from constructs_lib.rabbitmq_passwords import RabbitMqPasswordsProps
-from constructs_lib.rabbitmq_task_exchange import RabbitMqTaskExchangeProps
+from constructs_lib.rabbitmq.props import RabbitMqPasswordsProps, RabbitMqTaskExchangeProps
 from stacks.ml_queues_stack import MlQueuesStack
-from stacks.settings import ENVIRONMENTS, GcsState, load_environment
+from stacks.settings import ENVIRONMENTS, GcsState, StateSettings, load_environment
 from tests.synth_helpers import resources, selected_by_tags, synth
 
 PROJECT_CONFIG = Path(__file__).resolve().parent.parent.parent / "config"
@@ -301,13 +300,13 @@ def test_rabbitmq_consumer_timeout_follows_the_task_duration_where_the_broker_ha
     stack_json: dict[str, dict[str, Any]], env: str
 ) -> None:
     settings = load_environment(PROJECT_CONFIG, env)
-    assert settings.rabbitmq is not None
+    assert settings.backends["rabbitmq"] is not None
     [policy] = [
         p for p in resources(stack_json[env], "rabbitmq_policy") if p["name"] == "ml_tasks-workers"
     ]
     definition = policy["policy"]["definition"]
     assert definition["delivery-limit"] == "20"
-    if settings.rabbitmq.consumer_timeout_policy:
+    if settings.backends["rabbitmq"].consumer_timeout_policy:
         assert definition["consumer-timeout"] == str(settings.max_task_duration_seconds * 1000)
     else:
         assert "consumer-timeout" not in definition
@@ -468,8 +467,14 @@ def test_no_credentials_in_provider_blocks(stack_json: dict[str, dict[str, Any]]
     assert stack_json[env]["provider"].get("rabbitmq", [{}]) == [{}]
 
 
-def _stack_with(env: str, **changes: Any) -> dict[str, Any]:
-    settings = dataclasses.replace(load_environment(PROJECT_CONFIG, env), **changes)
+def _stack_with(env: str, *, state: StateSettings | None = None, **backends: Any) -> dict[str, Any]:
+    """`env`'s stack with these backends' props in place of its own (None: switched off)."""
+    settings = load_environment(PROJECT_CONFIG, env)
+    settings = dataclasses.replace(
+        settings,
+        backends={**settings.backends, **backends},
+        state=settings.state if state is None else state,
+    )
     return synth(MlQueuesStack(Testing.app(), settings))
 
 
@@ -479,7 +484,7 @@ def _stack_with(env: str, **changes: Any) -> dict[str, Any]:
 )
 def test_a_switched_off_backend_leaves_no_trace(backend: str, prefixes: tuple[str, ...]) -> None:
     """With RabbitMQ's passwords in variables: in SSM they need the AWS provider of their own."""
-    changes = {"rabbitmq": _rabbitmq_passwords("dev"), backend: None}
+    changes: dict[str, Any] = {"rabbitmq": _rabbitmq_passwords("dev"), backend: None}
     synthesized = _stack_with("dev", **changes)
     assert not any(p.startswith(prefixes) for p in synthesized["provider"])
     assert not any(r.startswith(prefixes) for r in synthesized["resource"])
@@ -490,7 +495,7 @@ def test_a_switched_off_backend_leaves_no_trace(backend: str, prefixes: tuple[st
 
 def _rabbitmq_passwords(env: str, **passwords: Any) -> RabbitMqTaskExchangeProps:
     """`env`'s RabbitMQ settings with these password settings (default: variables)."""
-    rabbitmq = load_environment(PROJECT_CONFIG, env).rabbitmq
+    rabbitmq = load_environment(PROJECT_CONFIG, env).props(RabbitMqTaskExchangeProps)
     assert rabbitmq is not None
     return dataclasses.replace(rabbitmq, passwords=RabbitMqPasswordsProps(**passwords))
 
@@ -517,7 +522,7 @@ def test_ssm_passwords_in_another_region_than_sqs_get_a_provider_of_their_own() 
     )
     synthesized = _stack_with("prod", rabbitmq=rabbitmq)
     regions = {block.get("alias"): block["region"] for block in synthesized["provider"]["aws"]}
-    assert regions == {None: "us-east-1", "rabbitmq_passwords": "eu-west-1"}
+    assert regions == {None: "us-east-1", "eu_west_1": "eu-west-1"}
     passwords = [
         *synthesized["resource"]["aws_ssm_parameter"].values(),
         *synthesized["ephemeral"]["aws_secretsmanager_random_password"].values(),
@@ -529,7 +534,7 @@ def test_ssm_passwords_in_another_region_than_sqs_get_a_provider_of_their_own() 
         ),
     ]
     assert len(passwords) == 3 * 9 + 1
-    assert {body["provider"] for body in passwords} == {"aws.rabbitmq_passwords"}
+    assert {body["provider"] for body in passwords} == {"aws.eu_west_1"}
     queues = resources(synthesized, "aws_sqs_queue")
     assert queues and all("provider" not in body for body in queues)
 
@@ -602,8 +607,10 @@ def test_gcs_state() -> None:
 
 def test_rabbitmq_endpoint_from_config_goes_to_the_provider_block() -> None:
     settings = load_environment(PROJECT_CONFIG, "dev")
-    assert settings.rabbitmq is not None
-    rabbitmq = dataclasses.replace(settings.rabbitmq, endpoint="https://mq.example.com:15671")
+    assert settings.backends["rabbitmq"] is not None
+    rabbitmq = dataclasses.replace(
+        settings.backends["rabbitmq"], endpoint="https://mq.example.com:15671"
+    )
     synthesized = _stack_with("dev", rabbitmq=rabbitmq)
     assert synthesized["provider"]["rabbitmq"] == [{"endpoint": "https://mq.example.com:15671"}]
 
@@ -612,7 +619,7 @@ def test_a_worker_count_that_did_not_go_through_the_loader_is_refused() -> None:
     """The loader sets every backend's worker count from `workers`; changing only the
     environment's would output wiring for workers that have no queue."""
     settings = load_environment(PROJECT_CONFIG, "dev")
-    with pytest.raises(ValueError, match=r"^environment 'dev' has 5 workers, a channel 3$"):
+    with pytest.raises(ValueError, match=r"^stack 'dev' has 5 workers, a channel 3$"):
         MlQueuesStack(Testing.app(), dataclasses.replace(settings, workers=5))
 
 

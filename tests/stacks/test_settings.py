@@ -64,20 +64,22 @@ def _error(data: dict[str, Any]) -> str:
 
 def test_valid_config_gives_typed_settings_with_seed_defaults() -> None:
     settings = parse_environment("dev", VALID, source="config/dev.toml")
-    assert settings.sqs is not None
-    queue = settings.sqs.queue
+    assert settings.backends["sqs"] is not None
+    queue = settings.backends["sqs"].queue
     assert (queue.delay_seconds, queue.max_message_size) == (90, 262144)
     assert queue.message_retention_seconds == 86400
     assert queue.receive_wait_time_seconds == 10
     assert settings.max_task_duration_seconds == 30
     assert settings.prevent_destroy is False
     assert settings.state == LocalState(path="terraform.dev.tfstate")
-    assert settings.rabbitmq is not None and settings.rabbitmq.endpoint is None
-    assert settings.rabbitmq.queue_type == "quorum"
-    assert settings.rabbitmq.dead_letter
-    assert settings.rabbitmq.effective_delivery_limit == 20
-    assert settings.rabbitmq.min_broker_version == "4.0"
-    assert settings.rabbitmq.consumer_timeout_policy
+    assert (
+        settings.backends["rabbitmq"] is not None and settings.backends["rabbitmq"].endpoint is None
+    )
+    assert settings.backends["rabbitmq"].queue_type == "quorum"
+    assert settings.backends["rabbitmq"].dead_letter
+    assert settings.backends["rabbitmq"].effective_delivery_limit == 20
+    assert settings.backends["rabbitmq"].min_broker_version == "4.0"
+    assert settings.backends["rabbitmq"].consumer_timeout_policy
 
 
 def test_the_environment_sets_each_backend_s_worker_count_and_task_duration() -> None:
@@ -85,12 +87,17 @@ def test_the_environment_sets_each_backend_s_worker_count_and_task_duration() ->
     settings = parse_environment(
         "dev", _with("max_task_duration_seconds", 300), source="config/dev.toml"
     )
-    assert settings.sqs is not None and settings.pubsub is not None
-    assert settings.rabbitmq is not None
-    assert settings.sqs.queue.visibility_timeout_seconds == 300
-    assert settings.pubsub.ack_deadline_seconds == 300
-    assert settings.rabbitmq.consumer_timeout_seconds == 300
-    assert settings.sqs.workers == settings.pubsub.workers == settings.rabbitmq.workers == 3
+    assert settings.backends["sqs"] is not None and settings.backends["pubsub"] is not None
+    assert settings.backends["rabbitmq"] is not None
+    assert settings.backends["sqs"].queue.visibility_timeout_seconds == 300
+    assert settings.backends["pubsub"].ack_deadline_seconds == 300
+    assert settings.backends["rabbitmq"].consumer_timeout_seconds == 300
+    assert (
+        settings.backends["sqs"].workers
+        == settings.backends["pubsub"].workers
+        == settings.backends["rabbitmq"].workers
+        == 3
+    )
 
 
 def test_prod_protects_its_queues_unless_told_otherwise() -> None:
@@ -103,15 +110,18 @@ def test_brokers_older_than_3_12_get_no_consumer_timeout_policy() -> None:
     settings = parse_environment(
         "dev", _with("rabbitmq.min_broker_version", "3.11.28"), source="config/dev.toml"
     )
-    assert settings.rabbitmq is not None
-    assert settings.rabbitmq.min_broker_version == "3.11.28"
-    assert not settings.rabbitmq.consumer_timeout_policy
+    assert settings.backends["rabbitmq"] is not None
+    assert settings.backends["rabbitmq"].min_broker_version == "3.11.28"
+    assert not settings.backends["rabbitmq"].consumer_timeout_policy
 
 
 def test_classic_queues_take_no_delivery_limit() -> None:
     data = _with("rabbitmq.queue_type", "classic")
     settings = parse_environment("dev", data, source="config/dev.toml")
-    assert settings.rabbitmq is not None and settings.rabbitmq.effective_delivery_limit is None
+    assert (
+        settings.backends["rabbitmq"] is not None
+        and settings.backends["rabbitmq"].effective_delivery_limit is None
+    )
     data["rabbitmq"]["delivery_limit"] = 5
     assert _error(data) == (
         "config/dev.toml: rabbitmq.delivery_limit = 5 is not allowed; expected it unset with"
@@ -326,15 +336,19 @@ def test_a_switched_off_backend_needs_none_of_its_settings() -> None:
     data["pubsub"] = {"enabled": False}
     data["rabbitmq"] = {"enabled": False}
     settings = parse_environment("dev", data, source="config/dev.toml")
-    assert (settings.sqs, settings.pubsub, settings.rabbitmq) == (None, None, None)
+    assert (
+        settings.backends["sqs"],
+        settings.backends["pubsub"],
+        settings.backends["rabbitmq"],
+    ) == (None, None, None)
 
 
 def test_dead_letter_switches_default_on_and_can_be_turned_off() -> None:
-    on = parse_environment("dev", VALID, source="x").sqs
+    on = parse_environment("dev", VALID, source="x").backends["sqs"]
     assert on is not None and on.queue.dead_letter and on.queue.dead_letter_sources_only
     data = _with("sqs.dead_letter", False)
     data["sqs"]["dead_letter_sources_only"] = False
-    off = parse_environment("dev", data, source="x").sqs
+    off = parse_environment("dev", data, source="x").backends["sqs"]
     assert off is not None
     assert (off.queue.dead_letter, off.queue.dead_letter_sources_only) == (False, False)
     assert "sqs.dead_letter = 'no' has the wrong type; expected true or false" in _error(
@@ -419,8 +433,8 @@ def test_environments_never_share_names_vhosts_or_state(
 
 def test_new_backend_settings_default_to_the_safe_choice() -> None:
     settings = parse_environment("dev", VALID, source="config/dev.toml")
-    assert settings.sqs is not None and settings.pubsub is not None
-    sqs, pubsub = settings.sqs, settings.pubsub
+    assert settings.backends["sqs"] is not None and settings.backends["pubsub"] is not None
+    sqs, pubsub = settings.backends["sqs"], settings.backends["pubsub"]
     queue = sqs.queue
     assert (sqs.shared, queue.enforce_ssl, queue.alarms, queue.fifo) == (True, True, True, False)
     assert (queue.kms_key, sqs.producer, sqs.worker_template) == (None, None, None)
@@ -496,9 +510,9 @@ def test_a_failing_sqs_task_is_dead_lettered_before_it_expires() -> None:
         " so a failing task would expire before SQS moves it to its dead-letter queue"
     )
     data["sqs"]["max_receive_count"] = 143
-    assert parse_environment("dev", data, source="config/dev.toml").sqs is not None
+    assert parse_environment("dev", data, source="config/dev.toml").backends["sqs"] is not None
     data["sqs"].update(max_receive_count=1000, dead_letter=False)
-    assert parse_environment("dev", data, source="config/dev.toml").sqs is not None
+    assert parse_environment("dev", data, source="config/dev.toml").backends["sqs"] is not None
 
 
 def test_a_failing_pubsub_task_is_dead_lettered_before_it_expires() -> None:
@@ -519,9 +533,9 @@ def test_a_failing_pubsub_task_is_dead_lettered_before_it_expires() -> None:
         " maximum_backoff_seconds 600 = 7800 s"
     )
     data["pubsub"]["max_delivery_attempts"] = 6
-    assert parse_environment("dev", data, source="config/dev.toml").pubsub is not None
+    assert parse_environment("dev", data, source="config/dev.toml").backends["pubsub"] is not None
     data["pubsub"].update(max_delivery_attempts=100, dead_letter=False)
-    assert parse_environment("dev", data, source="config/dev.toml").pubsub is not None
+    assert parse_environment("dev", data, source="config/dev.toml").backends["pubsub"] is not None
 
 
 @pytest.mark.parametrize("table", ["sqs", "pubsub"])
@@ -544,7 +558,7 @@ def test_an_own_destination_needs_an_address_and_an_address_needs_one(table: str
 def test_rules_of_a_switched_off_backend_are_not_applied() -> None:
     data = _with("sqs.content_based_deduplication", True)
     data["sqs"]["enabled"] = False
-    assert parse_environment("dev", data, source="config/dev.toml").sqs is None
+    assert parse_environment("dev", data, source="config/dev.toml").backends["sqs"] is None
 
 
 def _load_bytes(tmp_path: Path, content: bytes) -> str | None:
@@ -609,7 +623,7 @@ def test_high_throughput_fifo_from_the_config_file() -> None:
     data = _with("sqs.fifo", True)
     data["sqs"]["deduplication_scope"] = "messageGroup"
     data["sqs"]["fifo_throughput_limit"] = "perMessageGroupId"
-    sqs = parse_environment("dev", data, source="config/dev.toml").sqs
+    sqs = parse_environment("dev", data, source="config/dev.toml").backends["sqs"]
     assert sqs is not None
     assert (sqs.queue.deduplication_scope, sqs.queue.fifo_throughput_limit) == (
         "messageGroup",
@@ -646,7 +660,7 @@ def test_a_switched_off_backend_needs_no_alarm_target_in_prod() -> None:
     data = copy.deepcopy(VALID)
     data["sqs"] = {"enabled": False}
     data["pubsub"] = {"enabled": False}
-    assert parse_environment("prod", data, source="config/prod.toml").sqs is None
+    assert parse_environment("prod", data, source="config/prod.toml").backends["sqs"] is None
 
 
 def test_an_sqs_alarm_that_could_never_fire_is_refused() -> None:
@@ -659,7 +673,7 @@ def test_an_sqs_alarm_that_could_never_fire_is_refused() -> None:
         " would never fire before the task is gone"
     )
     data["sqs"]["alarms"] = False
-    assert parse_environment("dev", data, source="config/dev.toml").sqs is not None
+    assert parse_environment("dev", data, source="config/dev.toml").backends["sqs"] is not None
 
 
 def test_an_sqs_alarm_that_a_quiet_queue_would_hide_is_refused() -> None:
@@ -672,7 +686,7 @@ def test_an_sqs_alarm_that_a_quiet_queue_would_hide_is_refused() -> None:
         " call on it, so a task in a queue nobody polls would never be seen older than that"
     )
     data["sqs"]["oldest_message_alarm_seconds"] = 21_599
-    assert parse_environment("dev", data, source="config/dev.toml").sqs is not None
+    assert parse_environment("dev", data, source="config/dev.toml").backends["sqs"] is not None
 
 
 def _rabbitmq_with(**keys: str) -> dict[str, Any]:
@@ -720,8 +734,8 @@ def test_rabbitmq_password_keys_are_one_line_naming_file_and_key(
 
 def test_rabbitmq_passwords_come_from_variables_unless_the_config_says_ssm() -> None:
     settings = parse_environment("dev", VALID, source="config/dev.toml")
-    assert settings.rabbitmq is not None
-    assert settings.rabbitmq.passwords.password_store == "variables"
+    assert settings.backends["rabbitmq"] is not None
+    assert settings.backends["rabbitmq"].passwords.password_store == "variables"
     data = _rabbitmq_with(
         password_store="ssm",
         password_region="eu-west-1",
@@ -729,8 +743,8 @@ def test_rabbitmq_passwords_come_from_variables_unless_the_config_says_ssm() -> 
         worker_template="ml-worker-{worker}",
     )
     settings = parse_environment("dev", data, source="config/dev.toml")
-    assert settings.rabbitmq is not None
-    passwords = settings.rabbitmq.passwords
+    assert settings.backends["rabbitmq"] is not None
+    passwords = settings.backends["rabbitmq"].passwords
     assert (passwords.password_store, passwords.password_region) == ("ssm", "eu-west-1")
     assert (passwords.producer, passwords.worker_template) == (
         "ml-producer",
@@ -741,5 +755,5 @@ def test_rabbitmq_passwords_come_from_variables_unless_the_config_says_ssm() -> 
 @pytest.mark.parametrize("env", ["dev", "staging", "prod"])
 def test_every_environment_with_rabbitmq_keeps_its_passwords_in_ssm(env: str) -> None:
     settings = load_environment(PROJECT_CONFIG, env)
-    assert settings.rabbitmq is not None
-    assert settings.rabbitmq.passwords.password_store == "ssm"
+    assert settings.backends["rabbitmq"] is not None
+    assert settings.backends["rabbitmq"].passwords.password_store == "ssm"

@@ -5,9 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from constructs_lib import registry
 from constructs_lib.props import setting
-from stacks.settings import BACKENDS
-from tools import config_reference
 from tools.config_reference import END, START, rewrite, rows, table
 
 README = Path(__file__).resolve().parent.parent.parent / "README.md"
@@ -57,8 +56,8 @@ def test_a_setting_without_a_meaning_stops_the_generator(monkeypatch: pytest.Mon
     class Bare:
         knob: int = setting(1, meaning=" ")
 
-    backend = BACKENDS[0]
-    monkeypatch.setattr(config_reference, "BACKENDS", (dataclasses.replace(backend, props=Bare),))
+    backend = registry.BACKENDS[0]
+    monkeypatch.setattr(registry, "BACKENDS", (dataclasses.replace(backend, props=Bare),))
     with pytest.raises(ValueError, match=r"^\[sqs\] knob has no meaning"):
         table(rows())
 

@@ -17,9 +17,15 @@ import pytest
 import yaml
 from cdktf import Testing
 
-from constructs_lib.rabbitmq_task_exchange import RabbitMqTaskExchangeProps
-from stacks.ml_queues_stack import MlQueuesStack, common_tags
-from stacks.settings import ConfigError, EnvironmentSettings, load_environment, parse_environment
+from constructs_lib.rabbitmq.props import RabbitMqTaskExchangeProps
+from stacks.ml_queues_stack import MlQueuesStack
+from stacks.settings import (
+    ConfigError,
+    EnvironmentSettings,
+    common_tags,
+    load_environment,
+    parse_environment,
+)
 from tools import rabbitmq_alerts
 from tools.operator_input import OperatorError
 from tools.rabbitmq_alerts import Topology, alert_rules, job_name, scrape_job, topology
@@ -59,8 +65,9 @@ def _dev_with(**rabbitmq: Any) -> EnvironmentSettings:
 
 
 def _props(settings: EnvironmentSettings) -> RabbitMqTaskExchangeProps:
-    assert settings.rabbitmq is not None
-    return settings.rabbitmq
+    props = settings.props(RabbitMqTaskExchangeProps)
+    assert props is not None
+    return props
 
 
 def _rules(document: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from constructs_lib.wiring import WORKER, env_lines
+from constructs_lib.registry import env_lines, wirings
 from tools import worker_env
 
 
@@ -36,9 +36,10 @@ def test_each_backend_gets_its_prefix_in_wiring_order_and_lists_are_joined() -> 
 
 def test_variable_names_come_from_the_typed_wiring() -> None:
     """A field renamed in constructs_lib/wiring.py renames its variable; nothing else to edit."""
-    assert WORKER["sqs"].variables()["queue_url"] == "SQS_QUEUE_URL"
-    assert WORKER["rabbitmq"].variables()["queue"] == "AMQP_QUEUE"
-    assert WORKER["rabbitmq"].variables()["password_parameter"] == "AMQP_PASSWORD_PARAMETER"
+    worker = wirings(producer=False)
+    assert worker["sqs"].variables()["queue_url"] == "SQS_QUEUE_URL"
+    assert worker["rabbitmq"].variables()["queue"] == "AMQP_QUEUE"
+    assert worker["rabbitmq"].variables()["password_parameter"] == "AMQP_PASSWORD_PARAMETER"
     with pytest.raises(KeyError, match="unknown backend 'kafka'"):
         env_lines({"kafka": {"topic": "t"}}, producer=False)
 

@@ -12,10 +12,6 @@ provider marks sensitive.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, ClassVar
-
 from cdktf import (
     Fn,
     TerraformElement,
@@ -26,11 +22,16 @@ from cdktf import (
 )
 from constructs import Construct
 
-from constructs_lib import limits
 from constructs_lib.ephemeral import EphemeralRandomPassword
 from constructs_lib.jsii_cache import attribute
-from constructs_lib.props import CrossRule, check_props, setting
+from constructs_lib.props import check_props
 from constructs_lib.providers import DataAwsSsmParameter, IamRolePolicy, SsmParameter
+from constructs_lib.rabbitmq.props import (
+    GET_ACTIONS,
+    PARAMETER_PREFIX,
+    RabbitMqPasswordsProps,
+    password_id,
+)
 from constructs_lib.scan_exceptions import skip_check
 
 # Letters and digits only: safe in an AMQP URL and on a rabbitmqctl command line unquoted.
@@ -40,77 +41,6 @@ GENERATOR = EphemeralRandomPassword(password_length=PASSWORD_LENGTH, exclude_pun
 # the version, so that a stack moving here from the data-source generator keeps its
 # passwords. Rotation replaces the parameter (`make rotate-password`).
 WRITE_ONLY_VERSION = 1
-PARAMETER_PREFIX = "/ml-queues"
-GET_ACTIONS = ("ssm:GetParameter",)
-
-
-def _region_with_ssm(values: Mapping[str, Any]) -> str | None:
-    if values["password_store"] == "ssm" and values["password_region"] is None:
-        return (
-            f"expected {limits.AWS_REGION.describe()} with password_store = 'ssm': the region"
-            " of the password parameters"
-        )
-    return None
-
-
-def _roles_only_with_ssm(field: str) -> CrossRule:
-    def expected(values: Mapping[str, Any]) -> str | None:
-        if values[field] is not None and values["password_store"] != "ssm":
-            return (
-                "expected it unset unless password_store = 'ssm': a password in a Terraform"
-                " variable has nothing a role could be granted"
-            )
-        return None
-
-    return CrossRule(field, expected)
-
-
-@dataclass(frozen=True, kw_only=True)
-class RabbitMqPasswordsProps:
-    """The password keys of the `[rabbitmq]` table."""
-
-    CROSS_RULES: ClassVar[tuple[CrossRule, ...]] = (
-        CrossRule("password_region", _region_with_ssm),
-        _roles_only_with_ssm("producer"),
-        _roles_only_with_ssm("worker_template"),
-    )
-
-    password_store: str = setting(
-        "variables",
-        rule=limits.RABBITMQ_PASSWORD_STORE,
-        meaning="where the broker users' passwords come from: `ssm`, generated once into an"
-        f" SSM SecureString parameter `{PARAMETER_PREFIX}/<environment>/rabbitmq/<user>`;"
-        " `variables`, a sensitive Terraform variable per user"
-        " (`TF_VAR_rabbitmq_producer_password`, `TF_VAR_rabbitmq_worker_<n>_password`) set by"
-        " hand",
-    )
-    password_region: str | None = setting(
-        None,
-        rule=limits.AWS_REGION,
-        meaning="AWS region of the password parameters; required with `ssm`",
-    )
-    producer: str | None = setting(
-        None,
-        rule=limits.IAM_ROLE,
-        meaning="IAM role that may read the producer's password parameter (`ssm` only)",
-    )
-    worker_template: str | None = setting(
-        None,
-        rule=limits.IAM_ROLE_TEMPLATE,
-        meaning="IAM role of worker `{worker}`: may read that worker's password parameter and"
-        " no other (`ssm` only)",
-    )
-
-
-def password_id(user_id: str) -> str:
-    """The logical id of each resource behind the password of the broker user `user_id`
-    (its variable, generator, parameter and read-back, and its grant as a prefix)."""
-    return f"{user_id}_password"
-
-
-def parameter_address(user_id: str) -> str:
-    """What a rotation of that user's password replaces."""
-    return f"aws_ssm_parameter.{password_id(user_id)}"
 
 
 def _named(element: TerraformElement, logical_id: str) -> None:
@@ -149,7 +79,7 @@ class RabbitMqPasswords(Construct):
         provider: TerraformProvider | None = None,
     ) -> None:
         super().__init__(scope, id)
-        check_props(props, owner="RabbitMqPasswords", where=limits.environment_of(self))
+        check_props(props, owner="RabbitMqPasswords", where=self.node.path)
         self._props = props
         self._provider = provider
         self._environment = TerraformStack.of(self).node.id

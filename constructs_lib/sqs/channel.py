@@ -2,31 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
-from typing import Any, ClassVar
+from dataclasses import replace
+from typing import Any
 
 from cdktf import Fn
 from constructs import Construct
 
 from constructs_lib import limits
 from constructs_lib.channel import ChannelOutput
-from constructs_lib.props import CrossRule, FromEnvironment, check_props, inline, setting
+from constructs_lib.props import check_props
 from constructs_lib.providers import (
     CloudwatchMetricAlarm,
     CloudwatchMetricAlarmMetricQuery,
     DataAwsCallerIdentity,
     IamRolePolicy,
 )
-from constructs_lib.sqs_policies import consume_document, queue_arn_pattern, send_document
-from constructs_lib.sqs_task_queue import (
-    QUEUE_ROLE_TAG,
-    SqsTaskQueue,
-    SqsTaskQueueProps,
-    alarm_topic,
-    names_fit,
-)
-from constructs_lib.wiring import SqsProducerWiring, SqsWorkerWiring
+from constructs_lib.sqs.backend import SqsProducerWiring, SqsWorkerWiring
+from constructs_lib.sqs.policies import consume_document, queue_arn_pattern, send_document
+from constructs_lib.sqs.props import QUEUE_ROLE_TAG, SqsTaskChannelProps, SqsTaskQueueProps
+from constructs_lib.sqs.queue import SqsTaskQueue, alarm_topic
 
 # Tags every queue of a channel, so that its alarms find them all by one query.
 CHANNEL_TAG = "task_channel"
@@ -86,74 +80,22 @@ def selection_query(channel: str) -> str:
     return f'SELECT COUNT({DEPTH_METRIC}) FROM SCHEMA("AWS/SQS", QueueName){_where(channel)}'
 
 
-def _worker_names_fit(values: Mapping[str, Any]) -> str | None:
-    """The longest name is the last worker's: `<name>-worker-<workers>`."""
-    return names_fit({**values, "name": f"{values['name']}-worker-{values['workers']}"})
-
-
-def _granted_key_is_an_arn(values: Mapping[str, Any]) -> str | None:
-    granting = values["producer"] is not None or values["worker_template"] is not None
-    key = values["kms_key"]
-    if granting and key is not None and not limits.AWS_KMS_KEY_ARN.allows(key):
-        return (
-            f"expected {limits.AWS_KMS_KEY_ARN.describe()} when producer or worker_template"
-            " is set: IAM policies name a key by its ARN only"
-        )
-    return None
-
-
-@dataclass(frozen=True, kw_only=True)
-class SqsTaskChannelProps:
-    """The `[sqs]` table: where the queues live, which exist, who may use them, and the
-    settings every queue shares."""
-
-    CROSS_RULES: ClassVar[tuple[CrossRule, ...]] = (
-        CrossRule("name", _worker_names_fit),
-        CrossRule("kms_key", _granted_key_is_an_arn),
-    )
-
-    region: str = setting(rule=limits.AWS_REGION, meaning="AWS region")
-    endpoint: str | None = setting(
-        None,
-        rule=limits.SQS_ENDPOINT,
-        meaning="an SQS-compatible API (moto, LocalStack) instead of AWS; the provider then"
-        " skips its account and credential checks",
-    )
-    workers: int = setting(
-        3,
-        rule=limits.WORKER_COUNT,
-        from_environment=FromEnvironment("workers"),
-        meaning="one queue each",
-    )
-    shared: bool = setting(
-        True, meaning="besides one queue per worker, a queue any worker may take from"
-    )
-    producer: str | None = setting(
-        None,
-        rule=limits.IAM_ROLE,
-        meaning="IAM role that gets send-only policies on every task queue",
-    )
-    worker_template: str | None = setting(
-        None,
-        rule=limits.IAM_ROLE_TEMPLATE,
-        meaning="IAM role of worker `{worker}`: consume from its own queue and the shared one",
-    )
-    queue: SqsTaskQueueProps = inline(SqsTaskQueueProps)
-
-
-class SqsTaskChannel:
+class SqsTaskChannel(Construct):
     """Queue `<name>-worker-<n>` for each worker and `<name>` for any worker.
 
-    Not a construct node of its own: the queues sit directly in `scope`, where the stack
-    first made them, so their logical ids and paths, which deployed state depends on, are
-    unchanged. Each queue brings its own dead-letter queue and TLS policy; the channel's
-    alarms watch them all.
+    Each queue brings its own dead-letter queue and TLS policy; the channel's alarms watch
+    them all. Its resources' logical ids start with the channel's id, so two channels in one
+    stack do not collide (their `queue.name`s must differ too: SQS names are per account and
+    region). The ml-queues app gives its channel the id `Default`, which cdktf leaves out of
+    logical ids, so that its queues keep the ids they had when they sat in the stack itself.
     """
 
-    def __init__(self, scope: Construct, props: SqsTaskChannelProps) -> None:
-        self._where = limits.environment_of(scope)
-        check_props(props, owner="SqsTaskChannel", where=self._where)
-        self._scope = scope
+    def __init__(self, scope: Construct, id: str, props: SqsTaskChannelProps) -> None:
+        # Checked before the node exists, so that a refused channel leaves nothing behind.
+        self_path = f"{scope.node.path}/{id}" if scope.node.path else id
+        check_props(props, owner="SqsTaskChannel", where=self_path)
+        super().__init__(scope, id)
+        self._where = self.node.path
         self._region = props.region
         self._name = props.queue.name
         self._kms_key = props.queue.kms_key
@@ -162,11 +104,11 @@ class SqsTaskChannel:
         tags = {CHANNEL_TAG: self._name}
         # The seed's queue is the shared one; its logical id stays, so state carries over.
         self._shared = (
-            SqsTaskQueue(scope, "sqs_task_queue", queue, tags=tags) if props.shared else None
+            SqsTaskQueue(self, "sqs_task_queue", queue, tags=tags) if props.shared else None
         )
         self._workers = [
             SqsTaskQueue(
-                scope,
+                self,
                 f"sqs_worker_{n}_queue",
                 replace(queue, name=f"{self._name}-worker-{n}"),
                 tags=tags,
@@ -193,7 +135,7 @@ class SqsTaskChannel:
           two cannot go blind quietly.
         """
         own = (
-            alarm_topic(self._scope, "sqs_alarm", name=self._name, email=queue.alarm_email)
+            alarm_topic(self, "sqs_alarm", name=self._name, email=queue.alarm_email)
             if queue.alarm_target == limits.OWN_ALARM_TARGET and queue.alarm_email
             else None
         )
@@ -253,7 +195,7 @@ class SqsTaskChannel:
         **condition: Any,
     ) -> None:
         CloudwatchMetricAlarm(
-            self._scope,
+            self,
             id,
             alarm_name=name,
             alarm_description=description,
@@ -284,7 +226,7 @@ class SqsTaskChannel:
         the worker queues by name pattern, the shared queue by ARN, and a deny on every
         dead-letter queue, which the pattern would otherwise match too. The patterns name the
         account the stack deploys into, as its provider's credentials report it."""
-        account = DataAwsCallerIdentity(self._scope, "sqs_account").account_id
+        account = DataAwsCallerIdentity(self, "sqs_account").account_id
         resources = [queue_arn_pattern(self._region, account, f"{self._name}-worker-*")]
         denied = [queue_arn_pattern(self._region, account, f"{self._name}-worker-*-dlq*")]
         if self._shared is not None:
@@ -309,7 +251,7 @@ class SqsTaskChannel:
         grants wrote before: a stack moving to these policies deletes those and creates
         these in one apply, in no set order, and a shared role and name would let the delete
         remove the new policy."""
-        IamRolePolicy(self._scope, id, name=name, role=role, policy=Fn.jsonencode(document))
+        IamRolePolicy(self, id, name=name, role=role, policy=Fn.jsonencode(document))
 
     def _worker(self, worker: int, what: str) -> SqsTaskQueue:
         if not limits.IntRange(1, len(self._workers)).allows(worker):

@@ -248,6 +248,12 @@ class Vhost(_RabbitmqResource):
     def name(self) -> str:
         return self.get_string_attribute("name")
 
+    @property
+    def name_input(self) -> str:
+        """The name as given, not a reference: what a construct handed this vhost checks."""
+        name: str = self._arguments["name"]
+        return name
+
 
 class Exchange(_RabbitmqResource):
     """`rabbitmq_exchange`; the provider's default vhost is `/`."""

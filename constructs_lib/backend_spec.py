@@ -1,0 +1,85 @@
+"""What a backend declares for the app (see constructs_lib/registry.py). No jsii here."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from constructs_lib.wiring import Wiring
+
+if TYPE_CHECKING:
+    from constructs import Construct
+
+    from constructs_lib.channel import TaskChannel
+    from constructs_lib.stack_providers import StackProviders
+
+
+@dataclass(frozen=True)
+class Backend:
+    """What one backend brings to the app.
+
+    `key`: its config table and its key in the wiring outputs.
+    `props`: the props dataclass its config table is read into.
+    `switch`: what `enabled = false` leaves out, for the config reference.
+    `task_holding_types`: Terraform types that hold tasks, or drop the tasks inside them when
+    they go: what `prevent_destroy` protects and what the plan guard counts before a delete.
+    `producer_wiring`, `worker_wiring`: what the producer and each worker need, as `.env`.
+    `builder`: `module:function` of the step that adds the backend to an app stack; it is
+    imported only when a stack is built, so that reading the registry needs no jsii.
+    `unique`: props fields that two environments must not share (they would overwrite each
+    other's resources).
+    """
+
+    key: str
+    props: type
+    switch: str
+    task_holding_types: frozenset[str]
+    producer_wiring: type[Wiring]
+    worker_wiring: type[Wiring]
+    builder: str
+    unique: tuple[str, ...] = ()
+
+    def build(self) -> Callable[..., Any]:
+        """The build step (see `stacks.ml_queues_stack`); this import loads jsii."""
+        module, _, function = self.builder.partition(":")
+        built: Callable[..., Any] = getattr(importlib.import_module(module), function)
+        return built
+
+
+@dataclass(frozen=True)
+class Principals:
+    """Who uses a channel: the producer's principal, and worker n's (None: grant nothing)."""
+
+    producer: str | None
+    worker: Callable[[int], str | None]
+
+
+def from_template(template: str | None) -> Callable[[int], str | None]:
+    """'ml-worker-{worker}' -> worker n's principal; None: workers get no grant."""
+    return lambda n: template.replace("{worker}", str(n)) if template is not None else None
+
+
+class AppStack(Protocol):
+    """What the app's stack offers a build step: where to build, the names and counts the
+    environment sets, and the providers it makes once."""
+
+    @property
+    def construct(self) -> Construct: ...
+
+    @property
+    def environment(self) -> str: ...
+
+    @property
+    def name_suffix(self) -> str: ...
+
+    @property
+    def workers(self) -> int: ...
+
+    @property
+    def providers(self) -> StackProviders: ...
+
+
+# A build step: the backend's channel in `stack`, from its config table's props.
+Build = Callable[["AppStack", Any], tuple["TaskChannel", Principals]]

@@ -1,0 +1,96 @@
+"""A backend registered in one place reaches every layer: the config loader, the stack, the
+wiring, the config reference and the plan guard, with no edit anywhere else."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+from cdktf import Testing
+
+from constructs_lib import registry
+from stacks.ml_queues_stack import MlQueuesStack
+from stacks.settings import ConfigError, parse_environment
+from tests.extra_backend import BACKEND
+from tests.synth_helpers import synth
+from tools import config_reference
+from tools.plan_guard import Change
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def with_ledger(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(registry, "BACKENDS", (*registry.BACKENDS, BACKEND))
+
+
+def _dev(**ledger: object) -> dict[str, object]:
+    data = tomllib.loads((PROJECT_ROOT / "config" / "dev.toml").read_text())
+    data["ledger"] = {"enabled": True, **ledger}
+    return data
+
+
+@pytest.mark.usefixtures("with_ledger")
+def test_the_loader_reads_and_checks_a_registered_backend_s_table() -> None:
+    settings = parse_environment("dev", _dev(shelf="books"), source="config/dev.toml")
+    assert settings.backends["ledger"].shelf == "books"
+    assert settings.backends["ledger"].workers == settings.workers
+    with pytest.raises(ConfigError, match=r"^config/dev.toml: ledger.shelf = 'Books' is not"):
+        parse_environment("dev", _dev(shelf="Books"), source="config/dev.toml")
+
+
+@pytest.mark.usefixtures("with_ledger")
+def test_the_stack_builds_it_and_wires_its_workers() -> None:
+    settings = parse_environment("dev", _dev(), source="config/dev.toml")
+    synthesized = synth(MlQueuesStack(Testing.app(), settings))
+    shelves = synthesized["resource"]["terraform_data"]
+    assert sorted(body["input"] for body in shelves.values()) == [
+        "tasks-dev-0",
+        "tasks-dev-1",
+        "tasks-dev-2",
+    ]
+    assert synthesized["output"]["worker_2"]["value"]["ledger"] == {"shelf": "tasks-dev-1"}
+    assert registry.env_lines({"ledger": {"shelf": "s"}}, producer=False) == ["LEDGER_SHELF=s"]
+
+
+@pytest.mark.usefixtures("with_ledger")
+def test_the_config_reference_and_the_guard_know_it() -> None:
+    keys = {row.key for row in config_reference.rows()}
+    assert {"[ledger] enabled", "[ledger] shelf"} <= keys
+    gone = Change("terraform_data.ledger_1", "terraform_data", "delete", (), {})
+    assert gone.loses_tasks
+
+
+def test_without_registering_it_nothing_knows_it() -> None:
+    assert "terraform_data" not in registry.task_holding_types()
+    with pytest.raises(ConfigError, match="ledger"):
+        parse_environment("dev", _dev(), source="config/dev.toml")
+
+
+def test_reading_and_checking_every_config_loads_no_jsii() -> None:
+    """The loader, the registry and the operator-input checks answer a typo in about a
+    second: cdktf, jsii and the provider packages stay unloaded until a stack is built."""
+    script = (
+        "import json, sys\n"
+        "from pathlib import Path\n"
+        "from stacks.settings import load_all\n"
+        "from tools import operator_input, plan_guard, worker_env\n"
+        "from constructs_lib import registry, sqs, pubsub, rabbitmq\n"
+        "load_all(Path('config'))\n"
+        "registry.env_lines({}, producer=True)\n"
+        "heavy = ('jsii', 'cdktf', 'constructs', 'cdktf_cdktf_provider_aws',"
+        " 'cdktf_cdktf_provider_google')\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in heavy)))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(result.stdout) == []
