@@ -4,6 +4,7 @@ wiring, the config reference and the plan guard, with no edit anywhere else."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tomllib
@@ -71,17 +72,27 @@ def test_without_registering_it_nothing_knows_it() -> None:
         parse_environment("dev", _dev(), source="config/dev.toml")
 
 
-def test_reading_and_checking_every_config_loads_no_jsii() -> None:
+def test_reading_and_checking_every_config_loads_no_jsii(tmp_path: Path) -> None:
     """The loader, the registry and the operator-input checks answer a typo in about a
-    second: cdktf, jsii and the provider packages stay unloaded until a stack is built."""
+    second: cdktf, jsii and the provider packages stay unloaded until a stack is built,
+    also when `python main.py` refuses a bad config."""
+    config = tmp_path / "config"
+    config.mkdir()
+    for path in (PROJECT_ROOT / "config").glob("*.toml"):
+        (config / path.name).write_text(path.read_text())
+    dev = config / "dev.toml"
+    dev.write_text(dev.read_text().replace("workers = 3", "workers = 0", 1))
     script = (
         "import json, sys\n"
         "from pathlib import Path\n"
         "from stacks.settings import load_all\n"
         "from tools import operator_input, plan_guard, worker_env\n"
         "from constructs_lib import registry, sqs, pubsub, rabbitmq\n"
+        "import main\n"
         "load_all(Path('config'))\n"
         "registry.env_lines({}, producer=True)\n"
+        f"main.CONFIG_DIR = Path({str(config)!r})\n"
+        "assert main.main() == 2\n"
         "heavy = ('jsii', 'cdktf', 'constructs', 'cdktf_cdktf_provider_aws',"
         " 'cdktf_cdktf_provider_google')\n"
         "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in heavy)))\n"
@@ -92,5 +103,8 @@ def test_reading_and_checking_every_config_loads_no_jsii() -> None:
         capture_output=True,
         text=True,
         check=True,
+        env={**os.environ, "CDKTF_OUTDIR": str(tmp_path / "out")},
     )
     assert json.loads(result.stdout) == []
+    assert result.stderr.startswith("error: config/dev.toml: workers = 0 is not allowed;")
+    assert not (tmp_path / "out").exists()
