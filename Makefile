@@ -35,8 +35,8 @@ NPM_STAMP := node_modules/.installed-from-lock
 CHECKOV_VENV := .cache/checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-from-requirements
 
-.PHONY: help install synth test test-scale test-integration snapshot-update lint bench plan deploy \
-	rotate-password rabbitmq-definitions rabbitmq-alerts pubsub-emulator google-schema worker-env diagram docs \
+.PHONY: help install synth test test-scale test-integration snapshot-update ledger-update lint bench \
+	plan deploy rotate-password rabbitmq-definitions rabbitmq-alerts pubsub-emulator google-schema worker-env diagram docs \
 	deploy-local stop-local clean FORCE
 
 # Every target a person runs, one line each, from the `## ` text after its name.
@@ -154,6 +154,12 @@ stop-local: $(VENV_STAMP) ## stop the moto that deploy-local started
 
 snapshot-update: install ## rewrite the snapshots after an intended change (review the diff)
 	$(PIPENV) run pytest tests/stacks/test_app.py --snapshot-update
+
+# After a change that adds resources: their addresses, added to tests/ledger/<env>.txt. It
+# never removes a line; a dropped address needs a moved block or a retired mark (README, Deploy).
+ledger-update: install ## add the stacks' new resource addresses to tests/ledger/ (review the diff)
+	$(PIPENV) run python main.py
+	$(PIPENV) run python -m tools.address_ledger cdktf.out/stacks tests/ledger
 
 # Times synth against the usual imports and how it scales; rewrites bench/results.md (minutes).
 # BENCH_ARGS="--runs 1 --warmup 0" is the quick pass CI uses to prove the command works.
