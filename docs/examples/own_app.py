@@ -4,10 +4,13 @@ from cdktf import App, TerraformStack
 from constructs import Construct
 
 from constructs_lib.providers import AwsProvider, GoogleProvider
-from constructs_lib.pubsub_task_topic import PubSubTaskTopic, PubSubTaskTopicProps
-from constructs_lib.rabbitmq_bindings import RabbitmqProvider, Vhost
-from constructs_lib.rabbitmq_task_exchange import RabbitMqTaskExchange, RabbitMqTaskExchangeProps
-from constructs_lib.sqs_task_queue import SqsTaskQueue, SqsTaskQueueProps
+from constructs_lib.pubsub import PubSubTaskTopic, PubSubTaskTopicProps
+from constructs_lib.rabbitmq import (
+    RabbitmqProvider,
+    RabbitMqTaskExchange,
+    RabbitMqTaskExchangeProps,
+)
+from constructs_lib.sqs import SqsTaskQueue, SqsTaskQueueProps
 
 
 class TrainingQueues(TerraformStack):
@@ -20,10 +23,10 @@ class TrainingQueues(TerraformStack):
         SqsTaskQueue(self, "tasks", SqsTaskQueueProps(name="training-tasks"))
         # One Pub/Sub topic with its subscription (no per-worker topics).
         PubSubTaskTopic(self, "topic", PubSubTaskTopicProps(project="my-ml-project", workers=0))
-        # Direct exchange `ml_tasks`, durable queues worker_queue_1..3 bound by their names.
-        vhost = Vhost(self, "vhost", name="training")
+        # Vhost `training` (made by the exchange), direct exchange `ml_tasks`, and durable
+        # queues worker_queue_1..3 bound by their names.
         RabbitMqTaskExchange(
-            self, "exchange", RabbitMqTaskExchangeProps(vhost=vhost.name, workers=3)
+            self, "exchange", RabbitMqTaskExchangeProps(vhost="training", workers=3)
         )
 
 
