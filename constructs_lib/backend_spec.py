@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -30,6 +30,12 @@ class Backend:
     imported only when a stack is built, so that reading the registry needs no jsii.
     `unique`: props fields that two environments must not share (they would overwrite each
     other's resources).
+    `title`, `provider`: how the diagram names the backend, and the Terraform provider its
+    resources' types start with (`aws` for `aws_sqs_queue`).
+    `task_counter`: `module:function` that, given the synthesized stack and the environment,
+    returns how to count the tasks in one of its task-holding resources before the plan
+    guard lets it go (None: it cannot count here, and the guard refuses the change unless
+    the operator allows it). Imported only by the guard.
     """
 
     key: str
@@ -39,13 +45,31 @@ class Backend:
     producer_wiring: type[Wiring]
     worker_wiring: type[Wiring]
     builder: str
+    title: str
+    provider: str
     unique: tuple[str, ...] = ()
+    task_counter: str | None = None
 
     def build(self) -> Callable[..., Any]:
         """The build step (see `stacks.ml_queues_stack`); this import loads jsii."""
-        module, _, function = self.builder.partition(":")
-        built: Callable[..., Any] = getattr(importlib.import_module(module), function)
-        return built
+        return _imported(self.builder)
+
+    def counter(self, stack: Mapping[str, Any], env: Mapping[str, str]) -> TaskCounter | None:
+        """How to count the tasks in this backend's resources of `stack`, if it can here."""
+        if self.task_counter is None:
+            return None
+        made: TaskCounter | None = _imported(self.task_counter)(stack, env)
+        return made
+
+
+def _imported(reference: str) -> Callable[..., Any]:
+    module, _, function = reference.partition(":")
+    found: Callable[..., Any] = getattr(importlib.import_module(module), function)
+    return found
+
+
+# The tasks one resource holds, from its type and its state before the change; None: unknown.
+TaskCounter = Callable[[str, Mapping[str, Any]], int | None]
 
 
 @dataclass(frozen=True)

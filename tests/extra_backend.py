@@ -85,4 +85,6 @@ BACKEND = Backend(
     producer_wiring=LedgerProducerWiring,
     worker_wiring=LedgerWorkerWiring,
     builder="tests.extra_backend:build",
+    title="Ledger",
+    provider="terraform",
 )

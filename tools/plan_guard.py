@@ -21,21 +21,19 @@ parameter, which generates a new password; the broker user takes it in the same 
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import os
 import subprocess
 import sys
 import tempfile
-import urllib.parse
-import urllib.request
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from constructs_lib.backend_spec import TaskCounter
 from constructs_lib.rabbitmq.props import parameter_address, rabbitmq_user_id
-from constructs_lib.registry import task_holding_types
+from constructs_lib.registry import backends, task_holding_types
 from tools.moto_server import EMULATOR_CREDENTIALS
 from tools.operator_input import OperatorError, synthesized
 
@@ -91,90 +89,23 @@ def changes(plan: Mapping[str, Any]) -> list[Change]:
     return result
 
 
-Counter = Callable[[Change], int | None]
-
-
-def sqs_counter(region: str, endpoint: str | None, env: Mapping[str, str]) -> Counter:
-    """Tasks in an SQS queue: visible, in flight and delayed, as SQS reports them."""
-    import boto3  # noqa: PLC0415 (only stacks with SQS need the AWS client)
-
-    session = boto3.session.Session(
-        aws_access_key_id=env.get("AWS_ACCESS_KEY_ID"),
-        aws_secret_access_key=env.get("AWS_SECRET_ACCESS_KEY"),
-        aws_session_token=env.get("AWS_SESSION_TOKEN"),
-        profile_name=env.get("AWS_PROFILE"),
-    )
-    client = session.client("sqs", region_name=region, endpoint_url=endpoint)
-    names = (
-        "ApproximateNumberOfMessages",
-        "ApproximateNumberOfMessagesNotVisible",
-        "ApproximateNumberOfMessagesDelayed",
-    )
-
-    def count(change: Change) -> int | None:
-        url = change.before.get("url") or change.before.get("id")
-        if not url:
-            return None
-        attributes = client.get_queue_attributes(QueueUrl=url, AttributeNames=list(names))
-        return sum(int(attributes["Attributes"].get(name, 0)) for name in names)
-
-    return count
-
-
-def rabbitmq_counter(endpoint: str, username: str, password: str) -> Counter:
-    """Tasks in a queue, in every queue of a vhost, or in the queues an exchange feeds, from
-    the management API's message counts (ready and unacknowledged)."""
-    token = base64.b64encode(f"{username}:{password}".encode()).decode()
-
-    def get(*parts: str) -> Any:
-        path = "/".join(urllib.parse.quote(part, safe="") for part in parts)
-        request = urllib.request.Request(
-            f"{endpoint.rstrip('/')}/api/{path}", headers={"Authorization": f"Basic {token}"}
-        )
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return json.load(response)
-
-    def messages(vhost: str, queue: str) -> int:
-        return int(get("queues", vhost, queue).get("messages", 0))
-
-    def count(change: Change) -> int | None:
-        before = change.before
-        if change.type == "rabbitmq_queue":
-            return messages(before["vhost"], before["name"])
-        if change.type == "rabbitmq_vhost":
-            return sum(int(queue.get("messages", 0)) for queue in get("queues", before["name"]))
-        if change.type == "rabbitmq_exchange":
-            bindings = get("exchanges", before["vhost"], before["name"], "bindings", "source")
-            queues = {b["destination"] for b in bindings if b["destination_type"] == "queue"}
-            return sum(messages(before["vhost"], queue) for queue in sorted(queues))
-        return None
-
-    return count
-
-
-def counters(stack: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Counter]:
-    """A task counter per resource type prefix, from the stack's provider blocks and the
-    credentials the providers themselves read from the environment."""
-    providers = stack.get("provider", {})
-    result: dict[str, Counter] = {}
-    if "aws" in providers:
-        aws = providers["aws"][0]
-        endpoints = aws.get("endpoints") or [{}]
-        result["aws_"] = sqs_counter(aws["region"], endpoints[0].get("sqs"), env)
-    if "rabbitmq" in providers:
-        endpoint = providers["rabbitmq"][0].get("endpoint") or env.get("RABBITMQ_ENDPOINT")
-        username, password = env.get("RABBITMQ_USERNAME"), env.get("RABBITMQ_PASSWORD")
-        if endpoint and username and password:
-            result["rabbitmq_"] = rabbitmq_counter(endpoint, username, password)
+def counters(stack: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, TaskCounter]:
+    """A task counter per resource type prefix (`aws_`), from each registered backend that
+    can count the tasks in this stack's resources with what the environment holds."""
+    result: dict[str, TaskCounter] = {}
+    for backend in backends():
+        counter = backend.counter(stack, env)
+        if counter is not None:
+            result[f"{backend.provider}_"] = counter
     return result
 
 
-def count_tasks(change: Change, by_prefix: Mapping[str, Counter]) -> int | None:
+def count_tasks(change: Change, by_prefix: Mapping[str, TaskCounter]) -> int | None:
     """None: unknown (no API here, or it did not answer), which the guard treats as not empty."""
     for prefix, counter in by_prefix.items():
         if change.type.startswith(prefix):
             try:
-                return counter(change)
+                return counter(change.type, change.before)
             # Any failure (unreachable API, botocore's many errors, a missing queue) means
             # the count is unknown, which refuses the change: never a guess of 0.
             except Exception as error:

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from constructs_lib.registry import backends
+
 # The resources that hold or route tasks: one node each.
 QUEUE_TYPES = (
     "aws_sqs_queue",
@@ -227,16 +229,13 @@ def _allowed_queues(policy: str, queues: Mapping[str, str]) -> list[str]:
     return list(_references(allowed)) + sorted(matching(allowed) - matching(denied))
 
 
-_BACKENDS = (("aws_", "SQS"), ("google_", "Pub/Sub"), ("rabbitmq_", "RabbitMQ"))
-
-
 def _grouped(graph: Topology) -> Iterator[tuple[str | None, list[Node]]]:
     """Nodes by backend, identities last and outside any group."""
     nodes = sorted(graph.nodes.values())
-    for prefix, title in _BACKENDS:
-        members = [n for n in nodes if n.id.startswith(prefix)]
+    for backend in backends():
+        members = [n for n in nodes if n.id.startswith(f"{backend.provider}_")]
         if members:
-            yield title, members
+            yield backend.title, members
     yield None, [n for n in nodes if n.kind == "identity"]
 
 

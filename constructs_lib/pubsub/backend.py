@@ -36,4 +36,6 @@ BACKEND = Backend(
     producer_wiring=PubSubProducerWiring,
     worker_wiring=PubSubWorkerWiring,
     builder="constructs_lib.pubsub.build:build",
+    title="Pub/Sub",
+    provider="google",
 )

@@ -40,5 +40,8 @@ BACKEND = Backend(
     producer_wiring=RabbitMqProducerWiring,
     worker_wiring=RabbitMqWorkerWiring,
     builder="constructs_lib.rabbitmq.build:build",
+    title="RabbitMQ",
+    provider="rabbitmq",
+    task_counter="constructs_lib.rabbitmq.tasks:counter",
     unique=("vhost",),
 )

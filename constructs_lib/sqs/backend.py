@@ -36,4 +36,7 @@ BACKEND = Backend(
     producer_wiring=SqsProducerWiring,
     worker_wiring=SqsWorkerWiring,
     builder="constructs_lib.sqs.build:build",
+    title="SQS",
+    provider="aws",
+    task_counter="constructs_lib.sqs.tasks:counter",
 )

@@ -32,7 +32,7 @@ from tests.integration.harness import run
 from tests.integration.rabbitmq_broker import Broker
 from tests.integration.rabbitmq_nodes import connect, load_stack
 from tests.synth_helpers import PROJECT_ROOT, synth
-from tools.plan_guard import Change, rabbitmq_counter
+from tools.plan_guard import Change, count_tasks, counters
 
 # Returns a kept queue must survive, past 4.0's default delivery limit of 20: 30 rejects,
 # which count toward a limit on every line, and between them 10 nacks, which do up to 4.2.
@@ -128,10 +128,15 @@ def test_the_plan_guard_counts_waiting_tasks_through_the_management_api(
     vhost = topology["vhosts"][0]["name"]
     for _ in range(3):
         channel.basic_publish("ml_tasks", "worker_queue_2", b"task", mandatory=True)
-    count = rabbitmq_counter(f"http://127.0.0.1:{broker.management_port}", "guest", "guest")
+    # The guard's own counters, found through the backend registry from the stack's provider.
+    endpoint = f"http://127.0.0.1:{broker.management_port}"
+    stack = {"provider": {"rabbitmq": [{"endpoint": endpoint}]}}
+    by_prefix = counters(stack, {"RABBITMQ_USERNAME": "guest", "RABBITMQ_PASSWORD": "guest"})
+    assert list(by_prefix) == ["rabbitmq_"]
 
     def waiting(resource_type: str, **before: str) -> int | None:
-        return count(Change(f"{resource_type}.x", resource_type, "delete", (), before))
+        change = Change(f"{resource_type}.x", resource_type, "delete", (), before)
+        return count_tasks(change, by_prefix)
 
     # The management API's counts follow the broker's statistics, every few seconds.
     deadline = time.monotonic() + 30

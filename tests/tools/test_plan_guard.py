@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tools.moto_server import EMULATOR_CREDENTIALS
-from tools.plan_guard import Change, changes, credentials, judge, unknown_allowed
+from tools.plan_guard import Change, changes, counters, credentials, judge, unknown_allowed
 
 
 def _change(
@@ -139,3 +139,19 @@ def test_an_emulated_stack_plans_with_moto_s_credentials_unless_the_caller_has_s
     stack: dict[str, Any], env: dict[str, str], expected: dict[str, str]
 ) -> None:
     assert credentials(stack, env) == expected
+
+
+def test_each_backend_in_the_registry_brings_the_counter_for_its_provider() -> None:
+    """Pub/Sub has no counter: its deletes are refused unless allowed. RabbitMQ counts only
+    with the admin credentials its provider reads."""
+    stack = {
+        "provider": {
+            "aws": [{"region": "us-east-1", "endpoints": [{"sqs": "http://127.0.0.1:9"}]}],
+            "google": [{"project": "p"}],
+            "rabbitmq": [{"endpoint": "http://127.0.0.1:9"}],
+        }
+    }
+    assert set(counters(stack, {})) == {"aws_"}
+    credentials = {"RABBITMQ_USERNAME": "admin", "RABBITMQ_PASSWORD": "x"}
+    assert set(counters(stack, credentials)) == {"aws_", "rabbitmq_"}
+    assert counters({"provider": {"google": [{}]}}, credentials) == {}
