@@ -6,7 +6,7 @@ dataclass is the one declaration. The config loader walks its fields to read the
 construct checks the same rules, and `make docs` prints the same meanings, defaults and
 ranges. Rules between fields (FIFO before deduplication, backoff order) are written once
 beside the props, as `CrossRule`s, and both callers report them in their own terms: the
-loader names file and key, the construct names environment and field.
+loader names file and key, the construct names its path and field.
 """
 
 from __future__ import annotations

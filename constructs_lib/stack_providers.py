@@ -7,8 +7,10 @@ each other, and building them in another order made a second `aws` construct.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import TypeVar
 
+from cdktf import TerraformProvider
 from constructs import Construct
 
 from constructs_lib.providers import (
@@ -18,6 +20,8 @@ from constructs_lib.providers import (
     GoogleProvider,
 )
 from constructs_lib.rabbitmq.bindings import RabbitmqProvider
+
+P = TypeVar("P", bound=TerraformProvider)
 
 
 class StackProviders:
@@ -29,8 +33,15 @@ class StackProviders:
         self._tags = dict(tags)
         self._aws: dict[str, AwsProvider] = {}
         self._aws_default: tuple[str, str | None] | None = None
-        self._google: GoogleProvider | None = None
-        self._rabbitmq: RabbitmqProvider | None = None
+        self._made: dict[str, TerraformProvider] = {}
+
+    def shared(self, id: str, make: Callable[[Construct, str], P]) -> P:
+        """The provider `id` of the stack, made by `make(stack, id)` the first time a backend
+        asks for it; a backend with a provider of its own needs nothing more here."""
+        if id not in self._made:
+            self._made[id] = make(self._stack, id)
+        made: P = self._made[id]  # type: ignore[assignment]
+        return made
 
     def aws(self, region: str, endpoint: str | None = None) -> AwsProvider | None:
         """The provider for `region`; None when that is the stack's default one, which
@@ -90,15 +101,16 @@ class StackProviders:
         )
 
     def google(self, project: str, region: str | None) -> GoogleProvider:
-        if self._google is None:
-            self._google = GoogleProvider(
-                self._stack, "google", project=project, region=region, default_labels=self._tags
-            )
-        return self._google
+        return self.shared(
+            "google",
+            lambda stack, id: GoogleProvider(
+                stack, id, project=project, region=region, default_labels=self._tags
+            ),
+        )
 
     def rabbitmq(self, endpoint: str | None) -> RabbitmqProvider:
         """Admin credentials come from RABBITMQ_USERNAME / RABBITMQ_PASSWORD, read by the
         provider, never from the stack."""
-        if self._rabbitmq is None:
-            self._rabbitmq = RabbitmqProvider(self._stack, "rabbitmq", endpoint=endpoint)
-        return self._rabbitmq
+        return self.shared(
+            "rabbitmq", lambda stack, id: RabbitmqProvider(stack, id, endpoint=endpoint)
+        )

@@ -15,7 +15,7 @@ from cdktf import Testing
 
 from constructs_lib import registry
 from stacks.ml_queues_stack import MlQueuesStack
-from stacks.settings import ConfigError, parse_environment
+from stacks.settings import ConfigError, load_environment, parse_environment
 from tests.extra_backend import BACKEND
 from tests.synth_helpers import synth
 from tools import config_reference
@@ -108,3 +108,16 @@ def test_reading_and_checking_every_config_loads_no_jsii(tmp_path: Path) -> None
     assert json.loads(result.stdout) == []
     assert result.stderr.startswith("error: config/dev.toml: workers = 0 is not allowed;")
     assert not (tmp_path / "out").exists()
+
+
+def test_the_backends_build_in_any_order_and_share_one_aws_provider(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """prod's RabbitMQ passwords live in SSM in SQS's region: whichever backend asks for
+    the AWS provider first makes it, and the other uses it."""
+    monkeypatch.setattr(registry, "BACKENDS", tuple(reversed(registry.BACKENDS)))
+    settings = load_environment(PROJECT_ROOT / "config", "prod")
+    synthesized = synth(MlQueuesStack(Testing.app(), settings))
+    assert [block.get("alias") for block in synthesized["provider"]["aws"]] == [None]
+    assert "aws_ssm_parameter" in synthesized["resource"]
+    assert "aws_sqs_queue" in synthesized["resource"]
