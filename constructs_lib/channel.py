@@ -12,7 +12,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from constructs_lib import limits
 from constructs_lib.wiring import Wiring
+
+
+def worker_index(worker: int, workers: int, *, method: str, where: str) -> int:
+    """Worker `worker`'s list index in a channel of `workers` workers.
+
+    Workers are numbered from 1 on every backend; a number outside them would grant or wire
+    another worker's address, or none, so `method` (`Owner.method`) refuses it in one line
+    naming the construct's path `where`.
+    """
+    allowed = limits.IntRange(1, workers)
+    if not allowed.allows(worker):
+        raise limits.LimitError(
+            f"{where}: {method} worker = {worker!r} is not allowed; expected {allowed.describe()}"
+        )
+    return worker - 1
 
 
 @dataclass(frozen=True)

@@ -298,6 +298,20 @@ def names_fit(names: list[str], rule: NameRule, *, what: str) -> str | None:
     return None
 
 
+def dead_lettered_too_late(
+    attempts: int, *, first: int, each: int, retention: int, rule: IntRange, otherwise: str
+) -> tuple[int, str] | None:
+    """For a rule between fields: a task that fails every time is dead-lettered `first` +
+    `attempts` x `each` seconds after it is sent, and deleted at `retention`. None when it is
+    dead-lettered first; else those seconds and what `attempts` should be instead: the most
+    that fit, or `otherwise` when fewer than `rule` takes would."""
+    taken = first + attempts * each
+    if taken < retention:
+        return None
+    most = (retention - 1 - first) // each if each else 0
+    return taken, f"at most {most}" if most >= rule.low else otherwise
+
+
 def check(value: object, rule: Rule, *, field: str, where: str) -> None:
     """Raise LimitError naming `where`, the field, the value and what is allowed.
 

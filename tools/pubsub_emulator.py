@@ -31,6 +31,7 @@ from google.api_core.exceptions import GoogleAPIError, NotFound
 from google.cloud import pubsub_v1
 
 from constructs_lib.registry import env_lines
+from tools import references
 from tools.operator_input import OperatorError, synthesized, worker_number
 
 EMULATOR_VARIABLE = "PUBSUB_EMULATOR_HOST"
@@ -55,7 +56,6 @@ _NOT_HELD = {
         "notification channels (the emulator has no Cloud Monitoring)"
     ),
 }
-_REFERENCE = re.compile(r"\$\{(google_pubsub_topic|google_pubsub_subscription)\.(\w+)\.(id|name)\}")
 _DURATION = re.compile(r"(\d+)(?:\.(\d{1,9}))?s")
 
 
@@ -119,11 +119,15 @@ class _Stack:
             return {key: self.resolve(item, f"{where}.{key}") for key, item in value.items()}
         if not isinstance(value, str) or "${" not in value:
             return value
-        match = _REFERENCE.fullmatch(value)
-        if match is None:
+        reference = references.whole(value)
+        if (
+            reference is None
+            or reference.type not in (TOPIC, SUBSCRIPTION)
+            or reference.attribute not in ("id", "name")
+        ):
             raise UntranslatableError(f"{where} = {value!r} refers to something not in Pub/Sub")
-        path = self.path(match[1], match[2])
-        return path if match[3] == "id" else path.rsplit("/", 1)[1]
+        path = self.path(reference.type, reference.id)
+        return path if reference.attribute == "id" else path.rsplit("/", 1)[1]
 
     def topic_path(self, topic: str, subscription: Mapping[str, Any]) -> str:
         """A subscription's `topic` is a name (then in its own project) or a full path."""

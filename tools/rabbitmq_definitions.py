@@ -15,15 +15,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from tools import references
 from tools.operator_input import OperatorError, synthesized
 
-_REFERENCE = re.compile(r"\$\{(rabbitmq_\w+)\.([\w-]+)\.(\w+)\}")
 _DEFAULT_VHOST = "/"
 
 
@@ -36,17 +35,16 @@ def _resolver(resources: Mapping[str, Mapping[str, Any]]) -> Any:
         """Replace `${rabbitmq_x.id.attr}` with that resource's configured attribute."""
         if not isinstance(value, str):
             return value
-        match = _REFERENCE.fullmatch(value)
-        if match is None:
+        reference = references.whole(value)
+        if reference is None or not reference.type.startswith("rabbitmq_"):
             if "${" in value:
                 raise DefinitionsError(f"cannot resolve {value!r}: not a plain reference")
             return value
-        resource_type, resource_id, attribute = match.groups()
         try:
-            return resources[resource_type][resource_id][attribute]
+            return resources[reference.type][reference.id][reference.attribute]
         except KeyError:
             raise DefinitionsError(
-                f"cannot resolve {value!r}: {attribute!r} is not set on that resource"
+                f"cannot resolve {value!r}: {reference.attribute!r} is not set on that resource"
             ) from None
 
     return resolve

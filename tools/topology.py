@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from constructs_lib.registry import backends
+from tools import references
 
 # The resources that hold or route tasks: one node each.
 QUEUE_TYPES = (
@@ -31,7 +32,7 @@ QUEUE_TYPES = (
     "rabbitmq_exchange",
     "rabbitmq_queue",
 )
-_REFERENCE = re.compile(r"\b(aws_sqs_queue|google_pubsub_\w+|rabbitmq_\w+)\.([\w-]+)\.(\w+)\b")
+_FOLLOWED = ("google_pubsub_", "rabbitmq_")
 _MAX_RECEIVE = re.compile(r'"maxReceiveCount" = (\d+)')
 # IAM grants to Pub/Sub's own service agent are plumbing for dead-lettering, not a user.
 _SERVICE_AGENT = "@gcp-sa-pubsub.iam.gserviceaccount.com"
@@ -64,8 +65,11 @@ class Topology:
 
 
 def _references(value: str) -> Iterator[str]:
-    for resource_type, resource_id, _ in _REFERENCE.findall(value):
-        yield f"{resource_type}.{resource_id}"
+    """The addresses of the SQS queues and the Pub/Sub and RabbitMQ resources `value` names,
+    the ones the picture follows."""
+    for reference in references.within(value):
+        if reference.type == "aws_sqs_queue" or reference.type.startswith(_FOLLOWED):
+            yield reference.address
 
 
 def _reference(value: str) -> str:

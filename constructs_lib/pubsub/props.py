@@ -57,16 +57,20 @@ def _dead_lettered_before_expiry(values: Mapping[str, Any]) -> str | None:
         return None
     attempts, deadline = values["max_delivery_attempts"], values["ack_deadline_seconds"]
     backoff, retention = values["maximum_backoff_seconds"], values["message_retention_seconds"]
-    longest = attempts * deadline + (attempts - 1) * backoff
-    if longest < retention:
-        return None
-    most = (retention - 1 + backoff) // (deadline + backoff)
-    allowed = (
-        f"at most {most}"
-        if most >= limits.PUBSUB_DELIVERY_ATTEMPTS.low
-        else "a longer message_retention_seconds or a shorter maximum_backoff_seconds, as no"
-        f" count from {limits.PUBSUB_DELIVERY_ATTEMPTS.low} fits"
+    # Every attempt but the last is followed by a backoff: `attempts` x (deadline + backoff),
+    # less one backoff.
+    late = limits.dead_lettered_too_late(
+        attempts,
+        first=-backoff,
+        each=deadline + backoff,
+        retention=retention,
+        rule=limits.PUBSUB_DELIVERY_ATTEMPTS,
+        otherwise="a longer message_retention_seconds or a shorter maximum_backoff_seconds, as"
+        f" no count from {limits.PUBSUB_DELIVERY_ATTEMPTS.low} fits",
     )
+    if late is None:
+        return None
+    longest, allowed = late
     return (
         f"expected {allowed}: {attempts} attempts x ack_deadline_seconds {deadline}"
         f" (max_task_duration_seconds) +"

@@ -8,7 +8,7 @@ from typing import Any
 from constructs import Construct
 
 from constructs_lib import limits
-from constructs_lib.channel import ChannelOutput
+from constructs_lib.channel import ChannelOutput, worker_index
 from constructs_lib.jsii_cache import attribute
 from constructs_lib.props import check_props
 from constructs_lib.providers import (
@@ -314,12 +314,10 @@ class PubSubTaskTopic(Construct):
             )
 
     def _worker(self, worker: int, what: str) -> PubsubSubscription:
-        if not limits.IntRange(1, len(self._workers)).allows(worker):
-            raise limits.LimitError(
-                f"{self._where}: PubSubTaskTopic.{what} worker = {worker!r} is not allowed;"
-                f" expected an integer from 1 to {len(self._workers)}"
-            )
-        return self._workers[worker - 1]
+        index = worker_index(
+            worker, len(self._workers), method=f"PubSubTaskTopic.{what}", where=self._where
+        )
+        return self._workers[index]
 
     @property
     def worker_addresses(self) -> list[str]:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from constructs import Construct
 
 from constructs_lib import limits
-from constructs_lib.channel import ChannelOutput
+from constructs_lib.channel import ChannelOutput, worker_index
 from constructs_lib.jsii_cache import attribute
 from constructs_lib.props import (
     check_props,
@@ -256,12 +256,9 @@ class RabbitMqTaskExchange(Construct):
 
     def _worker(self, worker: int, what: str) -> int:
         """The list index of `worker`."""
-        if not limits.IntRange(1, len(self._queue_names)).allows(worker):
-            raise limits.LimitError(
-                f"{self._where}: RabbitMqTaskExchange.{what} worker = {worker!r} is not"
-                f" allowed; expected an integer from 1 to {len(self._queue_names)}"
-            )
-        return worker - 1
+        return worker_index(
+            worker, len(self._queue_names), method=f"RabbitMqTaskExchange.{what}", where=self._where
+        )
 
     def _permissions(
         self, id: str, *, user: str, write: str = _NOTHING, read: str = _NOTHING

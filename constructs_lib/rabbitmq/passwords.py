@@ -22,6 +22,7 @@ from cdktf import (
 )
 from constructs import Construct
 
+from constructs_lib.backend_spec import from_template
 from constructs_lib.ephemeral import EphemeralRandomPassword
 from constructs_lib.jsii_cache import attribute
 from constructs_lib.props import check_props
@@ -147,8 +148,7 @@ class RabbitMqPasswords(Construct):
     def _reader(self, worker: int | None) -> str | None:
         if worker is None:
             return self._props.producer
-        template = self._props.worker_template
-        return template.replace("{worker}", str(worker)) if template is not None else None
+        return from_template(self._props.worker_template)(worker)
 
     def _grant(self, id: str, name: str, role: str, parameter: SsmParameter) -> None:
         """One inline policy per role and password: its own parameter by ARN, nothing else."""

@@ -9,7 +9,7 @@ from cdktf import Fn
 from constructs import Construct
 
 from constructs_lib import limits
-from constructs_lib.channel import ChannelOutput
+from constructs_lib.channel import ChannelOutput, worker_index
 from constructs_lib.props import check_props
 from constructs_lib.providers import (
     CloudwatchMetricAlarm,
@@ -254,12 +254,10 @@ class SqsTaskChannel(Construct):
         IamRolePolicy(self, id, name=name, role=role, policy=Fn.jsonencode(document))
 
     def _worker(self, worker: int, what: str) -> SqsTaskQueue:
-        if not limits.IntRange(1, len(self._workers)).allows(worker):
-            raise limits.LimitError(
-                f"{self._where}: SqsTaskChannel.{what} worker = {worker!r} is not allowed;"
-                f" expected an integer from 1 to {len(self._workers)}"
-            )
-        return self._workers[worker - 1]
+        index = worker_index(
+            worker, len(self._workers), method=f"SqsTaskChannel.{what}", where=self._where
+        )
+        return self._workers[index]
 
     def producer_wiring(self) -> SqsProducerWiring:
         return SqsProducerWiring(

@@ -100,15 +100,17 @@ def _dead_lettered_before_expiry(values: Mapping[str, Any]) -> str | None:
         values["visibility_timeout_seconds"],
         values["message_retention_seconds"],
     )
-    hidden = delay + count * visibility
-    if hidden < retention:
-        return None
-    most = (retention - 1 - delay) // visibility if visibility else 0
-    allowed = (
-        f"at most {most}"
-        if most >= limits.SQS_MAX_RECEIVE_COUNT.low
-        else "a longer message_retention_seconds, as no count fits"
+    late = limits.dead_lettered_too_late(
+        count,
+        first=delay,
+        each=visibility,
+        retention=retention,
+        rule=limits.SQS_MAX_RECEIVE_COUNT,
+        otherwise="a longer message_retention_seconds, as no count fits",
     )
+    if late is None:
+        return None
+    hidden, allowed = late
     return (
         f"expected {allowed}: delay_seconds {delay} + {count} receives x"
         f" visibility_timeout_seconds {visibility} (max_task_duration_seconds) = {hidden} s is"
