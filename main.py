@@ -7,9 +7,15 @@ import shutil
 import sys
 from pathlib import Path
 
-from constructs_lib.limits import LimitError
-from stacks.app import build_app
-from stacks.settings import ConfigError
+# Before the first import of cdktf, which starts jsii: on the project's Node, not on the
+# machine's, whose end of life jsii would announce before any answer.
+from stacks.node_runtime import use_project_node
+
+use_project_node()
+
+from constructs_lib.limits import LimitError  # noqa: E402
+from stacks.app import build_app  # noqa: E402
+from stacks.settings import ConfigError  # noqa: E402
 
 CONFIG_DIR = Path(__file__).resolve().parent / "config"
 
