@@ -1,5 +1,6 @@
-# The two commands a newcomer needs: `make synth` and `make test`. Each installs what is
-# missing first (Python packages from Pipfile.lock, npm packages from package-lock.json).
+# The two commands a newcomer needs: `make synth` and `make test`. Each installs what it uses
+# and is missing first: synth, the app's Python packages (Pipfile.lock) and Node LTS
+# (package-lock.json); test, also the dev packages, the cdktf CLI and checkov.
 
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -17,7 +18,10 @@ export CHECKPOINT_DISABLE := 1
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 # jsii's runtime calls Node's deprecated `util.isArray`, and Node 22 says so on stderr at every
 # synth: two lines of noise before any answer a command gives. Only that one warning is off.
-export NODE_OPTIONS := $(strip $(NODE_OPTIONS) --disable-warning=DEP0044)
+# The cdktf CLI warns in six lines about a NODE_OPTIONS without a heap size, and sets this one
+# itself when there is no NODE_OPTIONS: so it is given, unless the caller gave one.
+export NODE_OPTIONS := $(strip $(NODE_OPTIONS) --disable-warning=DEP0044 \
+	$(if $(findstring --max-old-space-size,$(NODE_OPTIONS)),,--max-old-space-size=4096))
 
 # Terraform runs with the project's own CLI config: providers from the mirror named by
 # TF_PLUGIN_MIRROR when it is set, from the registry otherwise (tools/terraform_cli_config.py).
@@ -29,7 +33,13 @@ ENV ?= dev
 WORKER ?= 1
 
 PIPENV := $(PYTHON) -m pipenv
+# The app's packages, then also the dev ones (tests, lint, moto and the clients the tools use);
+# one after the other, so that no two installs ever run at once, even under `make -j`.
 VENV_STAMP := .venv/.installed-from-lock
+DEV_STAMP := .venv/.installed-dev-from-lock
+# The Node LTS alone (`--omit=dev`), then also the cdktf CLI, likewise. `npm ci` starts from
+# an empty node_modules, so the full install stamps both.
+NODE_STAMP := node_modules/.installed-node-from-lock
 NPM_STAMP := node_modules/.installed-from-lock
 # checkov in its own virtualenv: its pinned dependencies need not agree with the app's.
 CHECKOV_VENV := .cache/checkov
@@ -44,10 +54,14 @@ help: ## this list
 	@grep -E '^[a-z-]+:.* ## ' $(firstword $(MAKEFILE_LIST)) \
 		| sed -E 's/^([a-z-]+):.* ## /\1\t/' | expand -t 22
 
-install: $(VENV_STAMP) $(NPM_STAMP) $(CHECKOV_STAMP) ## what the others need: .venv from Pipfile.lock, node_modules, checkov
+install: $(DEV_STAMP) $(NPM_STAMP) ## what the others need: .venv from Pipfile.lock, node_modules (checkov: make test)
 
 $(VENV_STAMP): Pipfile.lock
 	@$(PYTHON) -m pipenv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet pipenv
+	$(PIPENV) sync
+	@touch $@
+
+$(DEV_STAMP): $(VENV_STAMP)
 	$(PIPENV) sync --dev
 	@touch $@
 
@@ -56,25 +70,32 @@ $(CHECKOV_STAMP): tools/checkov-requirements.txt
 	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r $<
 	@touch $@
 
-$(NPM_STAMP): package-lock.json
-	npm ci --no-audit --no-fund
+$(NODE_STAMP): package-lock.json
+	npm ci --no-audit --no-fund --omit=dev
 	@touch $@
+
+$(NPM_STAMP): $(NODE_STAMP)
+	npm ci --no-audit --no-fund
+	@touch $(NODE_STAMP) $@
 
 $(TF_CLI_CONFIG): FORCE $(VENV_STAMP)
 	@$(PIPENV) run python -m tools.terraform_cli_config $@
 
-synth: install $(TF_CLI_CONFIG) ## cdktf.out/stacks/<env>/cdk.tf.json for every environment
-	npx cdktf synth
+# The app itself, as `cdktf synth` runs it (cdktf.json), without the CLI's spinner and framing
+# around its answer: a bad config is its one line, and success says what was written.
+synth: $(VENV_STAMP) $(NODE_STAMP) ## cdktf.out/stacks/<env>/cdk.tf.json for every environment
+	@$(PIPENV) run python main.py
+	@echo "wrote cdktf.out/stacks/<env>/cdk.tf.json for $$(ls cdktf.out/stacks | paste -sd, | sed 's/,/, /g')"
 
 # Unit, config, stack, schema and snapshot tests: no server, no network. Then checkov on
 # every synthesized stack: 0 failed checks, and every exception printed with its reason.
-test: install ## unit, config, stack, schema and snapshot tests, then checkov
+test: install $(CHECKOV_STAMP) ## unit, config, stack, schema and snapshot tests, then checkov
 	$(PIPENV) run pytest --ignore=tests/integration --ignore=tests/scale
 	$(PIPENV) run python main.py
 	$(PIPENV) run python -m tools.checkov_scan --checkov $(CHECKOV_VENV)/bin/checkov cdktf.out/stacks
 
 # prod's configuration at 1,000 workers through the schema checks, IAM's limits and checkov.
-test-scale: install ## prod's configuration at 1,000 workers: schemas, IAM limits, checkov
+test-scale: install $(CHECKOV_STAMP) ## prod's configuration at 1,000 workers: schemas, IAM limits, checkov
 	$(PIPENV) run pytest tests/scale
 
 # terraform validate, a real deploy into moto, RabbitMQ on a real broker (see README).
@@ -149,7 +170,7 @@ deploy-local: install $(TF_CLI_CONFIG) ## start moto on 127.0.0.1:4566 and deplo
 	$(PIPENV) run python -m tools.moto_server start
 	$(MAKE) --no-print-directory deploy ENV=local
 
-stop-local: $(VENV_STAMP) ## stop the moto that deploy-local started
+stop-local: $(DEV_STAMP) ## stop the moto that deploy-local started
 	$(PIPENV) run python -m tools.moto_server stop
 
 snapshot-update: install ## rewrite the snapshots after an intended change (review the diff)
@@ -167,7 +188,7 @@ BENCH_ARGS ?=
 bench: install $(TF_CLI_CONFIG) ## time synth and plan; rewrites bench/results.md (minutes)
 	$(PIPENV) run python bench/run.py $(BENCH_ARGS)
 
-lint: $(VENV_STAMP) ## ruff and mypy
+lint: $(DEV_STAMP) ## ruff and mypy
 	$(PIPENV) run ruff check .
 	$(PIPENV) run ruff format --check .
 	$(PIPENV) run mypy

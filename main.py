@@ -7,8 +7,14 @@ import shutil
 import sys
 from pathlib import Path
 
-from constructs_lib.limits import LimitError
-from stacks.settings import ConfigError, load_all
+# Before the first import of cdktf, which starts jsii: on the project's Node, not on the
+# machine's, whose end of life jsii would announce before any answer.
+from stacks.node_runtime import use_project_node
+
+use_project_node()
+
+from constructs_lib.limits import LimitError  # noqa: E402
+from stacks.settings import ConfigError, load_all  # noqa: E402
 
 CONFIG_DIR = Path(__file__).resolve().parent / "config"
 

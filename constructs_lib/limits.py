@@ -22,18 +22,27 @@ class LimitError(ValueError):
 @dataclass(frozen=True)
 class IntRange:
     """An inclusive integer range; `high=None` means no upper bound; `because` names the
-    limit that sets it, where that is not the value's own cloud range."""
+    limit that sets the upper bound, where that is not the value's own cloud range."""
 
     low: int
     high: int | None = None
     because: str = ""
 
     def describe(self) -> str:
+        """The whole rule, as the configuration reference prints it."""
+        return f"{self._range()} ({self.because})" if self.because else self._range()
+
+    def describe_for(self, value: object) -> str:
+        """What to tell whoever wrote `value` (None: nothing was written): the reason for the
+        upper bound only when that bound is the one broken, since `workers = -3` answered
+        with Pub/Sub's topic quota sends its reader the wrong way."""
+        above = isinstance(value, int) and self.high is not None and value > self.high
+        return self.describe() if above else self._range()
+
+    def _range(self) -> str:
         if self.high is None:
-            text = f"an integer >= {self.low}"
-        else:
-            text = f"an integer from {self.low} to {self.high}"
-        return f"{text} ({self.because})" if self.because else text
+            return f"an integer >= {self.low}"
+        return f"an integer from {self.low} to {self.high}"
 
     def allows(self, value: object) -> bool:
         # bool is an int in Python, but `true` for a size is always a mistake.
@@ -52,6 +61,9 @@ class NameRule:
     reserved_prefixes: tuple[str, ...] = ()
 
     def describe(self) -> str:
+        return self.description
+
+    def describe_for(self, value: object) -> str:
         return self.description
 
     def allows(self, value: object) -> bool:
@@ -322,5 +334,5 @@ def check(value: object, rule: Rule, *, field: str, where: str) -> None:
         return
     if not rule.allows(value):
         raise LimitError(
-            f"{where}: {field} = {show(value)} is not allowed; expected {rule.describe()}"
+            f"{where}: {field} = {show(value)} is not allowed; expected {rule.describe_for(value)}"
         )

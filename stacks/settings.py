@@ -12,12 +12,13 @@ No jsii: a typo is answered before cdktf loads.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import re
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeAlias, TypeVar
 
 from constructs_lib import limits
 from constructs_lib.backend_spec import Backend
@@ -170,6 +171,56 @@ class EnvironmentSettings:
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
+# What a table may hold: its keys, each mapped to the keys of the table it is, or to None for
+# a setting.
+Known: TypeAlias = Mapping[str, "Known | None"]
+
+
+def _known_keys(data: Mapping[str, Any]) -> Known:
+    """Every key a config may hold, at every depth. [state]'s depend on its backend: all
+    backends' keys while that is not (yet) a known one."""
+    state = data.get("state")
+    backend = state.get("backend") if isinstance(state, dict) else None
+    chosen = STATE_BACKENDS.get(backend) if isinstance(backend, str) else None
+    state_props = [chosen] if chosen is not None else STATE_BACKENDS.values()
+    return {
+        **{field.name: None for field in fields_of(EnvironmentSettings)},
+        "state": {
+            "backend": None,
+            **{field.name: None for props in state_props for field in fields_of(props)},
+        },
+        **{
+            backend.key: {
+                "enabled": None,
+                **{field.name: None for field in fields_of(backend.props) if field.setting.config},
+            }
+            for backend in backends()
+        },
+    }
+
+
+@dataclass(frozen=True)
+class _Unknown:
+    """A key that no setting reads, where it was found and what was known there."""
+
+    parents: tuple[str, ...]
+    key: str
+    value: object
+    known: Known
+
+
+def _unknown_keys(
+    data: Mapping[str, Any], known: Known, parents: tuple[str, ...] = ()
+) -> Iterator[_Unknown]:
+    """Every key the config holds and no setting reads, at any depth, in file order."""
+    for key, value in data.items():
+        inner = known.get(key)
+        if key not in known:
+            yield _Unknown(parents, key, value, known)
+        elif inner is not None and isinstance(value, dict):
+            yield from _unknown_keys(value, inner, (*parents, key))
+
+
 def _key_text(key: str) -> str:
     """A key as it can be shown on one line: quoted keys may hold anything."""
     return key if _PLAIN_KEY.fullmatch(key) else repr(key)
@@ -181,7 +232,7 @@ def _value_text(value: object) -> str:
 
 
 class _Table:
-    """One TOML table being read: typed look-ups, and a check that nothing was left over."""
+    """One TOML table being read: typed look-ups, each error naming the file and the key."""
 
     KINDS: Mapping[type, str] = {str: "a string", int: "an integer", bool: "true or false"}
 
@@ -189,7 +240,6 @@ class _Table:
         self._data = data
         self._source = source
         self._path = path
-        self._read: set[str] = set()
 
     def name(self, key: str) -> str:
         return f"{self._path}.{key}" if self._path else key
@@ -197,8 +247,16 @@ class _Table:
     def error(self, key: str, message: str) -> ConfigError:
         return ConfigError(f"{self._source}: {_key_text(self.name(key))} {message}")
 
+    def check_keys(self, known: Known) -> None:
+        """Name the first key that no setting reads, before anything else is judged: a typo
+        would otherwise surface as the key it was meant to be, "missing", and never be named.
+        A renamed key names its new spelling; any other, the nearest known key if one is
+        close."""
+        unknown = next(_unknown_keys(self._data, known), None)
+        if unknown is not None:
+            raise ConfigError(f"{self._source}: {_unknown_text(unknown)}")
+
     def table(self, key: str) -> _Table:
-        self._read.add(key)
         value = self._data.get(key)
         if not isinstance(value, dict):
             found = "is missing" if value is None else f"= {_value_text(value)} is not a table"
@@ -209,10 +267,9 @@ class _Table:
         self, key: str, kind: type, *, rule: limits.Rule | None = None, required: bool = True
     ) -> Any:
         """The value of `key`, checked; None when it is absent and not required."""
-        self._read.add(key)
         if key not in self._data:
             if required:
-                expected = rule.describe() if rule is not None else self.KINDS[kind]
+                expected = rule.describe_for(None) if rule is not None else self.KINDS[kind]
                 raise self.error(key, f"is missing; expected {expected}")
             return None
         value = self._data[key]
@@ -222,7 +279,7 @@ class _Table:
             )
         if rule is not None and not rule.allows(value):
             raise self.error(
-                key, f"= {_value_text(value)} is not allowed; expected {rule.describe()}"
+                key, f"= {_value_text(value)} is not allowed; expected {rule.describe_for(value)}"
             )
         return value
 
@@ -230,7 +287,7 @@ class _Table:
         """A declared setting: its value, or its default (per environment where it has one)."""
         if enabled and environment in field.setting.required_in and field.name not in self._data:
             rule = field.setting.rule
-            expected = rule.describe() if rule is not None else self.KINDS[field.kind]
+            expected = rule.describe_for(None) if rule is not None else self.KINDS[field.kind]
             raise self.error(
                 field.name, f"is missing; {environment} must set it: expected {expected}"
             )
@@ -244,18 +301,36 @@ class _Table:
             return field.setting.by_environment.get(environment, field.default)
         return value
 
-    def finish(self) -> None:
-        unknown = sorted(set(self._data) - self._read)
-        for key in unknown:
-            if self.name(key) in RENAMED:
-                raise self.error(
-                    key,
-                    f"has been renamed; write {self.name(RENAMED[self.name(key)])} instead"
-                    " (same values, same meaning)",
-                )
-        if unknown:
-            allowed = ", ".join(sorted(self._read))
-            raise self.error(unknown[0], f"is not a known setting; allowed here: {allowed}")
+
+def _unknown_text(unknown: _Unknown) -> str:
+    """`sqs.regoin is not a known setting; did you mean region?`, or, with nothing close,
+    what the table holds. A renamed key names its new spelling. What was written as a table
+    is called one, and so is a suggestion that is one."""
+    known, parents = unknown.known, unknown.parents
+    dotted = ".".join((*parents, unknown.key))
+    if dotted in RENAMED:
+        new = ".".join((*parents, RENAMED[dotted]))
+        return f"{dotted} has been renamed; write {new} instead (same values, same meaning)"
+
+    def table(name: str) -> str:
+        return f"[{_key_text('.'.join((*parents, name)))}]"
+
+    if isinstance(unknown.value, dict):
+        what = f"{table(unknown.key)} is not a known table"
+    else:
+        what = f"{_key_text(dotted)} is not a known setting"
+    # 0.75: one wrong letter in four, or two swapped in six (`regoin`); below it, nearest
+    # keys are other words (`bucket` for `backend`), better answered with the whole list.
+    nearest = difflib.get_close_matches(unknown.key, list(known), n=1, cutoff=0.75)
+    if nearest:
+        [name] = nearest
+        return f"{what}; did you mean {table(name) if known[name] is not None else name}?"
+    tables = [table(name) for name in sorted(known) if known[name] is not None]
+    if isinstance(unknown.value, dict) and tables:
+        return f"{what}; known tables: {', '.join(tables)}"
+    if isinstance(unknown.value, dict):
+        return f"{what}; [{_key_text('.'.join(parents))}] holds settings only"
+    return f"{what}; allowed here: {', '.join(sorted(known))}"
 
 
 def _build(props: type, values: Mapping[str, Any]) -> Any:
@@ -280,7 +355,6 @@ def _state(table: _Table, environment: str) -> StateSettings:
     props = STATE_BACKENDS[backend]
     values = {field.name: table.field(field, environment=environment) for field in fields_of(props)}
     state: StateSettings = _build(props, values)
-    table.finish()
     return state
 
 
@@ -294,7 +368,6 @@ def _backend(root: _Table, backend: Backend, environment: Mapping[str, Any], *, 
         for field in fields
         if field.setting.config
     }
-    table.finish()
     if not enabled:
         return None
     for field in fields:
@@ -321,8 +394,8 @@ def _from_environment(root: _Table, field: Field, environment: Mapping[str, Any]
     if rule is not None and not rule.allows(value):
         raise root.error(
             origin.key,
-            f"= {show(value)} is beyond {origin.becomes} ({rule.describe()}); set a value in"
-            f" range and have workers on longer tasks {origin.advice} while they work",
+            f"= {show(value)} is beyond {origin.becomes} ({rule.describe_for(value)}); set a"
+            f" value in range and have workers on longer tasks {origin.advice} while they work",
         )
     return value
 
@@ -330,12 +403,12 @@ def _from_environment(root: _Table, field: Field, environment: Mapping[str, Any]
 def parse_environment(name: str, data: Mapping[str, Any], *, source: str) -> EnvironmentSettings:
     """Build one environment's settings from parsed TOML; `source` names it in errors."""
     root = _Table(data, source=source)
+    root.check_keys(_known_keys(data))
     top = {
         field.name: root.field(field, environment=name) for field in fields_of(EnvironmentSettings)
     }
     state = _state(root.table("state"), name)
     enabled = {backend.key: _backend(root, backend, top, name=name) for backend in backends()}
-    root.finish()
     return EnvironmentSettings(name=name, source=source, state=state, backends=enabled, **top)
 
 

@@ -7,7 +7,6 @@ the app's JSON reads it from this one synth instead of paying for its own.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +14,9 @@ import pytest
 
 # Before cdktf starts its node process: jsii runs on the Node LTS that `make install` brings
 # (package-lock.json), as it does under make; without it, on the machine's own Node.
-_NODE_LTS = Path(__file__).resolve().parent.parent / "node_modules" / ".bin" / "node"
-if _NODE_LTS.exists():
-    os.environ.setdefault("JSII_NODE", str(_NODE_LTS))
+from stacks.node_runtime import use_project_node
+
+use_project_node()
 
 from cdktf import TerraformStack, Testing  # noqa: E402
 

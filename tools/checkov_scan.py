@@ -22,7 +22,7 @@ from typing import Any
 
 from constructs_lib.scan_exceptions import COMMENT_KEY
 
-INSTALL_HINT = "install it with `make install` (into .cache/checkov) or `pip install checkov`"
+INSTALL_HINT = "`make test` installs it (into .cache/checkov), or `pip install checkov`"
 
 
 @dataclass(frozen=True, order=True)

@@ -60,3 +60,11 @@ def test_the_worker_count_names_the_limit_that_sets_it() -> None:
         " topics per project, one per worker, come next)"
     )
     assert limits.WORKER_COUNT.allows(1000) and not limits.WORKER_COUNT.allows(1001)
+
+
+@pytest.mark.parametrize("value", [None, -3, 0, True, "many"])
+def test_a_bound_s_reason_is_given_only_when_that_bound_is_broken(value: object) -> None:
+    """`workers = -3` has nothing to do with Pub/Sub's topic quota: said then, the reason for
+    the upper bound would send its reader the wrong way."""
+    assert limits.WORKER_COUNT.describe_for(value) == "an integer from 1 to 1000"
+    assert limits.WORKER_COUNT.describe_for(1001) == limits.WORKER_COUNT.describe()

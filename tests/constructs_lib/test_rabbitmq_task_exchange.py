@@ -654,7 +654,7 @@ def test_needs_at_least_one_worker_and_at_most_the_design_s_reach(
         exchange(stack, workers=workers)
     assert str(error.value) == (
         f"test/tasks: RabbitMqTaskExchange.workers = {workers} is not allowed;"
-        f" expected {limits.WORKER_COUNT.describe()}"
+        f" expected {limits.WORKER_COUNT.describe_for(workers)}"
     )
 
 

@@ -2,18 +2,22 @@
 
 Each answer is one line that says what to do, with a non-zero exit and no traceback (the
 config loader's tests walk bad configs the same way). Besides that line, stderr holds only
-make's own `make: *** [...] Error N`. The run environment has no AWS credentials, as on a
-fresh laptop: `make plan ENV=local` must find moto's by itself.
+make's own `make: *** [...] Error N`, and nothing comes before it: no banner, warning or
+spinner. The run environment has no AWS credentials, as on a fresh laptop: `make plan
+ENV=local` must find moto's by itself.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
 from tests.integration.harness import PROJECT_ROOT, run
+from tests.synth_helpers import copy_app
 
 ENVIRONMENTS = "expected one of dev, local, prod, staging"
 
@@ -24,17 +28,53 @@ ENVIRONMENTS = "expected one of dev, local, prod, staging"
 _OUTER_MAKE = ("MAKEFLAGS", "MAKELEVEL", "MFLAGS", "MAKEOVERRIDES", "VIRTUAL_ENV", "PIPENV_ACTIVE")
 
 
-def _make(*arguments: str, **variables: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k not in _OUTER_MAKE}
+# What the test process itself set up for jsii (tests/conftest.py), which a prompt has not.
+_OWN = ("JSII_NODE", "NODE_OPTIONS", "CI")
+
+
+def _make(
+    *arguments: str, cwd: Path = PROJECT_ROOT, **variables: str
+) -> subprocess.CompletedProcess[str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("AWS_") and k not in _OUTER_MAKE and k not in _OWN
+    }
     venv = str(PROJECT_ROOT / ".venv")
     env["PATH"] = os.pathsep.join(
         part for part in env["PATH"].split(os.pathsep) if not part.startswith(venv)
     )
     return run(
         ["make", "--no-print-directory", *arguments],
-        cwd=PROJECT_ROOT,
+        cwd=cwd,
         env={**env, **variables},
         timeout=900,
+    )
+
+
+@pytest.fixture
+def clone(tmp_path: Path) -> Path:
+    """The project at another path, with this checkout's .venv and node_modules: a config
+    can be broken there without touching this checkout's."""
+    root = copy_app(tmp_path / "clone")
+    for name in ("Makefile", "Pipfile", "Pipfile.lock", "package.json", "package-lock.json"):
+        shutil.copy2(PROJECT_ROOT / name, root / name)
+    for name in (".venv", "node_modules"):
+        (root / name).symlink_to(PROJECT_ROOT / name)
+    return root
+
+
+def _synth(clone: Path, **variables: str) -> subprocess.CompletedProcess[str]:
+    """`make synth` in the clone, which installs nothing there (this checkout's .venv and
+    node_modules are the installed ones; -o: never remade)."""
+    return _make(
+        "synth",
+        "-o",
+        ".venv/.installed-from-lock",
+        "-o",
+        "node_modules/.installed-node-from-lock",
+        cwd=clone,
+        **variables,
     )
 
 
@@ -131,3 +171,26 @@ def test_the_local_plan_uses_moto_s_credentials_and_an_allowed_typo_is_refused(
         "error: ALLOW_TASK_LOSS names aws_sqs_queue.sqs_worker_9_queue, which this plan does"
         " not change; name addresses from the table above, or leave it unset"
     ]
+
+
+@pytest.mark.parametrize("ci", [{}, {"CI": "true"}])
+def test_synth_says_what_it_wrote_and_nothing_else(clone: Path, ci: dict[str, str]) -> None:
+    """No jsii banner, no Node or cdktf warning, no spinner: the answer is the one line."""
+    result = _synth(clone, **ci)
+    assert result.returncode == 0, result.stderr
+    assert (result.stdout, result.stderr) == (
+        "wrote cdktf.out/stacks/<env>/cdk.tf.json for dev, local, prod, staging\n",
+        "",
+    )
+
+
+@pytest.mark.parametrize("ci", [{}, {"CI": "true"}])
+def test_a_bad_config_through_synth_is_its_one_line_once(clone: Path, ci: dict[str, str]) -> None:
+    dev = clone / "config" / "dev.toml"
+    dev.write_text(dev.read_text().replace("workers = 3", "worker = 3"))
+    result = _synth(clone, **ci)
+    assert result.stdout == ""
+    assert _answer(result) == [
+        "error: config/dev.toml: worker is not a known setting; did you mean workers?"
+    ]
+    assert not (clone / "cdktf.out").exists()

@@ -165,7 +165,9 @@ def test_checkov_finds_nothing(synthesized: tuple[Path, dict[str, Any]], tmp_pat
     outgrew this machine's 24 GiB; a chunk of 100 workers needs about 1 GB."""
     _, stack = synthesized
     if not CHECKOV.exists():
-        pytest.fail(f"checkov is not installed at {CHECKOV}: run `make install`", pytrace=False)
+        pytest.fail(
+            f"checkov is not installed at {CHECKOV}: `make test-scale` installs it", pytrace=False
+        )
     chunks = _chunks(stack, CHUNK_WORKERS)
     scanned = {i for chunk in chunks for bodies in chunk["resource"].values() for i in bodies}
     assert scanned == {i for bodies in stack["resource"].values() for i in bodies}

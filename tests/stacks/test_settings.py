@@ -197,7 +197,7 @@ def test_the_project_config_files_load() -> None:
         ("rabbitmq.delivery_limit", 0, "rabbitmq.delivery_limit = 0 is not allowed"),
         ("rabbitmq.message_ttl_seconds", 0, "expected an integer from 1 to 4294967"),
         ("rabbitmq.max_length", 0, "expected an integer >= 1"),
-        ("workers", 0, "workers = 0 is not allowed; expected an integer from 1 to 1000 (the"),
+        ("workers", -3, "workers = -3 is not allowed; expected an integer from 1 to 1000"),
         ("workers", 1001, "expected an integer from 1 to 1000 (the reach this design is"),
     ],
 )
@@ -306,7 +306,7 @@ def test_wrong_types(path: str, value: Any, expected: str) -> None:
 @pytest.mark.parametrize(
     ("path", "expected"),
     [
-        ("workers", "workers is missing; expected an integer from 1 to 1000 (the reach"),
+        ("workers", "workers is missing; expected an integer from 1 to 1000"),
         ("sqs.region", "sqs.region is missing; expected an AWS region code"),
         ("rabbitmq", "rabbitmq is missing; expected a [rabbitmq] table"),
         ("state.path", "state.path is missing; expected a relative path"),
@@ -319,7 +319,8 @@ def test_missing_keys(path: str, expected: str) -> None:
 @pytest.mark.parametrize(
     ("path", "expected"),
     [
-        ("wrokers", "wrokers is not a known setting; allowed here: "),
+        ("wrokers", "wrokers is not a known setting; did you mean workers?"),
+        ("nothing_like_it", "nothing_like_it is not a known setting; allowed here: "),
         (
             "sqs.delay",
             "sqs.delay is not a known setting; allowed here: alarm_email, alarm_target, alarms,",
@@ -328,6 +329,75 @@ def test_missing_keys(path: str, expected: str) -> None:
 )
 def test_unknown_keys(path: str, expected: str) -> None:
     assert _error(_with(path, 1)).startswith(f"config/dev.toml: {expected}")
+
+
+def _renamed(path: str, new: str) -> dict[str, Any]:
+    """VALID with the key at dotted `path` written as `new` (same place, same value)."""
+    data = copy.deepcopy(VALID)
+    *parents, key = path.split(".")
+    table = data
+    for parent in parents:
+        table = table[parent]
+    table[new] = table.pop(key)
+    return data
+
+
+@pytest.mark.parametrize(
+    ("path", "typo", "expected"),
+    [
+        # A typo of a required key: named first, not answered "sqs.region is missing".
+        ("sqs.region", "regoin", "sqs.regoin is not a known setting; did you mean region?"),
+        ("workers", "worker", "worker is not a known setting; did you mean workers?"),
+        ("state.backend", "backnd", "state.backnd is not a known setting; did you mean backend?"),
+        # A table, called one, before "pubsub is missing".
+        ("pubsub", "pub_sub", "[pub_sub] is not a known table; did you mean [pubsub]?"),
+        ("rabbitmq", "rabbit", "[rabbit] is not a known table; did you mean [rabbitmq]?"),
+    ],
+)
+def test_a_typo_is_named_with_the_key_it_is_nearest(path: str, typo: str, expected: str) -> None:
+    assert _error(_renamed(path, typo)) == f"config/dev.toml: {expected}"
+
+
+def test_an_unknown_table_is_called_a_table_and_the_known_ones_listed() -> None:
+    assert _error(_with("kafka", {"enabled": True})) == (
+        "config/dev.toml: [kafka] is not a known table; known tables: [pubsub], [rabbitmq],"
+        " [sqs], [state]"
+    )
+    assert _error(_with("sqs.queue", {"fifo": True})) == (
+        "config/dev.toml: [sqs.queue] is not a known table; [sqs] holds settings only"
+    )
+
+
+def test_a_typo_deep_down_is_named_before_any_other_error() -> None:
+    """Every table's keys are checked before any value: a typo in [rabbitmq] comes before
+    a bad value at the top and a missing key in [sqs]."""
+    data = _renamed("rabbitmq.vhost", "vhots")
+    data["workers"] = -3
+    del data["sqs"]["region"]
+    assert _error(data) == (
+        "config/dev.toml: rabbitmq.vhots is not a known setting; did you mean vhost?"
+    )
+
+
+def test_a_state_key_of_another_backend_lists_what_this_one_takes() -> None:
+    """`bucket` is no typo of `backend`: nothing close is suggested, the keys are listed."""
+    assert _error(_with("state.bucket", "b-1")) == (
+        "config/dev.toml: state.bucket is not a known setting; allowed here: backend, path"
+    )
+
+
+@pytest.mark.parametrize("workers", [-3, 0])
+def test_a_count_too_low_is_not_answered_with_the_reason_for_the_upper_bound(
+    workers: int,
+) -> None:
+    assert _error(_with("workers", workers)) == (
+        f"config/dev.toml: workers = {workers} is not allowed; expected an integer from 1 to 1000"
+    )
+    assert _error(_with("workers", 1001)) == (
+        "config/dev.toml: workers = 1001 is not allowed; expected an integer from 1 to 1000 (the"
+        " reach this design is measured for; Pub/Sub's 10,000 topics per project, one per"
+        " worker, come next)"
+    )
 
 
 def test_a_switched_off_backend_needs_none_of_its_settings() -> None:

@@ -55,4 +55,4 @@ def test_without_checkov_the_scan_fails_saying_how_to_install_it(
 ) -> None:
     missing = str(tmp_path / "no-checkov")
     assert checkov_scan.main(["--checkov", missing, str(tmp_path)]) == 2
-    assert "make install" in capsys.readouterr().err
+    assert "`make test` installs it" in capsys.readouterr().err
