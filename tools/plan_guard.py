@@ -36,7 +36,7 @@ from typing import Any
 
 from constructs_lib.task_holding import TASK_HOLDING_TYPES
 from tools.moto_server import EMULATOR_CREDENTIALS
-from tools.operator_input import OperatorError, synthesized
+from tools.operator_input import OperatorError, check_credentials, synthesized
 
 ALLOW_VARIABLE = "ALLOW_TASK_LOSS"
 _ACTIONS = {
@@ -277,6 +277,7 @@ def guard(stack_dir: Path, *, allowed: list[str], apply: bool, rotate: str | Non
     stack = synthesized(stack_dir)
     replace = [] if rotate is None else [f"-replace={rotation(stack, stack_dir.name, rotate)}"]
     env = credentials(stack, os.environ)
+    check_credentials(stack, env, stack_dir.name)
     _terraform(stack_dir, "init", "-input=false", "-no-color", env=env)
     with tempfile.TemporaryDirectory(prefix="ml-queues-plan-") as private:
         plan_file = str(Path(private) / "plan.tfplan")
