@@ -31,6 +31,9 @@ export TF_CLI_CONFIG_FILE := $(TF_CLI_CONFIG)
 export CDKTF_DISABLE_PLUGIN_CACHE_ENV := 1
 ENV ?= dev
 WORKER ?= 1
+# ENV names a config file; anything else is refused before anything is installed or built.
+ENVIRONMENTS := $(sort $(basename $(notdir $(wildcard config/*.toml))))
+comma := ,
 
 PIPENV := $(PYTHON) -m pipenv
 # The app's packages, then also the dev ones (tests, lint, moto and the clients the tools use);
@@ -45,14 +48,23 @@ NPM_STAMP := node_modules/.installed-from-lock
 CHECKOV_VENV := .cache/checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-from-requirements
 
-.PHONY: help install synth test test-scale test-integration snapshot-update ledger-update lint bench \
-	plan deploy rotate-password rabbitmq-definitions rabbitmq-alerts pubsub-emulator google-schema worker-env diagram docs \
+.PHONY: help check-env install synth test test-scale test-integration snapshot-update ledger-update lint \
+	bench plan deploy rotate-password rabbitmq-definitions rabbitmq-alerts pubsub-emulator google-schema \
+	worker-env diagram docs \
 	deploy-local stop-local clean FORCE
 
 # Every target a person runs, one line each, from the `## ` text after its name.
 help: ## this list
 	@grep -E '^[a-z-]+:.* ## ' $(firstword $(MAKEFILE_LIST)) \
 		| sed -E 's/^([a-z-]+):.* ## /\1\t/' | expand -t 22
+
+# First prerequisite of every target that reads ENV: `make plan ENV=prd` answers at once,
+# not after a synth of every environment.
+ENV_ERROR = error: ENV = '$(ENV)' names no environment; expected one of \
+	$(subst $() ,$(comma) ,$(ENVIRONMENTS))
+check-env:
+	@$(if $(filter-out 1,$(words $(ENV)))$(filter-out $(ENVIRONMENTS),$(ENV)), \
+		printf '%s\n' '$(subst ','\'',$(ENV_ERROR))' >&2; exit 2, :)
 
 install: $(DEV_STAMP) $(NPM_STAMP) ## what the others need: .venv from Pipfile.lock, node_modules (checkov: make test)
 
@@ -103,28 +115,28 @@ test-integration: install ## Terraform, moto and real RabbitMQ brokers (see READ
 	$(PIPENV) run pytest tests/integration
 
 # The RabbitMQ part of one environment as a definitions file, for brokers booted from one.
-rabbitmq-definitions: install ## ENV's RabbitMQ part as a definitions file
-	$(PIPENV) run python main.py
-	$(PIPENV) run python -m tools.rabbitmq_definitions cdktf.out/stacks/$(ENV) \
+rabbitmq-definitions: check-env install ## ENV's RabbitMQ part as a definitions file
+	@$(PIPENV) run python main.py
+	@$(PIPENV) run python -m tools.rabbitmq_definitions cdktf.out/stacks/$(ENV) \
 		--output cdktf.out/rabbitmq-definitions/$(ENV).json
 	@echo "wrote cdktf.out/rabbitmq-definitions/$(ENV).json"
 
 # ENV's Prometheus alerting rules for its RabbitMQ part, and the scrape job they read (see
 # README, Alarms: how to wire them into Prometheus).
-rabbitmq-alerts: install ## ENV's RabbitMQ alert rules and scrape job, for Prometheus
-	$(PIPENV) run python main.py
-	$(PIPENV) run python -m tools.rabbitmq_alerts cdktf.out/stacks/$(ENV) \
+rabbitmq-alerts: check-env install ## ENV's RabbitMQ alert rules and scrape job, for Prometheus
+	@$(PIPENV) run python main.py
+	@$(PIPENV) run python -m tools.rabbitmq_alerts cdktf.out/stacks/$(ENV) \
 		--output-dir cdktf.out/rabbitmq-alerts
 
 # ENV's Pub/Sub topics and subscriptions, created in the running emulator PUBSUB_EMULATOR_HOST
 # names; then what worker WORKER (or WORKER=producer) needs there, as .env lines.
-pubsub-emulator: install ## ENV's Pub/Sub part into the emulator, then WORKER's variables there
+pubsub-emulator: check-env install ## ENV's Pub/Sub part into the emulator, then WORKER's variables there
 	@$(PIPENV) run python main.py
 	@$(PIPENV) run python -m tools.pubsub_emulator cdktf.out/stacks/$(ENV) '$(WORKER)'
 
 # What worker WORKER of ENV needs (WORKER=producer: the producer), as .env lines, from the
 # deployed stack's outputs.
-worker-env: install $(TF_CLI_CONFIG) ## what WORKER (a number, or producer) of ENV needs, as .env lines
+worker-env: check-env install $(TF_CLI_CONFIG) ## what WORKER (a number, or producer) of ENV needs, as .env lines
 	@$(PIPENV) run python main.py
 	@$(PIPENV) run python -m tools.worker_env cdktf.out/stacks/$(ENV) '$(WORKER)'
 
@@ -146,23 +158,23 @@ google-schema: install ## tests/google_provider_schema.json, after a bindings up
 
 # A real `terraform plan` of ENV, every change in one table; refuses to delete or replace
 # anything holding tasks unless it is empty or named in ALLOW_TASK_LOSS (tools/plan_guard.py).
-plan: install $(TF_CLI_CONFIG) ## terraform plan of ENV, every change in a table, task loss refused
-	$(PIPENV) run python main.py
-	$(PIPENV) run python -m tools.plan_guard cdktf.out/stacks/$(ENV)
+plan: check-env install $(TF_CLI_CONFIG) ## terraform plan of ENV, every change in a table, task loss refused
+	@$(PIPENV) run python main.py
+	@$(PIPENV) run python -m tools.plan_guard cdktf.out/stacks/$(ENV)
 
 # The way to deploy: the guard of `make plan`, then exactly the plan it checked.
-deploy: install $(TF_CLI_CONFIG) ## the way to deploy ENV: make plan's guard, then that plan
-	$(PIPENV) run python main.py
-	$(PIPENV) run python -m tools.plan_guard cdktf.out/stacks/$(ENV) --apply
+deploy: check-env install $(TF_CLI_CONFIG) ## the way to deploy ENV: make plan's guard, then that plan
+	@$(PIPENV) run python main.py
+	@$(PIPENV) run python -m tools.plan_guard cdktf.out/stacks/$(ENV) --apply
 
 # Rotate one RabbitMQ password kept in SSM (WORKER=<n> or WORKER=producer, no default): the
 # guard of `make deploy`, with that password's parameter replaced by a newly generated one,
 # which the broker user takes in the same apply.
-rotate-password: install $(TF_CLI_CONFIG) ## a new RabbitMQ password for WORKER of ENV, through the guard
+rotate-password: check-env install $(TF_CLI_CONFIG) ## a new RabbitMQ password for WORKER of ENV, through the guard
 	@$(if $(filter file,$(origin WORKER)),echo "error: say whose password to rotate:" \
 		"make rotate-password ENV=$(ENV) WORKER=<n> or WORKER=producer" >&2; exit 2)
-	$(PIPENV) run python main.py
-	$(PIPENV) run python -m tools.plan_guard cdktf.out/stacks/$(ENV) --apply \
+	@$(PIPENV) run python main.py
+	@$(PIPENV) run python -m tools.plan_guard cdktf.out/stacks/$(ENV) --apply \
 		--rotate-password $(WORKER)
 
 # Deploy the local environment into moto on 127.0.0.1:4566 (left running; `make stop-local`).

@@ -180,8 +180,8 @@ def _known_keys(data: Mapping[str, Any]) -> Known:
     """Every key a config may hold, at every depth. [state]'s depend on its backend: all
     backends' keys while that is not (yet) a known one."""
     state = data.get("state")
-    backend = state.get("backend") if isinstance(state, dict) else None
-    chosen = STATE_BACKENDS.get(backend) if isinstance(backend, str) else None
+    written = state.get("backend") if isinstance(state, dict) else None
+    chosen = STATE_BACKENDS.get(written) if isinstance(written, str) else None
     state_props = [chosen] if chosen is not None else STATE_BACKENDS.values()
     return {
         **{field.name: None for field in fields_of(EnvironmentSettings)},

@@ -35,7 +35,7 @@ from constructs_lib.backend_spec import TaskCounter
 from constructs_lib.rabbitmq.props import parameter_address, rabbitmq_user_id
 from constructs_lib.registry import backends, task_holding_types
 from tools.moto_server import EMULATOR_CREDENTIALS
-from tools.operator_input import OperatorError, synthesized
+from tools.operator_input import OperatorError, check_credentials, synthesized
 
 ALLOW_VARIABLE = "ALLOW_TASK_LOSS"
 _ACTIONS = {
@@ -205,6 +205,7 @@ def guard(stack_dir: Path, *, allowed: list[str], apply: bool, rotate: str | Non
     stack = synthesized(stack_dir)
     replace = [] if rotate is None else [f"-replace={rotation(stack, stack_dir.name, rotate)}"]
     env = credentials(stack, os.environ)
+    check_credentials(stack, env, stack_dir.name)
     _terraform(stack_dir, "init", "-input=false", "-no-color", env=env)
     with tempfile.TemporaryDirectory(prefix="ml-queues-plan-") as private:
         plan_file = str(Path(private) / "plan.tfplan")

@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 from constructs_lib.registry import env_lines
-from tools.operator_input import OperatorError, synthesized, worker_number
+from tools.operator_input import OperatorError, check_credentials, synthesized, worker_number
 
 
 class NotDeployedError(Exception):
@@ -79,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         stack = synthesized(args.stack_dir)
         worker = worker_number(stack, env, args.worker)
+        # State in S3 or Cloud Storage is read with that cloud's credentials.
+        check_credentials(stack, os.environ, env, state_only=True)
     except OperatorError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

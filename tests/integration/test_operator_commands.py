@@ -32,9 +32,11 @@ _OUTER_MAKE = ("MAKEFLAGS", "MAKELEVEL", "MFLAGS", "MAKEOVERRIDES", "VIRTUAL_ENV
 _OWN = ("JSII_NODE", "NODE_OPTIONS", "CI")
 
 
-def _make(
-    *arguments: str, cwd: Path = PROJECT_ROOT, **variables: str
-) -> subprocess.CompletedProcess[str]:
+def _make(*arguments: str, **variables: str) -> subprocess.CompletedProcess[str]:
+    return _make_in(PROJECT_ROOT, *arguments, **variables)
+
+
+def _make_in(cwd: Path, /, *arguments: str, **variables: str) -> subprocess.CompletedProcess[str]:
     env = {
         k: v
         for k, v in os.environ.items()
@@ -67,13 +69,13 @@ def clone(tmp_path: Path) -> Path:
 def _synth(clone: Path, **variables: str) -> subprocess.CompletedProcess[str]:
     """`make synth` in the clone, which installs nothing there (this checkout's .venv and
     node_modules are the installed ones; -o: never remade)."""
-    return _make(
+    return _make_in(
+        clone,
         "synth",
         "-o",
         ".venv/.installed-from-lock",
         "-o",
         "node_modules/.installed-node-from-lock",
-        cwd=clone,
         **variables,
     )
 
@@ -194,3 +196,55 @@ def test_a_bad_config_through_synth_is_its_one_line_once(clone: Path, ci: dict[s
         "error: config/dev.toml: worker is not a known setting; did you mean workers?"
     ]
     assert not (clone / "cdktf.out").exists()
+
+
+def test_an_unknown_env_is_refused_before_anything_is_installed_or_synthesized(
+    clone: Path,
+) -> None:
+    result = _make_in(clone, "plan", "ENV=prd")
+    assert result.stdout == ""
+    assert _answer(result) == [f"error: ENV = 'prd' names no environment; {ENVIRONMENTS}"]
+    assert not (clone / "cdktf.out").exists()
+
+
+def _no_credentials(tmp_path: Path) -> dict[str, str]:
+    """Nothing holds credentials: no ~/.aws or gcloud files, and no metadata service
+    answers (on a cloud VM with an instance role one would, and rightly)."""
+    return {
+        "AWS_CONFIG_FILE": str(tmp_path / "aws-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "aws-credentials"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "CLOUDSDK_CONFIG": str(tmp_path / "gcloud"),
+        "GCE_METADATA_HOST": "127.0.0.1:9",
+        "GCE_METADATA_IP": "127.0.0.1:9",
+        "GOOGLE_APPLICATION_CREDENTIALS": "",
+        "RABBITMQ_ENDPOINT": "",
+        "RABBITMQ_USERNAME": "",
+        "RABBITMQ_PASSWORD": "",
+    }
+
+
+AWS_READS = (
+    "AWS reads AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or ~/.aws's default"
+    " profile (`aws configure`, or `aws sso login --profile <name>` then"
+    " `export AWS_PROFILE=<name>`)"
+)
+
+
+def test_a_plan_without_credentials_names_what_each_cloud_reads(tmp_path: Path) -> None:
+    """prod keeps its state in S3 and has all three providers."""
+    result = _make("plan", "ENV=prod", **_no_credentials(tmp_path))
+    assert result.stdout == ""
+    assert _answer(result) == [
+        f"error: no credentials for stack prod: {AWS_READS}; Google reads"
+        " GOOGLE_APPLICATION_CREDENTIALS or gcloud's application default credentials (`gcloud"
+        " auth application-default login`); RabbitMQ reads RABBITMQ_ENDPOINT, RABBITMQ_USERNAME"
+        " and RABBITMQ_PASSWORD, which are not set (export them; the password from your secret"
+        " store)"
+    ]
+
+
+def test_worker_env_of_a_stack_with_state_in_s3_asks_for_aws_only(tmp_path: Path) -> None:
+    result = _make("worker-env", "ENV=prod", "WORKER=2", **_no_credentials(tmp_path))
+    assert result.stdout == ""
+    assert _answer(result) == [f"error: no credentials for stack prod: {AWS_READS}"]
