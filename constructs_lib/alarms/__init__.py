@@ -1,6 +1,7 @@
 """Alarms as data: each backend declares what it watches in a catalogue of its own
 (`constructs_lib/<backend>/alarms.py`), and one renderer per target makes it real:
-`cloudwatch.py` (CloudWatch metric alarms).
+`cloudwatch.py` (CloudWatch metric alarms) and `cloud_monitoring.py` (Cloud Monitoring
+alerting policies).
 
 Why: the alarms were written three ways, as CloudWatch resources in two SQS constructs,
 alerting policies inside the Pub/Sub construct and a function in tools/ that wrote Prometheus
@@ -9,7 +10,7 @@ when it fires and what it says is one entry in its backend's catalogue, and turn
 into resources or rules is one renderer per target.
 
 No jsii here, nor in the catalogues: a catalogue is plain data to read and test. The
-CloudWatch renderer loads it, since it builds constructs.
+renderers load it, since they build constructs.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ class Alarm(Generic[W_co]):
     resource a cdktf renderer makes (its Terraform address hangs on it), the alert name of a
     Prometheus rule. `name`: what the target shows and its notifications carry. `watch`: what
     is watched, when it fires and for how long, in the target's own terms (`MetricsInsights`,
-    `Metric`). `description`: what it means and what to do,
+    `Metric`, `MonitoringThreshold`). `description`: what it means and what to do,
     as the target shows it. `cannot_see`: what it cannot see, and why a task is not lost there
     (the README's Alarms table says the same to the operator).
     """
@@ -81,6 +82,21 @@ class Metric:
     dimensions: Mapping[str, str]
     statistic: str
     condition: CloudWatchCondition
+
+
+@dataclass(frozen=True, kw_only=True)
+class MonitoringThreshold:
+    """When a Cloud Monitoring alerting policy opens an incident: each time series that
+    `filter` selects, aligned by `aligner` over `alignment_seconds`, compared with
+    `threshold` (`comparison`, the API's spelling) for `duration_seconds`; an incident per
+    series."""
+
+    filter: str
+    comparison: str
+    threshold: int
+    aligner: str
+    alignment_seconds: int
+    duration_seconds: int
 
 
 def destinations(

@@ -17,6 +17,8 @@ import pytest
 from cdktf import TerraformStack
 
 from constructs_lib.alarms import destinations
+from constructs_lib.pubsub.props import PubSubTaskTopicProps
+from constructs_lib.pubsub.topic import PubSubTaskTopic
 from constructs_lib.sqs.alarms import channel_alarms, queue_alarms
 from constructs_lib.sqs.props import SqsTaskQueueProps
 from constructs_lib.sqs.queue import SqsTaskQueue
@@ -89,13 +91,24 @@ def test_a_lone_queues_alarms_are_named_after_it_and_follow_it(stack: TerraformS
         assert alarms[metric]["dimensions"] == {"QueueName": f"${{aws_sqs_queue.{queue}.name}}"}
 
 
-def test_without_alarms_no_topic_is_made_even_if_own(stack: TerraformStack) -> None:
-    """The stack's own topic exists for its alarms: none, and nobody is subscribed to
-    anything."""
-    props = SqsTaskQueueProps(alarms=False, alarm_target="own", alarm_email="oncall@example.com")
-    SqsTaskQueue(stack, "tasks", props)
+@pytest.mark.parametrize("backend", ["sqs", "pubsub"])
+def test_without_alarms_no_destination_is_made_even_if_own(
+    stack: TerraformStack, backend: str
+) -> None:
+    """The stack's own topic or channel exists for its alarms: none, and nobody is
+    subscribed to anything."""
+    email = "oncall@example.com"
+    if backend == "sqs":
+        props = SqsTaskQueueProps(alarms=False, alarm_target="own", alarm_email=email)
+        SqsTaskQueue(stack, "tasks", props)
+    else:
+        topic = PubSubTaskTopicProps(
+            project="my-project", alarms=False, alarm_target="own", alarm_email=email
+        )
+        PubSubTaskTopic(stack, "topic", topic)
     made = synth(stack)["resource"]
-    assert not {"aws_sns_topic", "aws_cloudwatch_metric_alarm"} & set(made)
+    assert not {"aws_sns_topic", "google_monitoring_notification_channel"} & set(made)
+    assert not {"aws_cloudwatch_metric_alarm", "google_monitoring_alert_policy"} & set(made)
 
 
 def test_the_catalogues_load_no_jsii() -> None:
@@ -103,7 +116,7 @@ def test_the_catalogues_load_no_jsii() -> None:
     runtime."""
     script = (
         "import json, sys\n"
-        "import constructs_lib.sqs.alarms\n"
+        "import constructs_lib.sqs.alarms, constructs_lib.pubsub.alarms\n"
         "heavy = ('jsii', 'cdktf', 'constructs', 'cdktf_cdktf_provider_aws',"
         " 'cdktf_cdktf_provider_google')\n"
         "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in heavy)))\n"
