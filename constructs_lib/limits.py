@@ -123,8 +123,9 @@ RABBITMQ_MESSAGE_TTL_SECONDS = IntRange(1, 4_294_967)
 RABBITMQ_MAX_LENGTH = IntRange(1)
 # consumer_timeout is a 32-bit signed count of milliseconds.
 RABBITMQ_CONSUMER_TIMEOUT_SECONDS = IntRange(1, 2_147_483)
-# Prometheus alerts (tools/rabbitmq_alerts.py), our own bounds: under a minute, four scrapes
-# of 15 s, a worker that reconnects would page someone; past a day nobody would be told in time.
+# Prometheus alerts (constructs_lib/rabbitmq/alarms.py), our own bounds: under a minute, four
+# scrapes of 15 s, a worker that reconnects would page someone; past a day nobody would be told
+# in time.
 RABBITMQ_UNCONSUMED_ALARM_SECONDS = IntRange(60, 86_400)
 RABBITMQ_FULL_ALARM_PERCENT = IntRange(1, 100)
 

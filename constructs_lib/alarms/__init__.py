@@ -1,7 +1,7 @@
 """Alarms as data: each backend declares what it watches in a catalogue of its own
 (`constructs_lib/<backend>/alarms.py`), and one renderer per target makes it real:
-`cloudwatch.py` (CloudWatch metric alarms) and `cloud_monitoring.py` (Cloud Monitoring
-alerting policies).
+`cloudwatch.py` (CloudWatch metric alarms), `cloud_monitoring.py` (Cloud Monitoring alerting
+policies) and `prometheus.py` (Prometheus rule groups).
 
 Why: the alarms were written three ways, as CloudWatch resources in two SQS constructs,
 alerting policies inside the Pub/Sub construct and a function in tools/ that wrote Prometheus
@@ -9,14 +9,15 @@ rules, and where their notifications go was decided three times. Now what an ala
 when it fires and what it says is one entry in its backend's catalogue, and turning entries
 into resources or rules is one renderer per target.
 
-No jsii here, nor in the catalogues: a catalogue is plain data to read and test. The
+No jsii here, nor in the catalogues or the Prometheus renderer: the rules are written without
+cdktf, and a catalogue is plain data to read and test. The CloudWatch and Cloud Monitoring
 renderers load it, since they build constructs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Generic, Literal, TypeVar
 
 from constructs_lib.limits import OWN_ALARM_TARGET
@@ -34,7 +35,7 @@ class Alarm(Generic[W_co]):
     resource a cdktf renderer makes (its Terraform address hangs on it), the alert name of a
     Prometheus rule. `name`: what the target shows and its notifications carry. `watch`: what
     is watched, when it fires and for how long, in the target's own terms (`MetricsInsights`,
-    `Metric`, `MonitoringThreshold`). `description`: what it means and what to do,
+    `Metric`, `MonitoringThreshold`, `PromQL`). `description`: what it means and what to do,
     as the target shows it. `cannot_see`: what it cannot see, and why a task is not lost there
     (the README's Alarms table says the same to the operator).
     """
@@ -97,6 +98,24 @@ class MonitoringThreshold:
     aligner: str
     alignment_seconds: int
     duration_seconds: int
+
+
+# How urgent a Prometheus alert is: the label Alertmanager routes by.
+Severity = Literal["critical", "warning"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class PromQL:
+    """A Prometheus alerting rule: it fires for every series `expr` returns once it has
+    returned it for `wait` (a Prometheus duration; "0s": at the first evaluation).
+    `severity` is the label Alertmanager routes by; `summary` a template (`{{ $labels.queue
+    }}`); `labels` are added as written, whatever names they hold."""
+
+    expr: str
+    wait: str
+    severity: Severity
+    summary: str
+    labels: Mapping[str, str] = field(default_factory=dict)
 
 
 def destinations(

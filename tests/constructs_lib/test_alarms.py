@@ -1,9 +1,9 @@
-"""Alarms as data: where they notify, what a lone queue watches, and that the catalogues
-stand without jsii.
+"""Alarms as data: where they notify, what a lone queue watches, and that the catalogues and
+the Prometheus renderer stand without jsii.
 
 Why: where alarms notify was decided three times, and a lone SQS queue had alarms of its own
 beside the channel's; each is now one piece of code, and these tests hold its behaviour. What
-each alarm says is held by the stacks' snapshots.
+each alarm says is held by the stacks' snapshots and tests/tools/test_rabbitmq_alerts.py.
 """
 
 from __future__ import annotations
@@ -111,12 +111,14 @@ def test_without_alarms_no_destination_is_made_even_if_own(
     assert not {"aws_cloudwatch_metric_alarm", "google_monitoring_alert_policy"} & set(made)
 
 
-def test_the_catalogues_load_no_jsii() -> None:
-    """Alarms are data until a construct renders them: reading a catalogue costs no jsii
-    runtime."""
+def test_the_catalogues_and_the_rule_writer_load_no_jsii() -> None:
+    """Alarms are data until a construct renders them: the Prometheus rules are written
+    without cdktf, and reading a catalogue costs no jsii runtime."""
     script = (
         "import json, sys\n"
         "import constructs_lib.sqs.alarms, constructs_lib.pubsub.alarms\n"
+        "import constructs_lib.rabbitmq.alarms, constructs_lib.alarms.prometheus\n"
+        "import tools.rabbitmq_alerts\n"
         "heavy = ('jsii', 'cdktf', 'constructs', 'cdktf_cdktf_provider_aws',"
         " 'cdktf_cdktf_provider_google')\n"
         "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in heavy)))\n"
