@@ -135,8 +135,9 @@ RABBITMQ_MESSAGE_TTL_SECONDS = IntRange(1, 4_294_967)
 RABBITMQ_MAX_LENGTH = IntRange(1)
 # consumer_timeout is a 32-bit signed count of milliseconds.
 RABBITMQ_CONSUMER_TIMEOUT_SECONDS = IntRange(1, 2_147_483)
-# Prometheus alerts (tools/rabbitmq_alerts.py), our own bounds: under a minute, four scrapes
-# of 15 s, a worker that reconnects would page someone; past a day nobody would be told in time.
+# Prometheus alerts (constructs_lib/rabbitmq/alarms.py), our own bounds: under a minute, four
+# scrapes of 15 s, a worker that reconnects would page someone; past a day nobody would be told
+# in time.
 RABBITMQ_UNCONSUMED_ALARM_SECONDS = IntRange(60, 86_400)
 RABBITMQ_FULL_ALARM_PERCENT = IntRange(1, 100)
 
@@ -191,7 +192,7 @@ AWS_SNS_TOPIC_ARN = NameRule(
 )
 
 # Where alarms go: an existing destination, the stack's own one ("own"), or "none" said on
-# purpose.
+# purpose (constructs_lib/alarms `destinations`).
 OWN_ALARM_TARGET = "own"
 AWS_ALARM_TARGET = NameRule(
     rf"none|{OWN_ALARM_TARGET}|{AWS_SNS_TOPIC_ARN.pattern}",
@@ -202,16 +203,6 @@ AWS_ALARM_TARGET = NameRule(
 EMAIL_ADDRESS = NameRule(
     r"[^@\s'\"]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+", "an email address such as 'oncall@example.com'"
 )
-
-
-def notified(target: str | None, own: str | None = None) -> list[str] | None:
-    """Where an alarm with `target` (either cloud's `*_ALARM_TARGET`) sends its actions: none
-    when the target is unset or `none`; `own`, the stack's own topic or channel, for 'own'."""
-    if target == OWN_ALARM_TARGET:
-        if own is None:
-            raise ValueError("alarm_target 'own' needs the stack's own topic or channel")
-        return [own]
-    return [target] if target not in (None, "none") else None
 
 
 def alarm_email_fits(values: Mapping[str, Any]) -> str | None:

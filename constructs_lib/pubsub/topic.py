@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from constructs import Construct
 
 from constructs_lib import limits
+from constructs_lib.alarms.cloud_monitoring import alert_policies
 from constructs_lib.channel import ChannelOutput, worker_index
 from constructs_lib.jsii_cache import attribute
 from constructs_lib.props import check_props
 from constructs_lib.providers import (
     DataGoogleProject,
     KmsCryptoKeyIamMember,
-    MonitoringAlertPolicy,
-    MonitoringAlertPolicyConditions,
-    MonitoringAlertPolicyConditionsConditionThreshold,
-    MonitoringAlertPolicyConditionsConditionThresholdAggregations,
-    MonitoringAlertPolicyDocumentation,
-    MonitoringNotificationChannel,
     PubsubSubscription,
     PubsubSubscriptionDeadLetterPolicy,
     PubsubSubscriptionExpirationPolicy,
@@ -28,6 +22,7 @@ from constructs_lib.providers import (
     PubsubTopic,
     PubsubTopicIamMember,
 )
+from constructs_lib.pubsub.alarms import topic_alarms
 from constructs_lib.pubsub.backend import PubSubProducerWiring, PubSubWorkerWiring
 from constructs_lib.pubsub.props import PubSubTaskTopicProps
 from constructs_lib.replacement import replaced_with
@@ -65,14 +60,12 @@ class PubSubTaskTopic(Construct):
         self._where = self.node.path
         check_props(props, owner="PubSubTaskTopic", where=self._where)
         self._props = props
-        self._alert_channels = (
-            limits.notified(props.alarm_target, self._own_channel()) if props.alarms else None
-        )
         self._project = DataGoogleProject(self, "project", project_id=props.project)
         self._agent = (
             f"serviceAccount:service-{self._project.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
         )
         self._encryption_settings = self._encryption(props.kms_key)
+        self._dead_letter_subscription: PubsubSubscription | None = None
         self._dead_letter_topic = self._dead_letters() if props.dead_letter else None
         self._topic = self._task_topic("topic", props.topic_name) if props.shared else None
         self._shared = (
@@ -90,25 +83,17 @@ class PubSubTaskTopic(Construct):
             )
             for n, topic in enumerate(self._worker_topics, start=1)
         ]
-        self._oldest_task_alert()
-
-    def _own_channel(self) -> str | None:
-        """The stack's own email channel, with `alarm_target = "own"`: its name
-        (`projects/P/notificationChannels/ID`), which the alerting policies notify. Alerting
-        policies notify only the channels they name; without one an incident shows in the
-        console and reaches nobody."""
-        props = self._props
-        if props.alarm_target != limits.OWN_ALARM_TARGET:
-            return None
-        assert props.alarm_email is not None  # the cross rule on alarm_email
-        channel = MonitoringNotificationChannel(
+        dead_letters = self._dead_letter_subscription
+        alert_policies(
             self,
-            "alarm_channel",
-            display_name=f"{props.subscription_name} alerts",
-            type="email",
-            labels={"email_address": props.alarm_email},
+            topic_alarms(
+                props, attribute(dead_letters, "name") if dead_letters is not None else None
+            ),
+            target=props.alarm_target,
+            email=props.alarm_email,
+            channel_id="alarm_channel",
+            channel_name=f"{props.subscription_name} alerts",
         )
-        return attribute(channel, "name")
 
     def _task_topic(self, id: str, name: str, **arguments: Any) -> PubsubTopic:
         topic = PubsubTopic(self, id, name=name, **self._encryption_settings, **arguments)
@@ -122,27 +107,19 @@ class PubSubTaskTopic(Construct):
         return topic
 
     def _dead_letters(self) -> PubsubTopic:
-        """The dead-letter topic, a subscription that keeps what lands there, its alarm, and
-        the service agent's right to publish to it."""
+        """The dead-letter topic, a subscription that keeps what lands there, and the service
+        agent's right to publish to it."""
         name = f"{self._props.subscription_name}-dead-letter"
         topic = self._task_topic(
             "dead_letter_topic",
             f"{self._props.topic_name}-dead-letter",
             message_retention_duration=_LONGEST_RETENTION,
         )
-        subscription = self._subscription_on(
+        self._dead_letter_subscription = self._subscription_on(
             "dead_letter_subscription",
             name=name,
             topic=topic,
             message_retention_duration=_LONGEST_RETENTION,
-        )
-        self._alert(
-            "dead_letter_alert",
-            f'"{attribute(subscription, "name")}"',
-            metric="num_undelivered_messages",
-            threshold=0,
-            what=f"{name}: a dead letter is waiting",
-            why="a task failed too often and was moved to the dead-letter topic",
         )
         PubsubTopicIamMember(
             self,
@@ -188,25 +165,6 @@ class PubSubTaskTopic(Construct):
             )
         return subscription
 
-    def _oldest_task_alert(self) -> None:
-        """One policy for every task subscription, not one each: its condition keeps a time
-        series per subscription, so an incident names the subscription at fault, and the
-        count of policies does not grow with the workers."""
-        props = self._props
-        name = props.subscription_name
-        # The shared subscription and every worker's; not the dead-letter one (its own alert).
-        literal = re.sub(r"[.+]", lambda m: f"[{m[0]}]", name)
-        seconds = props.oldest_message_alarm_seconds
-        self._alert(
-            "oldest_task_alert",
-            f'monitoring.regex.full_match("{literal}(-worker-[0-9]+)?")',
-            metric="oldest_unacked_message_age",
-            threshold=seconds,
-            what=f"{name}, {name}-worker-*: a task waited over {seconds} s",
-            why="a task has waited too long on the subscription the incident names: are its"
-            " workers consuming?",
-        )
-
     def _encryption(self, kms_key: str | None) -> dict[str, Any]:
         """CMEK needs the service agent to use the key before any topic is created with it."""
         if kms_key is None:
@@ -219,50 +177,6 @@ class PubSubTaskTopic(Construct):
             member=self._agent,
         )
         return {"kms_key_name": kms_key, "depends_on": [grant]}
-
-    def _alert(
-        self,
-        id: str,
-        subscriptions: str,
-        *,
-        metric: str,
-        threshold: int,
-        what: str,
-        why: str,
-    ) -> None:
-        """The largest value in five minutes above `threshold`, as the SQS alarms measure."""
-        if not self._props.alarms:
-            return
-        MonitoringAlertPolicy(
-            self,
-            id,
-            display_name=what,
-            combiner="OR",
-            conditions=[
-                MonitoringAlertPolicyConditions(
-                    display_name=what,
-                    condition_threshold=MonitoringAlertPolicyConditionsConditionThreshold(
-                        filter=(
-                            'resource.type = "pubsub_subscription"'
-                            f" AND resource.labels.subscription_id = {subscriptions}"
-                            f' AND metric.type = "pubsub.googleapis.com/subscription/{metric}"'
-                        ),
-                        comparison="COMPARISON_GT",
-                        threshold_value=threshold,
-                        duration="0s",
-                        aggregations=[
-                            MonitoringAlertPolicyConditionsConditionThresholdAggregations(
-                                alignment_period="300s", per_series_aligner="ALIGN_MAX"
-                            )
-                        ],
-                    ),
-                )
-            ],
-            documentation=MonitoringAlertPolicyDocumentation(
-                content=why, mime_type="text/markdown"
-            ),
-            notification_channels=self._alert_channels,
-        )
 
     def _subscription_on(
         self, id: str, *, topic: PubsubTopic, **arguments: Any

@@ -9,91 +9,20 @@ from cdktf import Fn
 from constructs import Construct
 
 from constructs_lib import limits
+from constructs_lib.alarms.cloudwatch import metric_alarms
 from constructs_lib.jsii_cache import attribute
 from constructs_lib.props import check_props, values_of
 from constructs_lib.providers import (
-    CloudwatchMetricAlarm,
     IamRolePolicy,
-    SnsTopic,
-    SnsTopicPolicy,
-    SnsTopicSubscription,
     SqsQueue,
     SqsQueuePolicy,
     SqsQueueRedriveAllowPolicy,
     SqsQueueRedrivePolicy,
 )
 from constructs_lib.replacement import replaced_with
-from constructs_lib.scan_exceptions import skip_check
+from constructs_lib.sqs.alarms import queue_alarms
 from constructs_lib.sqs.policies import consume_document, send_document
 from constructs_lib.sqs.props import QUEUE_ROLE_TAG, SqsTaskQueueProps, queue_names
-
-
-def alarm_topic(scope: Construct, id: str, *, name: str, email: str) -> str:
-    """An SNS topic `<name>-alarms` that CloudWatch can publish to, with `email` subscribed;
-    its ARN, for the alarms' actions.
-
-    CloudWatch publishes only where the topic policy lets it; otherwise the alarm's history
-    reads "... is not authorized to perform: SNS:Publish on resource ..." and nobody is told
-    (AWS re:Post, "Why didn't I receive an SNS notification for my CloudWatch alarm
-    trigger?"). The statement admits cloudwatch.amazonaws.com for this account's alarms
-    whose names start with `name` only (aws:SourceAccount, aws:SourceArn), the account and
-    region read from the topic's own ARN.
-
-    Not encrypted, on purpose: the same article says that with the default AWS managed key
-    `alias/aws/sns` CloudWatch alarms cannot publish to the topic (they need kms:Decrypt and
-    kms:GenerateDataKey*, and an AWS managed key's policy cannot be changed to grant them),
-    and a customer key would need a key policy granting cloudwatch.amazonaws.com both, kept
-    in step with the topic. What the topic carries is alarm names, queue names and counts,
-    never a task.
-    """
-    topic = SnsTopic(scope, f"{id}_topic", name=f"{name}-alarms")
-    skip_check(
-        topic,
-        "CKV_AWS_26",
-        reason="CloudWatch cannot publish to a topic encrypted with alias/aws/sns, and the"
-        " notifications carry alarm and queue names, never a task",
-    )
-    arn = attribute(topic, "arn")
-    partition, region, account = (Fn.element(Fn.split(":", arn), n) for n in (1, 3, 4))
-    SnsTopicPolicy(
-        scope,
-        f"{id}_topic_policy",
-        arn=arn,
-        policy=Fn.jsonencode(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Sid": "CloudWatchAlarmsPublish",
-                        "Effect": "Allow",
-                        "Principal": {"Service": "cloudwatch.amazonaws.com"},
-                        "Action": "sns:Publish",
-                        "Resource": arn,
-                        "Condition": {
-                            "StringEquals": {"aws:SourceAccount": account},
-                            "ArnLike": {
-                                "aws:SourceArn": Fn.join(
-                                    ":",
-                                    [
-                                        "arn",
-                                        partition,
-                                        "cloudwatch",
-                                        region,
-                                        account,
-                                        f"alarm:{name}*",
-                                    ],
-                                )
-                            },
-                        },
-                    }
-                ],
-            }
-        ),
-    )
-    SnsTopicSubscription(
-        scope, f"{id}_email_subscription", topic_arn=arn, protocol="email", endpoint=email
-    )
-    return arn
 
 
 class SqsTaskQueue(Construct):
@@ -170,15 +99,19 @@ class SqsTaskQueue(Construct):
             self._deny_insecure_transport("queue_policy", self._queue, after=redrive)
             if self._dead_letter_queue is not None:
                 self._deny_insecure_transport("dead_letter_queue_policy", self._dead_letter_queue)
-        if props.alarms:
-            own = (
-                alarm_topic(self, "alarm", name=props.name, email=props.alarm_email)
-                if props.alarm_target == limits.OWN_ALARM_TARGET and props.alarm_email
-                else None
-            )
-            self._alarms(
-                props.oldest_message_alarm_seconds, limits.notified(props.alarm_target, own)
-            )
+        dead_letter_queue = self._dead_letter_queue
+        metric_alarms(
+            self,
+            queue_alarms(
+                props,
+                attribute(self._queue, "name"),
+                attribute(dead_letter_queue, "name") if dead_letter_queue is not None else None,
+            ),
+            target=props.alarm_target,
+            email=props.alarm_email,
+            topic_id="alarm",
+            name=props.name,
+        )
 
     def _encryption(self, reuse_seconds: int) -> dict[str, Any]:
         if self._kms_key is None:
@@ -254,54 +187,6 @@ class SqsTaskQueue(Construct):
                 }
             ),
         )
-
-    def _alarms(self, oldest_seconds: int, actions: list[str] | None) -> None:
-        """The queue's own two alarms, on the same reporting rules as SqsTaskChannel's: SQS
-        stops reporting a queue nobody calls for six hours. The oldest-task alarm treats
-        that as OK (an empty queue reports no age either), so it sends no OK action; the
-        dead-letter alarm keeps its state instead (`ignore`), so that a quiet DLQ holding a
-        task stays in ALARM."""
-        alarms: list[tuple[str, SqsQueue, str, int, str, str, list[str] | None]] = [
-            (
-                "oldest_message_alarm",
-                self._queue,
-                "ApproximateAgeOfOldestMessage",
-                oldest_seconds,
-                "a task has waited too long: are the workers consuming?",
-                "notBreaching",
-                None,
-            )
-        ]
-        if self._dead_letter_queue is not None:
-            alarms.append(
-                (
-                    "dead_letter_alarm",
-                    self._dead_letter_queue,
-                    "ApproximateNumberOfMessagesVisible",
-                    0,
-                    "a task failed too often and was moved to the dead-letter queue",
-                    "ignore",
-                    actions,
-                )
-            )
-        for id, queue, metric, threshold, description, missing, ok_actions in alarms:
-            CloudwatchMetricAlarm(
-                self,
-                id,
-                alarm_name=Fn.join("-", [attribute(queue, "name"), metric]),
-                alarm_description=description,
-                namespace="AWS/SQS",
-                metric_name=metric,
-                dimensions={"QueueName": attribute(queue, "name")},
-                statistic="Maximum",
-                period=300,
-                evaluation_periods=1,
-                threshold=threshold,
-                comparison_operator="GreaterThanThreshold",
-                treat_missing_data=missing,
-                alarm_actions=actions,
-                ok_actions=ok_actions,
-            )
 
     def send_policy(self) -> dict[str, Any]:
         """An IAM policy document that lets a producer send tasks and nothing else."""

@@ -17,6 +17,7 @@ import pytest
 import yaml
 from cdktf import Testing
 
+from constructs_lib.rabbitmq.alarms import Topology
 from constructs_lib.rabbitmq.props import RabbitMqTaskExchangeProps
 from stacks.ml_queues_stack import MlQueuesStack
 from stacks.settings import (
@@ -28,7 +29,7 @@ from stacks.settings import (
 )
 from tools import rabbitmq_alerts
 from tools.operator_input import OperatorError
-from tools.rabbitmq_alerts import Topology, alert_rules, job_name, scrape_job, topology
+from tools.rabbitmq_alerts import alert_rules, job_name, scrape_job, topology
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent.parent / "config"
 RABBITMQ_ENVIRONMENTS = ("dev", "staging", "prod")
