@@ -7,17 +7,14 @@ import json
 import os
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
-from cdktf import Testing
 
 from constructs_lib import registry
-from stacks.ml_queues_stack import MlQueuesStack
-from stacks.settings import ConfigError, load_environment, parse_environment
+from stacks.settings import ConfigError, EnvironmentSettings
 from tests.extra_backend import BACKEND
-from tests.synth_helpers import synth
+from tests.synth_helpers import environment, synth_settings
 from tools import config_reference
 from tools.plan_guard import Change
 
@@ -29,25 +26,23 @@ def with_ledger(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(registry, "BACKENDS", (*registry.BACKENDS, BACKEND))
 
 
-def _dev(**ledger: object) -> dict[str, object]:
-    data = tomllib.loads((PROJECT_ROOT / "config" / "dev.toml").read_text())
-    data["ledger"] = {"enabled": True, **ledger}
-    return data
+def _dev(**ledger: object) -> EnvironmentSettings:
+    """dev's settings with a `[ledger]` table, enabled, holding `ledger`."""
+    return environment("dev", ledger={"enabled": True, **ledger})
 
 
 @pytest.mark.usefixtures("with_ledger")
 def test_the_loader_reads_and_checks_a_registered_backend_s_table() -> None:
-    settings = parse_environment("dev", _dev(shelf="books"), source="config/dev.toml")
+    settings = _dev(shelf="books")
     assert settings.backends["ledger"].shelf == "books"
     assert settings.backends["ledger"].workers == settings.workers
     with pytest.raises(ConfigError, match=r"^config/dev.toml: ledger.shelf = 'Books' is not"):
-        parse_environment("dev", _dev(shelf="Books"), source="config/dev.toml")
+        _dev(shelf="Books")
 
 
 @pytest.mark.usefixtures("with_ledger")
 def test_the_stack_builds_it_and_wires_its_workers() -> None:
-    settings = parse_environment("dev", _dev(), source="config/dev.toml")
-    synthesized = synth(MlQueuesStack(Testing.app(), settings))
+    synthesized = synth_settings(_dev())
     shelves = synthesized["resource"]["terraform_data"]
     assert sorted(body["input"] for body in shelves.values()) == [
         "tasks-dev-0",
@@ -69,7 +64,7 @@ def test_the_config_reference_and_the_guard_know_it() -> None:
 def test_without_registering_it_nothing_knows_it() -> None:
     assert "terraform_data" not in registry.task_holding_types()
     with pytest.raises(ConfigError, match="ledger"):
-        parse_environment("dev", _dev(), source="config/dev.toml")
+        _dev()
 
 
 def test_reading_and_checking_every_config_loads_no_jsii(tmp_path: Path) -> None:
@@ -116,8 +111,7 @@ def test_the_backends_build_in_any_order_and_share_one_aws_provider(
     """prod's RabbitMQ passwords live in SSM in SQS's region: whichever backend asks for
     the AWS provider first makes it, and the other uses it."""
     monkeypatch.setattr(registry, "BACKENDS", tuple(reversed(registry.BACKENDS)))
-    settings = load_environment(PROJECT_ROOT / "config", "prod")
-    synthesized = synth(MlQueuesStack(Testing.app(), settings))
+    synthesized = synth_settings(environment("prod"))
     assert [block.get("alias") for block in synthesized["provider"]["aws"]] == [None]
     assert "aws_ssm_parameter" in synthesized["resource"]
     assert "aws_sqs_queue" in synthesized["resource"]

@@ -6,8 +6,8 @@ from cdktf import TerraformOutput
 
 from constructs_lib.backend_spec import AppStack, Principals
 from constructs_lib.channel import TaskChannel
-from constructs_lib.rabbitmq.bindings import User, Vhost
-from constructs_lib.rabbitmq.exchange import RabbitMqTaskExchange
+from constructs_lib.rabbitmq.bindings import User
+from constructs_lib.rabbitmq.exchange import RabbitMqTaskExchange, task_vhost
 from constructs_lib.rabbitmq.passwords import RabbitMqPasswords
 from constructs_lib.rabbitmq.props import RabbitMqTaskExchangeProps, rabbitmq_user_id
 
@@ -17,12 +17,8 @@ def build(stack: AppStack, props: RabbitMqTaskExchangeProps) -> tuple[TaskChanne
     stack.providers.rabbitmq(props.endpoint)
     # Made here rather than by the exchange, so that it keeps the address it had when the
     # stack made it (`rabbitmq_vhost.vhost`), which deployed state depends on.
-    vhost = Vhost(
-        scope,
-        "vhost",
-        name=props.vhost,
-        description=f"ml-queues training tasks, environment {stack.environment}",
-        default_queue_type=props.queue_type,
+    vhost = task_vhost(
+        scope, props, description=f"ml-queues training tasks, environment {stack.environment}"
     )
     exchange = RabbitMqTaskExchange(scope, "rabbitmq_task_exchange", props, vhost=vhost)
     passwords_props = props.passwords

@@ -39,6 +39,19 @@ from constructs_lib.replacement import replaced_with
 _NOTHING = "^$"
 
 
+def task_vhost(scope: Construct, props: RabbitMqTaskExchangeProps, *, description: str) -> Vhost:
+    """The vhost (child `vhost` of `scope`) an exchange of `props` lives in: named
+    `props.vhost`, and with the worker queues' type as its default, so that a queue declared
+    there by hand gets the type the exchange's have."""
+    return Vhost(
+        scope,
+        "vhost",
+        name=props.vhost,
+        description=description,
+        default_queue_type=props.queue_type,
+    )
+
+
 class RabbitMqTaskExchange(Construct):
     """Exchange `ml_tasks` (direct, durable) and queues `worker_queue_1..N`, as in the seed.
 
@@ -79,13 +92,7 @@ class RabbitMqTaskExchange(Construct):
         self._where = self.node.path
         check_props(props, owner="RabbitMqTaskExchange", where=self._where)
         if vhost is None:
-            vhost = Vhost(
-                self,
-                "vhost",
-                name=props.vhost,
-                description=f"training tasks of {self._where}",
-                default_queue_type=props.queue_type,
-            )
+            vhost = task_vhost(self, props, description=f"training tasks of {self._where}")
         elif vhost.name_input != props.vhost:
             raise limits.LimitError(
                 f"{self._where}: RabbitMqTaskExchange.vhost = {props.vhost!r} is not allowed;"

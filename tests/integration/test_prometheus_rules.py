@@ -11,20 +11,17 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from cdktf import Testing
 
-from stacks.ml_queues_stack import MlQueuesStack
-from stacks.settings import common_tags, load_environment, parse_environment
+from stacks.settings import common_tags, load_environment
 from tests.integration.harness import run
 from tests.integration.prometheus_server import executable
-from tests.synth_helpers import synth
+from tests.synth_helpers import environment, synth_settings
 from tools import rabbitmq_alerts
 from tools.rabbitmq_alerts import alert_rules, job_name, topology
 
@@ -60,11 +57,9 @@ def promtool() -> str:
 @pytest.fixture(scope="module")
 def rule_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """dev's rules, from dev's stack and settings with `max_length` set: every rule there is."""
-    data = tomllib.loads((CONFIG_DIR / "dev.toml").read_text())
-    rabbitmq = {**data["rabbitmq"], "max_length": MAX_LENGTH}
-    settings = parse_environment("dev", {**data, "rabbitmq": rabbitmq}, source="config/dev.toml")
+    settings = environment("dev", rabbitmq={"max_length": MAX_LENGTH})
     assert settings.backends["rabbitmq"] is not None
-    found = topology(synth(MlQueuesStack(Testing.app(), settings)))
+    found = topology(synth_settings(settings))
     path = tmp_path_factory.mktemp("rules") / "dev.rules.yml"
     path.write_text(yaml.safe_dump(alert_rules("dev", found, settings.backends["rabbitmq"])))
     return path

@@ -7,7 +7,6 @@ their schemas instead (tests/stacks/test_schema.py).
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import subprocess
 from pathlib import Path
@@ -16,20 +15,18 @@ import pytest
 from cdktf import App
 
 from stacks.ml_queues_stack import MlQueuesStack
-from stacks.settings import ENVIRONMENTS, load_environment
+from stacks.settings import ENVIRONMENTS
 from tests.integration.harness import PROVIDER_HINT, run
-
-PROJECT_CONFIG = Path(__file__).resolve().parent.parent.parent / "config"
+from tests.synth_helpers import environment
 
 
 @pytest.fixture(scope="module")
 def aws_only_stacks(tmp_path_factory: pytest.TempPathFactory) -> Path:
     outdir = tmp_path_factory.mktemp("aws-only")
     app = App(outdir=str(outdir))
+    off = {"enabled": False}
     for env in ENVIRONMENTS:
-        settings = load_environment(PROJECT_CONFIG, env)
-        aws_only = {**settings.backends, "pubsub": None, "rabbitmq": None}
-        MlQueuesStack(app, dataclasses.replace(settings, backends=aws_only))
+        MlQueuesStack(app, environment(env, pubsub=off, rabbitmq=off))
     app.synth()
     return outdir / "stacks"
 

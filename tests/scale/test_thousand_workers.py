@@ -12,7 +12,6 @@ import os
 import re
 import subprocess
 import sys
-import tomllib
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -24,8 +23,8 @@ from cdktf import App
 from constructs_lib import limits
 from constructs_lib.sqs.policies import MANAGED_POLICY_CHARS, ROLE_INLINE_POLICIES_CHARS, size
 from stacks.ml_queues_stack import MlQueuesStack
-from stacks.settings import parse_environment
 from tests.schema_check import google_schema, rabbitmq_schema, stack_problems
+from tests.synth_helpers import environment
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 CHECKOV = PROJECT_ROOT / ".cache" / "checkov" / "bin" / "checkov"
@@ -45,10 +44,8 @@ CHUNK_WORKERS = 100
 @pytest.fixture(scope="module")
 def synthesized(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
     outdir = tmp_path_factory.mktemp("scale")
-    prod = tomllib.loads((PROJECT_ROOT / "config" / "prod.toml").read_text(encoding="utf-8"))
-    source = f"config/prod.toml with workers = {WORKERS}"
     app = App(outdir=str(outdir))
-    MlQueuesStack(app, parse_environment("prod", {**prod, "workers": WORKERS}, source=source))
+    MlQueuesStack(app, environment("prod", workers=WORKERS))
     app.synth()
     stack = outdir / "stacks" / "prod" / "cdk.tf.json"
     return outdir / "stacks", json.loads(stack.read_text())

@@ -12,10 +12,9 @@ from typing import Any
 import pytest
 from cdktf import Testing
 
-from constructs_lib.rabbitmq.props import RabbitMqPasswordsProps, RabbitMqTaskExchangeProps
 from stacks.ml_queues_stack import MlQueuesStack
-from stacks.settings import ENVIRONMENTS, GcsState, StateSettings, load_environment
-from tests.synth_helpers import resources, selected_by_tags, synth
+from stacks.settings import ENVIRONMENTS, load_environment
+from tests.synth_helpers import resources, selected_by_tags, synth_environment
 
 PROJECT_CONFIG = Path(__file__).resolve().parent.parent.parent / "config"
 # The environments with every backend on; `local` has SQS only.
@@ -467,15 +466,14 @@ def test_no_credentials_in_provider_blocks(stack_json: dict[str, dict[str, Any]]
     assert stack_json[env]["provider"].get("rabbitmq", [{}]) == [{}]
 
 
-def _stack_with(env: str, *, state: StateSettings | None = None, **backends: Any) -> dict[str, Any]:
-    """`env`'s stack with these backends' props in place of its own (None: switched off)."""
-    settings = load_environment(PROJECT_CONFIG, env)
-    settings = dataclasses.replace(
-        settings,
-        backends={**settings.backends, **backends},
-        state=settings.state if state is None else state,
-    )
-    return synth(MlQueuesStack(Testing.app(), settings))
+SWITCHED_OFF = {"enabled": False}
+# RabbitMQ's passwords in sensitive Terraform variables, none of the SSM keys set.
+PASSWORDS_IN_VARIABLES = {
+    "password_store": "variables",
+    "password_region": None,
+    "producer": None,
+    "worker_template": None,
+}
 
 
 @pytest.mark.parametrize(
@@ -484,8 +482,8 @@ def _stack_with(env: str, *, state: StateSettings | None = None, **backends: Any
 )
 def test_a_switched_off_backend_leaves_no_trace(backend: str, prefixes: tuple[str, ...]) -> None:
     """With RabbitMQ's passwords in variables: in SSM they need the AWS provider of their own."""
-    changes: dict[str, Any] = {"rabbitmq": _rabbitmq_passwords("dev"), backend: None}
-    synthesized = _stack_with("dev", **changes)
+    changes = {"rabbitmq": PASSWORDS_IN_VARIABLES, backend: SWITCHED_OFF}
+    synthesized = synth_environment("dev", **changes)
     assert not any(p.startswith(prefixes) for p in synthesized["provider"])
     assert not any(r.startswith(prefixes) for r in synthesized["resource"])
     assert not any(p.startswith(prefixes) for p in synthesized["terraform"]["required_providers"])
@@ -493,16 +491,10 @@ def test_a_switched_off_backend_leaves_no_trace(backend: str, prefixes: tuple[st
     assert len(synthesized["provider"]) == len(other_backends)
 
 
-def _rabbitmq_passwords(env: str, **passwords: Any) -> RabbitMqTaskExchangeProps:
-    """`env`'s RabbitMQ settings with these password settings (default: variables)."""
-    rabbitmq = load_environment(PROJECT_CONFIG, env).props(RabbitMqTaskExchangeProps)
-    assert rabbitmq is not None
-    return dataclasses.replace(rabbitmq, passwords=RabbitMqPasswordsProps(**passwords))
-
-
 def test_ssm_passwords_without_sqs_bring_the_aws_provider_of_their_region() -> None:
-    rabbitmq = _rabbitmq_passwords("dev", password_store="ssm", password_region="eu-west-1")
-    synthesized = _stack_with("dev", sqs=None, rabbitmq=rabbitmq)
+    synthesized = synth_environment(
+        "dev", sqs=SWITCHED_OFF, rabbitmq={"password_region": "eu-west-1"}
+    )
     assert synthesized["provider"]["aws"] == [
         {"region": "eu-west-1", "default_tags": [{"tags": _tags("dev")}]}
     ]
@@ -514,13 +506,9 @@ def test_ssm_passwords_without_sqs_bring_the_aws_provider_of_their_region() -> N
 
 
 def test_ssm_passwords_in_another_region_than_sqs_get_a_provider_of_their_own() -> None:
-    rabbitmq = _rabbitmq_passwords(
-        "prod",
-        password_store="ssm",
-        password_region="eu-west-1",
-        producer="ml-queues-prod-producer",
-    )
-    synthesized = _stack_with("prod", rabbitmq=rabbitmq)
+    # The producer's role may read its password; no worker's role is named.
+    rabbitmq = {"password_region": "eu-west-1", "worker_template": None}
+    synthesized = synth_environment("prod", rabbitmq=rabbitmq)
     regions = {block.get("alias"): block["region"] for block in synthesized["provider"]["aws"]}
     assert regions == {None: "us-east-1", "eu_west_1": "eu-west-1"}
     passwords = [
@@ -541,7 +529,7 @@ def test_ssm_passwords_in_another_region_than_sqs_get_a_provider_of_their_own() 
 
 def test_rabbitmq_passwords_in_variables_are_as_they_were() -> None:
     """`password_store = "variables"`: one sensitive variable per user, nothing in AWS."""
-    synthesized = _stack_with("prod", rabbitmq=_rabbitmq_passwords("prod"))
+    synthesized = synth_environment("prod", rabbitmq=PASSWORDS_IN_VARIABLES)
     users = {body["name"]: body["password"] for body in resources(synthesized, "rabbitmq_user")}
     assert users["ml-queues-prod-worker-8"] == "${var.rabbitmq_worker_8_password}"
     assert sorted(synthesized["variable"]) == sorted(
@@ -599,19 +587,15 @@ def test_local_environment_deploys_sqs_only_into_an_emulator_with_short_timings(
 
 
 def test_gcs_state() -> None:
-    synthesized = _stack_with("prod", state=GcsState(bucket="tf-state", prefix="ml-queues/prod"))
+    gcs = {"backend": "gcs", "bucket": "tf-state", "prefix": "ml-queues/prod"}
+    synthesized = synth_environment("prod", state={**gcs, "key": None, "region": None})
     assert synthesized["terraform"]["backend"] == {
         "gcs": {"bucket": "tf-state", "prefix": "ml-queues/prod"}
     }
 
 
 def test_rabbitmq_endpoint_from_config_goes_to_the_provider_block() -> None:
-    settings = load_environment(PROJECT_CONFIG, "dev")
-    assert settings.backends["rabbitmq"] is not None
-    rabbitmq = dataclasses.replace(
-        settings.backends["rabbitmq"], endpoint="https://mq.example.com:15671"
-    )
-    synthesized = _stack_with("dev", rabbitmq=rabbitmq)
+    synthesized = synth_environment("dev", rabbitmq={"endpoint": "https://mq.example.com:15671"})
     assert synthesized["provider"]["rabbitmq"] == [{"endpoint": "https://mq.example.com:15671"}]
 
 

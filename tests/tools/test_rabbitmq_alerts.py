@@ -8,25 +8,16 @@ tests/integration/test_prometheus_rules.py's part (promtool), what they say is t
 from __future__ import annotations
 
 import dataclasses
-import json
-import tomllib
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from cdktf import Testing
 
 from constructs_lib.rabbitmq.alarms import Topology
 from constructs_lib.rabbitmq.props import RabbitMqTaskExchangeProps
-from stacks.ml_queues_stack import MlQueuesStack
-from stacks.settings import (
-    ConfigError,
-    EnvironmentSettings,
-    common_tags,
-    load_environment,
-    parse_environment,
-)
+from stacks.settings import ConfigError, EnvironmentSettings, common_tags, load_environment
+from tests.synth_helpers import environment, synth_settings
 from tools import rabbitmq_alerts
 from tools.operator_input import OperatorError
 from tools.rabbitmq_alerts import alert_rules, job_name, scrape_job, topology
@@ -59,10 +50,7 @@ NEAR_FULL = "MlQueuesRabbitMqWorkerQueueNearFull"
 
 def _dev_with(**rabbitmq: Any) -> EnvironmentSettings:
     """dev's configuration with some `[rabbitmq]` keys set, as if written in config/dev.toml."""
-    data = tomllib.loads((CONFIG_DIR / "dev.toml").read_text())
-    return parse_environment(
-        "dev", {**data, "rabbitmq": {**data["rabbitmq"], **rabbitmq}}, source="config/dev.toml"
-    )
+    return environment("dev", rabbitmq=rabbitmq)
 
 
 def _props(settings: EnvironmentSettings) -> RabbitMqTaskExchangeProps:
@@ -98,7 +86,7 @@ def test_a_max_length_brings_a_near_full_rule(
     """Rounded up: below the share of `max_length` nobody is paged, at it someone is."""
     percent_key = {} if percent is None else {"max_length_alarm_percent": percent}
     settings = _dev_with(max_length=max_length, **percent_key)
-    found = topology(json.loads(Testing.synth(MlQueuesStack(Testing.app(), settings))))
+    found = topology(synth_settings(settings))
     assert found == dataclasses.replace(DEV, max_length=max_length)
     rules = _rules(alert_rules("dev", found, _props(settings)))
     assert set(rules) == {*ALWAYS, NEAR_FULL}

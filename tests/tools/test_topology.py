@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import re
-import tomllib
 from pathlib import Path
 from typing import Any
 
 import pytest
-from cdktf import Testing
 
-from stacks.ml_queues_stack import MlQueuesStack
-from stacks.settings import parse_environment
+from tests.synth_helpers import synth_environment
 from tools import topology as topology_tool
 from tools.topology import (
     HANDFUL,
@@ -131,17 +127,10 @@ def test_without_graphviz_it_says_how_to_install_it(
     assert "apt-get install graphviz" in capsys.readouterr().err
 
 
-def _stack_with(workers: int) -> dict[str, Any]:
-    """dev's configuration with `workers` workers, synthesized."""
-    data = tomllib.loads((Path(__file__).resolve().parents[2] / "config" / "dev.toml").read_text())
-    settings = parse_environment("dev", {**data, "workers": workers}, source="dev.toml")
-    stack: dict[str, Any] = json.loads(Testing.synth(MlQueuesStack(Testing.app(), settings)))
-    return stack
-
-
 def test_beyond_a_handful_of_workers_the_picture_stays_the_same_size() -> None:
     """Workers 1 and N as they are, those between as one node per kind with their count."""
-    small, large = topology(_stack_with(HANDFUL + 3)), topology(_stack_with(40))
+    small = topology(synth_environment("dev", workers=HANDFUL + 3))
+    large = topology(synth_environment("dev", workers=40))
     assert (len(small.nodes), len(small.edges)) == (len(large.nodes), len(large.edges))
     labels = {node.label for node in large.nodes.values()}
     assert {"worker_queue_1", "worker_queue_40", "worker_queue_2…39 (38 workers)"} <= labels
