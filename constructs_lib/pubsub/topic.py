@@ -121,14 +121,7 @@ class PubSubTaskTopic(Construct):
             topic=topic,
             message_retention_duration=_LONGEST_RETENTION,
         )
-        PubsubTopicIamMember(
-            self,
-            "dead_letter_publisher",
-            topic=attribute(topic, "name"),
-            lifecycle=replaced_with(topic),
-            role="roles/pubsub.publisher",
-            member=self._agent,
-        )
+        self._publisher("dead_letter_publisher", topic, self._agent)
         return topic
 
     def _task_subscription(self, id: str, name: str, topic: PubsubTopic) -> PubsubSubscription:
@@ -155,14 +148,7 @@ class PubSubTaskTopic(Construct):
             enable_message_ordering=props.message_ordering or None,
         )
         if self._dead_letter_topic is not None:
-            PubsubSubscriptionIamMember(
-                self,
-                f"{id}_dead_letter_subscriber",
-                subscription=attribute(subscription, "name"),
-                lifecycle=replaced_with(subscription),
-                role="roles/pubsub.subscriber",
-                member=self._agent,
-            )
+            self._subscriber(f"{id}_dead_letter_subscriber", subscription, self._agent)
         return subscription
 
     def _encryption(self, kms_key: str | None) -> dict[str, Any]:
@@ -199,14 +185,7 @@ class PubSubTaskTopic(Construct):
         if self._topic is not None:
             topics.insert(0, ("pubsub_producer_grant", self._topic))
         for id, topic in topics:
-            PubsubTopicIamMember(
-                self,
-                id,
-                topic=attribute(topic, "name"),
-                role="roles/pubsub.publisher",
-                member=principal,
-                lifecycle=replaced_with(topic),
-            )
+            self._publisher(id, topic, principal)
 
     def _numbered(self) -> list[tuple[int, PubsubTopic]]:
         return list(enumerate(self._worker_topics, start=1))
@@ -218,14 +197,30 @@ class PubSubTaskTopic(Construct):
         if self._shared is not None:
             grants.append((f"pubsub_shared_worker_{worker}_grant", self._shared))
         for id, subscription in grants:
-            PubsubSubscriptionIamMember(
-                self,
-                id,
-                subscription=attribute(subscription, "name"),
-                role="roles/pubsub.subscriber",
-                member=principal,
-                lifecycle=replaced_with(subscription),
-            )
+            self._subscriber(id, subscription, principal)
+
+    def _publisher(self, id: str, topic: PubsubTopic, member: str) -> None:
+        """`member` may publish to `topic`, replaced with it (constructs_lib/replacement.py):
+        a new topic of the same name starts without the old one's members."""
+        PubsubTopicIamMember(
+            self,
+            id,
+            topic=attribute(topic, "name"),
+            role="roles/pubsub.publisher",
+            member=member,
+            lifecycle=replaced_with(topic),
+        )
+
+    def _subscriber(self, id: str, subscription: PubsubSubscription, member: str) -> None:
+        """`member` may pull from `subscription`, replaced with it as `_publisher` is."""
+        PubsubSubscriptionIamMember(
+            self,
+            id,
+            subscription=attribute(subscription, "name"),
+            role="roles/pubsub.subscriber",
+            member=member,
+            lifecycle=replaced_with(subscription),
+        )
 
     def _worker(self, worker: int, what: str) -> PubsubSubscription:
         index = worker_index(
