@@ -9,6 +9,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from constructs_lib.wiring import Wiring
 
+# How a backend's part reaches an environment (its table's `deploy` key): through the
+# environment's Terraform stack, or loaded into a local emulator, which Terraform never sees.
+TERRAFORM = "terraform"
+EMULATOR = "emulator"
+
 if TYPE_CHECKING:
     from constructs import Construct
 
@@ -36,6 +41,9 @@ class Backend:
     returns how to count the tasks in one of its task-holding resources before the plan
     guard lets it go (None: it cannot count here, and the guard refuses the change unless
     the operator allows it). Imported only by the guard.
+    `emulator`: the local emulator an environment may load the backend's part into instead of
+    deploying it through Terraform (`deploy = "emulator"`), and what loads it; None: through
+    Terraform only.
     """
 
     key: str
@@ -49,6 +57,7 @@ class Backend:
     provider: str
     unique: tuple[str, ...] = ()
     task_counter: str | None = None
+    emulator: str | None = None
 
     def build(self) -> Callable[..., Any]:
         """The build step (see `stacks.ml_queues_stack`); this import loads jsii."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from constructs_lib.backend_spec import Backend
+from constructs_lib.backend_spec import EMULATOR, TERRAFORM, Backend
 from constructs_lib.pubsub.backend import BACKEND as PUBSUB
 from constructs_lib.rabbitmq.backend import BACKEND as RABBITMQ
 from constructs_lib.sqs.backend import BACKEND as SQS
@@ -28,6 +28,32 @@ def backends() -> Iterator[Backend]:
     the tuple itself, so that a test can register one more (`BACKENDS` patched) and every
     caller sees it."""
     yield from BACKENDS
+
+
+def ways(backend: Backend) -> tuple[str, ...]:
+    """How the backend's part may reach an environment: through Terraform, and into its
+    emulator if it declares one."""
+    return (TERRAFORM, EMULATOR) if backend.emulator is not None else (TERRAFORM,)
+
+
+def part(enabled: Mapping[str, Any], deploy: Mapping[str, str], way: str) -> dict[str, Any]:
+    """The enabled backends' props (by key; None: not in this part) that reach the
+    environment `way`: TERRAFORM, the stack Terraform plans and applies, or EMULATOR, the
+    part loaded into local emulators. `deploy` says each enabled backend's way (unsaid:
+    TERRAFORM).
+
+    Why here, once: Terraform installs a provider for every backend in its stack, and only
+    the AWS provider can be installed on some machines (offline, from a mirror); so what
+    Terraform sees of an environment is exactly its backends deployed through it, and every
+    command that plans, applies or synthesizes gets that part from this one function.
+    """
+    return {
+        backend.key: props
+        if props is not None and deploy.get(backend.key, TERRAFORM) == way
+        else None
+        for backend in backends()
+        for props in [enabled.get(backend.key)]
+    }
 
 
 def task_holding_types() -> frozenset[str]:

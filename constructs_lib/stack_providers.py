@@ -68,6 +68,11 @@ class StackProviders:
         return self._aws[alias]
 
     @property
+    def made(self) -> set[str]:
+        """The providers made so far, by the name their resource types start with."""
+        return ({"aws"} if self._aws_default is not None else set()) | set(self._made)
+
+    @property
     def aws_default_region(self) -> str | None:
         return self._aws_default[0] if self._aws_default is not None else None
 

@@ -13,12 +13,13 @@ from cdktf import (
 from constructs import Construct
 
 from constructs_lib.aspects import CommonLabels, PreventDestroy, visit_all
-from constructs_lib.backend_spec import Principals
+from constructs_lib.backend_spec import EMULATOR, TERRAFORM, Backend, Principals
 from constructs_lib.channel import TaskChannel
 from constructs_lib.registry import backends
 from constructs_lib.stack_providers import StackProviders
 from constructs_lib.wiring import output
 from stacks.settings import (
+    ConfigError,
     EnvironmentSettings,
     GcsState,
     LocalState,
@@ -43,19 +44,29 @@ class MlQueuesStack(TerraformStack):
     loop for each: grant the producer, grant each worker, output the wiring. A backend
     switched off in the config contributes no provider and no resource, so the environment
     needs no credentials for it.
+
+    `way` is the part of the environment this stack holds: TERRAFORM, the backends deployed
+    through Terraform (the app's stack, `cdktf.out/stacks/<env>`), or EMULATOR, those loaded
+    into local emulators (`deploy = "emulator"`, `cdktf.out/emulated/stacks/<env>`), which
+    the loaders read and Terraform never plans.
     """
 
-    def __init__(self, scope: Construct, settings: EnvironmentSettings) -> None:
+    def __init__(
+        self, scope: Construct, settings: EnvironmentSettings, *, way: str = TERRAFORM
+    ) -> None:
         super().__init__(scope, settings.name)
+        settings = settings.part(way)
         self._settings = settings
         self._providers = StackProviders(self, common_tags(settings.name))
         self.add_override("terraform.required_version", REQUIRED_TERRAFORM)
-        self._use_state(settings.state)
-        channels: list[tuple[TaskChannel, Principals]] = [
-            backend.build()(self, settings.backends[backend.key])
-            for backend in backends()
-            if settings.backends.get(backend.key) is not None
-        ]
+        if way == TERRAFORM:
+            self._use_state(settings.state)
+        else:
+            # No state: nothing applies this part. cdktf's default would be a local backend
+            # at `terraform.<env>.tfstate` in the working directory, the Terraform part's own
+            # state file for `local`.
+            self.add_override("terraform.backend", None)
+        channels = self._channels(settings, way)
         workers = range(1, settings.workers + 1)
         for channel, principals in channels:
             if len(channel.worker_addresses) != settings.workers:
@@ -94,6 +105,20 @@ class MlQueuesStack(TerraformStack):
             rules.insert(0, PreventDestroy())
         visit_all(self, *rules)
 
+    def _channels(
+        self, settings: EnvironmentSettings, way: str
+    ) -> list[tuple[TaskChannel, Principals]]:
+        """Each enabled backend's channel, built in the registry's order."""
+        channels = []
+        for backend in backends():
+            if settings.backends.get(backend.key) is None:
+                continue
+            before = self._providers.made
+            channels.append(backend.build()(self, settings.backends[backend.key]))
+            if way == EMULATOR:
+                _only_its_provider(settings, backend, self._providers.made - before)
+        return channels
+
     # What a build step reads (constructs_lib.backend_spec.AppStack).
     @property
     def construct(self) -> Construct:
@@ -125,3 +150,17 @@ class MlQueuesStack(TerraformStack):
             self.add_override("terraform.backend.s3.use_lockfile", True)
         elif isinstance(state, GcsState):
             GcsBackend(self, bucket=state.bucket, prefix=state.prefix)
+
+
+def _only_its_provider(settings: EnvironmentSettings, backend: Backend, made: set[str]) -> None:
+    """An emulator loader holds its backend's own resources only (the Pub/Sub loader Google's,
+    the RabbitMQ definitions RabbitMQ's): resources of another provider in that part
+    (RabbitMQ's passwords in SSM, on `aws`) would be left out unseen."""
+    others = sorted(made - {backend.provider})
+    if others:
+        raise ConfigError(
+            f"{settings.source}: {backend.key}.deploy = '{EMULATOR}' is not allowed with these"
+            f" [{backend.key}] settings: they also need the {', '.join(others)} provider, whose"
+            f" resources {backend.emulator} does not hold; expected '{TERRAFORM}', or settings"
+            f" that need the {backend.provider} provider only"
+        )

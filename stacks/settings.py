@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, TypeAlias, TypeVar
 
 from constructs_lib import limits
-from constructs_lib.backend_spec import Backend
+from constructs_lib.backend_spec import EMULATOR, TERRAFORM, Backend
 from constructs_lib.limits import show
 from constructs_lib.props import (
     Field,
@@ -31,10 +31,11 @@ from constructs_lib.props import (
     setting,
     values_of,
 )
-from constructs_lib.registry import backends
+from constructs_lib.registry import backends, part, ways
 
-# `local` deploys SQS into an emulator on this machine (moto), for the integration tests and
-# for trying a deploy without a cloud account.
+# `local` runs on this machine: SQS deployed into moto by Terraform, Pub/Sub and RabbitMQ
+# loaded into their emulators, for the integration tests and for trying the whole app
+# without a cloud account.
 ENVIRONMENTS = ("dev", "staging", "prod", "local")
 
 # Our own convention, not a cloud limit: short enough for every backend's names once
@@ -128,6 +129,30 @@ STATE_BACKENDS: Mapping[str, type[StateSettings]] = {
 }
 STATE_BACKEND_MEANING = "`local`, `s3` or `gcs`"
 
+# Beside `stacks/` in the app's output (`cdktf.out/emulated/stacks/<env>`): the parts of
+# environments loaded into local emulators, in an app of their own (stacks/app.py).
+EMULATED = "emulated"
+
+DEPLOY_WAY = limits.NameRule(f"{TERRAFORM}|{EMULATOR}", f"'{TERRAFORM}' or '{EMULATOR}'")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Deployment:
+    """The `deploy` key, in the table of each backend that declares an emulator
+    (`Backend.emulator`); the config reference names that emulator after the meaning."""
+
+    deploy: str = setting(
+        TERRAFORM,
+        rule=DEPLOY_WAY,
+        meaning="how the backend reaches the environment: `terraform`, in the environment's"
+        " Terraform stack (`make deploy`); `emulator`, left out of that stack, so that"
+        " Terraform needs no provider for it, synthesized apart"
+        " (`cdktf.out/emulated/stacks/<env>/cdk.tf.json`) and loaded into",
+    )
+
+
+[_DEPLOY] = fields_of(Deployment)
+
 
 @dataclass(frozen=True, kw_only=True)
 class EnvironmentSettings:
@@ -162,10 +187,20 @@ class EnvironmentSettings:
     state: StateSettings
     # Each registered backend's props by its key; None: switched off in this environment.
     backends: Mapping[str, Any]
+    # How each enabled backend reaches the environment (`deploy`), by key; unsaid: TERRAFORM.
+    deploy: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
     def props(self, kind: type[P]) -> P | None:
         """The enabled backend whose props are a `kind`, typed; None: none is enabled."""
         return next((props for props in self.backends.values() if isinstance(props, kind)), None)
+
+    def part(self, way: str) -> EnvironmentSettings:
+        """This environment with only the backends that reach it `way` (TERRAFORM: what
+        Terraform plans and applies; EMULATOR: what is loaded into local emulators)."""
+        return dataclasses.replace(self, backends=part(self.backends, self.deploy, way))
+
+    def has_part(self, way: str) -> bool:
+        return any(props is not None for props in self.part(way).backends.values())
 
 
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_.-]{1,64}")
@@ -192,6 +227,7 @@ def _known_keys(data: Mapping[str, Any]) -> Known:
         **{
             backend.key: {
                 "enabled": None,
+                **({_DEPLOY.name: None} if len(ways(backend)) > 1 else {}),
                 **{field.name: None for field in fields_of(backend.props) if field.setting.config},
             }
             for backend in backends()
@@ -358,10 +394,16 @@ def _state(table: _Table, environment: str) -> StateSettings:
     return state
 
 
-def _backend(root: _Table, backend: Backend, environment: Mapping[str, Any], *, name: str) -> Any:
-    """The backend's props, or None when it is switched off; every key is checked either way."""
+def _backend(
+    root: _Table, backend: Backend, environment: Mapping[str, Any], *, name: str
+) -> tuple[Any, str]:
+    """The backend's props, or None when it is switched off, and how it reaches the
+    environment; every key is checked either way."""
     table = root.table(backend.key)
     enabled = table.value("enabled", bool)
+    way = TERRAFORM
+    if len(ways(backend)) > 1:
+        way = table.field(_DEPLOY, environment=name, enabled=enabled)
     fields = list(fields_of(backend.props))
     values = {
         field.name: table.field(field, environment=name, enabled=enabled)
@@ -369,7 +411,7 @@ def _backend(root: _Table, backend: Backend, environment: Mapping[str, Any], *, 
         if field.setting.config
     }
     if not enabled:
-        return None
+        return None, way
     for field in fields:
         if field.setting.from_environment is not None:
             values[field.name] = _from_environment(root, field, environment)
@@ -382,7 +424,7 @@ def _backend(root: _Table, backend: Backend, environment: Mapping[str, Any], *, 
         value = values_of(props)[key]
         found = "is missing" if value is None else f"= {show(value)} is not allowed"
         raise table.error(key, f"{found}; {expected}")
-    return props
+    return props, way
 
 
 def _from_environment(root: _Table, field: Field, environment: Mapping[str, Any]) -> Any:
@@ -408,8 +450,15 @@ def parse_environment(name: str, data: Mapping[str, Any], *, source: str) -> Env
         field.name: root.field(field, environment=name) for field in fields_of(EnvironmentSettings)
     }
     state = _state(root.table("state"), name)
-    enabled = {backend.key: _backend(root, backend, top, name=name) for backend in backends()}
-    return EnvironmentSettings(name=name, source=source, state=state, backends=enabled, **top)
+    read = {backend.key: _backend(root, backend, top, name=name) for backend in backends()}
+    return EnvironmentSettings(
+        name=name,
+        source=source,
+        state=state,
+        backends={key: props for key, (props, _) in read.items()},
+        deploy={key: way for key, (props, way) in read.items() if props is not None},
+        **top,
+    )
 
 
 def load_environment(config_dir: Path, name: str) -> EnvironmentSettings:

@@ -21,6 +21,7 @@ use_project_node()
 from cdktf import TerraformStack, Testing  # noqa: E402
 
 from stacks.app import build_app  # noqa: E402
+from tools.operator_input import whole_environment  # noqa: E402
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CONFIG_DIR = PROJECT_ROOT / "config"
@@ -41,6 +42,12 @@ def stack_json(synth_dir: Path) -> dict[str, dict[str, Any]]:
         path.parent.name: json.loads(path.read_text())
         for path in sorted((synth_dir / "stacks").glob("*/cdk.tf.json"))
     }
+
+
+@pytest.fixture(scope="session")
+def environment_json(synth_dir: Path) -> dict[str, dict[str, Any]]:
+    """Each environment whole, by name: its stack with its emulated part merged in."""
+    return {path.name: whole_environment(path) for path in sorted((synth_dir / "stacks").iterdir())}
 
 
 @pytest.fixture

@@ -115,3 +115,36 @@ def test_the_backends_build_in_any_order_and_share_one_aws_provider(
     assert [block.get("alias") for block in synthesized["provider"]["aws"]] == [None]
     assert "aws_ssm_parameter" in synthesized["resource"]
     assert "aws_sqs_queue" in synthesized["resource"]
+
+
+def test_what_terraform_sees_of_an_environment_is_decided_by_the_registry_from_deploy() -> None:
+    enabled = {"sqs": "sqs props", "pubsub": "pubsub props", "rabbitmq": None}
+    deploy = {"sqs": "terraform", "pubsub": "emulator"}
+    assert registry.part(enabled, deploy, "terraform") == {
+        "sqs": "sqs props",
+        "pubsub": None,
+        "rabbitmq": None,
+    }
+    assert registry.part(enabled, deploy, "emulator") == {
+        "sqs": None,
+        "pubsub": "pubsub props",
+        "rabbitmq": None,
+    }
+    # Unsaid: through Terraform, as every environment was before `deploy` existed.
+    assert registry.part(enabled, {}, "terraform") == enabled
+
+
+@pytest.mark.usefixtures("with_ledger")
+def test_a_backend_without_an_emulator_is_deployed_through_terraform_only() -> None:
+    assert registry.ways(BACKEND) == ("terraform",)
+    assert {backend.key: registry.ways(backend) for backend in registry.backends()} == {
+        "sqs": ("terraform",),
+        "pubsub": ("terraform", "emulator"),
+        "rabbitmq": ("terraform", "emulator"),
+        "ledger": ("terraform",),
+    }
+    keys = {row.key for row in config_reference.rows()}
+    assert {"[pubsub] deploy", "[rabbitmq] deploy"} <= keys
+    assert not {"[sqs] deploy", "[ledger] deploy"} & keys
+    with pytest.raises(ConfigError, match=r"ledger.deploy is not a known setting"):
+        _dev(deploy="emulator")

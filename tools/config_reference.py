@@ -11,6 +11,7 @@ the three cannot drift apart.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -18,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from constructs_lib.props import Field, fields_of
-from constructs_lib.registry import backends
-from stacks.settings import STATE_BACKEND_MEANING, STATE_BACKENDS, EnvironmentSettings
+from constructs_lib.registry import backends, ways
+from stacks.settings import STATE_BACKEND_MEANING, STATE_BACKENDS, Deployment, EnvironmentSettings
 
 START = "<!-- config-reference:start (make docs) -->"
 END = "<!-- config-reference:end -->"
@@ -97,6 +98,11 @@ def rows() -> list[Row]:
     result += _state_rows()
     for backend in backends():
         result.append(Row(f"[{backend.key}] enabled", bool, "yes", "", "", backend.switch))
+        if len(ways(backend)) > 1:
+            # Only where the backend has an emulator to be loaded into: named here.
+            [deploy] = fields_of(Deployment)
+            row = _row(f"[{backend.key}] {deploy.name}", deploy, "if enabled")
+            result.append(dataclasses.replace(row, meaning=f"{row.meaning} {backend.emulator}"))
         result += [
             _row(f"[{backend.key}] {field.name}", field, "if enabled")
             for field in fields_of(backend.props)

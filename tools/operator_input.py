@@ -20,6 +20,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from constructs_lib.registry import backends
+from stacks.settings import EMULATED
+
 
 class OperatorError(Exception):
     """A bad input to an operator command: one line that says what to do (exit code 2)."""
@@ -38,6 +41,46 @@ def synthesized(stack_dir: Path) -> dict[str, Any]:
     raise OperatorError(
         f"ENV = {stack_dir.name!r} names no environment; expected one of {', '.join(known)}"
     )
+
+
+def emulated_part(stack_dir: Path) -> Path:
+    """Where the app writes the emulated part of the environment of `stack_dir`."""
+    return stack_dir.parent.parent / EMULATED / "stacks" / stack_dir.name
+
+
+def part_holding(stack_dir: Path, backend: str) -> tuple[Path, dict[str, Any]]:
+    """The synthesized part of an environment (`stack_dir`: `cdktf.out/stacks/<env>`) that
+    holds `backend` (a registry key): that stack, or, where the backend is loaded into an
+    emulator (`deploy = "emulator"`), the emulated part beside it. The stack itself when
+    neither holds it, for the caller to say what is missing."""
+    stack = synthesized(stack_dir)
+    [provider] = [found.provider for found in backends() if found.key == backend]
+    emulated = emulated_part(stack_dir)
+    if provider not in stack.get("provider", {}) and (emulated / "cdk.tf.json").is_file():
+        other = synthesized(emulated)
+        if provider in other.get("provider", {}):
+            return emulated, other
+    return stack_dir, stack
+
+
+def whole_environment(stack_dir: Path) -> dict[str, Any]:
+    """The environment of `stack_dir` as one stack: its Terraform part with the resources of
+    its emulated part, if any, merged in. For reading it whole (the diagram), never for
+    Terraform."""
+    stack = synthesized(stack_dir)
+    emulated = emulated_part(stack_dir)
+    if not (emulated / "cdk.tf.json").is_file():
+        return stack
+    other = synthesized(emulated)
+    whole = {**stack}
+    for block in ("resource", "data"):
+        merged: dict[str, dict[str, Any]] = {
+            kind: dict(bodies) for kind, bodies in stack.get(block, {}).items()
+        }
+        for kind, bodies in other.get(block, {}).items():
+            merged.setdefault(kind, {}).update(bodies)
+        whole[block] = merged
+    return whole
 
 
 def worker_number(stack: Mapping[str, Any], environment: str, worker: str) -> int | None:

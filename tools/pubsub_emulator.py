@@ -32,7 +32,7 @@ from google.cloud import pubsub_v1
 
 from constructs_lib.registry import env_lines
 from tools import references
-from tools.operator_input import OperatorError, synthesized, worker_number
+from tools.operator_input import OperatorError, part_holding, worker_number
 
 EMULATOR_VARIABLE = "PUBSUB_EMULATOR_HOST"
 TOPIC = "google_pubsub_topic"
@@ -290,12 +290,12 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     try:
-        stack = synthesized(args.stack_dir)
+        part, stack = part_holding(args.stack_dir, "pubsub")
         worker = worker_number(stack, args.stack_dir.name, args.worker) if args.worker else 0
     except OperatorError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    synthesized_file = args.stack_dir / "cdk.tf.json"
+    synthesized_file = part / "cdk.tf.json"
     producer = worker is None
     name = "producer" if producer else f"worker_{worker}" if worker else None
     try:

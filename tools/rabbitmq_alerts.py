@@ -36,7 +36,7 @@ from constructs_lib.rabbitmq.alarms import (
 )
 from constructs_lib.rabbitmq.props import RabbitMqTaskExchangeProps
 from stacks.settings import ConfigError, common_tags, load_environment
-from tools.operator_input import OperatorError, synthesized
+from tools.operator_input import OperatorError, part_holding
 from tools.rabbitmq_definitions import DefinitionsError, definitions
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     environment = args.stack_dir.name
     try:
-        stack = synthesized(args.stack_dir)
+        _, stack = part_holding(args.stack_dir, "rabbitmq")
         props = _props(args.stack_dir, args.config_dir)
         found = topology(stack)
     except (OperatorError, ConfigError) as error:

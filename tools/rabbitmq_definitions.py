@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from tools import references
-from tools.operator_input import OperatorError, synthesized
+from tools.operator_input import OperatorError, part_holding
 
 _DEFAULT_VHOST = "/"
 
@@ -161,7 +161,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, help="write here instead of standard output")
     args = parser.parse_args(argv)
     try:
-        text = json.dumps(definitions(synthesized(args.stack_dir)), indent=2, sort_keys=True)
+        _, stack = part_holding(args.stack_dir, "rabbitmq")
+        text = json.dumps(definitions(stack), indent=2, sort_keys=True)
     except OperatorError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -1,7 +1,9 @@
 """Draw each environment's task flow from its synthesized stack: Mermaid and Graphviz SVG.
 
 Why from `cdk.tf.json` and not from the Python objects: the picture then shows what
-Terraform will get. Drawn: every queue, topic, subscription and exchange; how tasks flow
+Terraform will get, and, for an environment that loads backends into emulators (`deploy =
+"emulator"`), what the loaders get of them beside it: each picture is a whole environment.
+Drawn: every queue, topic, subscription and exchange; how tasks flow
 (SQS queue -> DLQ, topic -> subscription -> dead-letter topic, exchange -> binding -> queue
 -> dead-letter exchange); and who may publish or consume.
 
@@ -11,7 +13,6 @@ Terraform will get. Drawn: every queue, topic, subscription and exchange; how ta
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import shutil
 import subprocess
@@ -23,6 +24,7 @@ from typing import Any
 
 from constructs_lib.registry import backends
 from tools import references
+from tools.operator_input import whole_environment
 
 # The resources that hold or route tasks: one node each.
 QUEUE_TYPES = (
@@ -340,8 +342,9 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    # Each environment whole: `local`'s emulated part is drawn with its Terraform part.
     graphs = {
-        path.parent.name: topology(json.loads(path.read_text(encoding="utf-8")))
+        path.parent.name: topology(whole_environment(path.parent))
         for path in sorted(args.stacks_dir.glob("*/cdk.tf.json"))
     }
     if not graphs:

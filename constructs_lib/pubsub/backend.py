@@ -38,4 +38,5 @@ BACKEND = Backend(
     builder="constructs_lib.pubsub.build:build",
     title="Pub/Sub",
     provider="google",
+    emulator="Google's Pub/Sub emulator (its loader: `make pubsub-emulator`)",
 )

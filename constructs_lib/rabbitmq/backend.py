@@ -44,4 +44,5 @@ BACKEND = Backend(
     provider="rabbitmq",
     task_counter="constructs_lib.rabbitmq.tasks:counter",
     unique=("vhost",),
+    emulator="a RabbitMQ node (from its definitions: `make rabbitmq-definitions`)",
 )

@@ -126,8 +126,14 @@ def test_a_worker_that_is_not_one_of_the_environment_s(target: str, worker: str)
     ]
 
 
-def test_alerts_for_an_environment_without_rabbitmq_are_refused() -> None:
-    result = _make("rabbitmq-alerts", "ENV=local")
+def test_alerts_for_an_environment_without_rabbitmq_are_refused(clone: Path) -> None:
+    """local, with its RabbitMQ part switched off in the clone's config."""
+    config = clone / "config" / "local.toml"
+    text = config.read_text()
+    config.write_text(text.replace("[rabbitmq]\nenabled = true", "[rabbitmq]\nenabled = false"))
+    assert config.read_text() != text
+    shutil.copytree(PROJECT_ROOT / "tools", clone / "tools")
+    result = _make_in(clone, "rabbitmq-alerts", "ENV=local")
     assert _answer(result) == [
         "error: ENV = 'local' has no RabbitMQ part ([rabbitmq] enabled = false in"
         " config/local.toml), so there is nothing to alert on"

@@ -13,11 +13,12 @@ import pytest
 from cdktf import Testing
 
 from stacks.ml_queues_stack import MlQueuesStack
-from stacks.settings import ENVIRONMENTS, load_environment
-from tests.synth_helpers import resources, selected_by_tags, synth_environment
+from stacks.settings import ENVIRONMENTS, ConfigError, load_environment
+from tests.synth_helpers import environment, resources, selected_by_tags, synth_environment
 
 PROJECT_CONFIG = Path(__file__).resolve().parent.parent.parent / "config"
-# The environments with every backend on; `local` has SQS only.
+# The environments with every backend deployed through Terraform; `local` deploys SQS only,
+# and loads the others into emulators.
 CLOUD_ENVIRONMENTS = ("dev", "staging", "prod")
 SEED_QUEUE = {
     "delay_seconds": 90,
@@ -543,9 +544,11 @@ def test_rabbitmq_passwords_in_variables_are_as_they_were() -> None:
     assert len(synthesized["provider"]["aws"]) == 1
 
 
-def test_local_environment_deploys_sqs_only_into_an_emulator_with_short_timings(
+def test_local_terraform_part_deploys_sqs_only_into_moto_with_short_timings(
     stack_json: dict[str, dict[str, Any]],
 ) -> None:
+    """The stack Terraform sees of `local`: the AWS provider alone, which is what a machine
+    with only that provider in its mirror can install."""
     local = stack_json["local"]
     assert set(local["provider"]) == {"aws"}
     assert local["provider"]["aws"] == [
@@ -569,7 +572,7 @@ def test_local_environment_deploys_sqs_only_into_an_emulator_with_short_timings(
     ]
     queues = {q["name"]: q for q in resources(local, "aws_sqs_queue")}
     queue = queues["mlTrainingQueue-local"]
-    assert (queue["delay_seconds"], queue["visibility_timeout_seconds"]) == (2, 3)
+    assert (queue["delay_seconds"], queue["visibility_timeout_seconds"]) == (2, 10)
     assert "mlTrainingQueue-local-dlq" in queues
     for redrive in resources(local, "aws_sqs_queue_redrive_policy"):
         assert '"maxReceiveCount" = 2' in redrive["redrive_policy"]
@@ -584,6 +587,79 @@ def test_local_environment_deploys_sqs_only_into_an_emulator_with_short_timings(
         "worker_2",
         "worker_3",
     }
+
+
+def _emulated(synth_dir: Path, env: str) -> dict[str, Any]:
+    parsed: dict[str, Any] = json.loads(
+        (synth_dir / "emulated" / "stacks" / env / "cdk.tf.json").read_text()
+    )
+    return parsed
+
+
+def test_only_local_has_an_emulated_part_and_the_cli_s_manifest_does_not_list_it(
+    synth_dir: Path,
+) -> None:
+    assert sorted(path.name for path in (synth_dir / "emulated" / "stacks").iterdir()) == ["local"]
+    manifest = json.loads((synth_dir / "manifest.json").read_text())
+    assert sorted(manifest["stacks"]) == sorted(ENVIRONMENTS)
+    assert all(
+        "emulated" not in stack["synthesizedStackPath"] for stack in manifest["stacks"].values()
+    )
+
+
+def test_local_emulated_part_holds_pubsub_and_rabbitmq_and_no_state(synth_dir: Path) -> None:
+    """What the loaders read: Google's and RabbitMQ's resources, no AWS, and no state
+    backend, so that nothing could write the Terraform part's state from here."""
+    emulated = _emulated(synth_dir, "local")
+    assert set(emulated["provider"]) == {"google", "rabbitmq"}
+    assert "backend" not in emulated["terraform"]
+    assert {kind.split("_")[0] for kind in emulated["resource"]} == {"google", "rabbitmq"}
+    assert set(emulated["output"]["worker_2"]["value"]) == {"pubsub", "rabbitmq"}
+    # Passwords: one sensitive variable per user, none in the JSON; the loader sets them.
+    assert sorted(emulated["variable"]) == [
+        "rabbitmq_producer_password",
+        *(f"rabbitmq_worker_{n}_password" for n in (1, 2, 3)),
+    ]
+    assert all(body["sensitive"] for body in emulated["variable"].values())
+
+
+def test_the_emulated_part_is_what_terraform_would_get_of_those_backends(
+    synth_dir: Path,
+) -> None:
+    """The same resources under the same addresses: switching a backend between Terraform
+    and its emulator moves nothing."""
+    deployed = synth_environment(
+        "local", pubsub={"deploy": "terraform"}, rabbitmq={"deploy": "terraform"}
+    )
+    emulated = _emulated(synth_dir, "local")
+
+    def google_and_rabbitmq(stack: dict[str, Any]) -> dict[str, Any]:
+        return {
+            kind: {
+                address: {key: value for key, value in body.items() if key != "//"}
+                for address, body in bodies.items()
+            }
+            for kind, bodies in stack["resource"].items()
+            if not kind.startswith("aws_")
+        }
+
+    assert google_and_rabbitmq(emulated) == google_and_rabbitmq(deployed)
+
+
+def test_a_backend_whose_settings_need_another_provider_cannot_be_emulated() -> None:
+    """RabbitMQ's passwords in SSM are AWS resources, which the RabbitMQ definitions cannot
+    hold: they would be left out unseen."""
+    settings = environment(
+        "local", rabbitmq={"password_store": "ssm", "password_region": "us-east-1"}
+    )
+    with pytest.raises(ConfigError) as raised:
+        MlQueuesStack(Testing.app(), settings, way="emulator")
+    assert str(raised.value) == (
+        "config/local.toml: rabbitmq.deploy = 'emulator' is not allowed with these [rabbitmq]"
+        " settings: they also need the aws provider, whose resources a RabbitMQ node (from"
+        " its definitions: `make rabbitmq-definitions`) does not hold; expected 'terraform',"
+        " or settings that need the rabbitmq provider only"
+    )
 
 
 def test_gcs_state() -> None:

@@ -827,3 +827,50 @@ def test_every_environment_with_rabbitmq_keeps_its_passwords_in_ssm(env: str) ->
     settings = load_environment(PROJECT_CONFIG, env)
     assert settings.backends["rabbitmq"] is not None
     assert settings.backends["rabbitmq"].passwords.password_store == "ssm"
+
+
+def test_local_loads_pubsub_and_rabbitmq_into_emulators_and_deploys_sqs_through_terraform() -> None:
+    local = load_environment(PROJECT_CONFIG, "local")
+    assert local.deploy == {"sqs": "terraform", "pubsub": "emulator", "rabbitmq": "emulator"}
+    assert [key for key, props in local.part("terraform").backends.items() if props] == ["sqs"]
+    assert [key for key, props in local.part("emulator").backends.items() if props] == [
+        "pubsub",
+        "rabbitmq",
+    ]
+    # Every backend's props are still the environment's, whichever way it goes.
+    assert all(props is not None for props in local.backends.values())
+
+
+@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
+def test_the_cloud_environments_deploy_everything_through_terraform(env: str) -> None:
+    settings = load_environment(PROJECT_CONFIG, env)
+    assert set(settings.deploy.values()) == {"terraform"}
+    assert settings.part("terraform").backends == settings.backends
+    assert not settings.has_part("emulator")
+
+
+def test_deploy_is_terraform_or_emulator() -> None:
+    assert _error(_with("pubsub.deploy", "cloud")) == (
+        "config/dev.toml: pubsub.deploy = 'cloud' is not allowed; expected 'terraform' or"
+        " 'emulator'"
+    )
+    assert _error(_with("rabbitmq.deploy", 1)) == (
+        "config/dev.toml: rabbitmq.deploy = 1 has the wrong type; expected a string"
+    )
+
+
+def test_a_backend_without_an_emulator_has_no_deploy_key() -> None:
+    """SQS reaches moto through Terraform: there is no loader to hand it to instead."""
+    assert _error(_with("sqs.deploy", "emulator")).startswith(
+        "config/dev.toml: sqs.deploy is not a known setting; allowed here: "
+    )
+
+
+def test_a_switched_off_backend_s_deploy_key_is_still_checked() -> None:
+    data = _with("pubsub.enabled", False)
+    data["pubsub"]["deploy"] = "emulater"
+    assert "pubsub.deploy = 'emulater' is not allowed" in _error(data)
+    data["pubsub"]["deploy"] = "emulator"
+    settings = parse_environment("dev", data, source="config/dev.toml")
+    assert "pubsub" not in settings.deploy
+    assert settings.part("emulator").backends["pubsub"] is None

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from tools import operator_input
 from tools.operator_input import (
     AWS_READS,
     GOOGLE_READS,
@@ -135,3 +136,29 @@ def test_rabbitmq_needs_no_endpoint_variable_when_the_config_names_one(
         " your secret store)"
     )
     assert check({"RABBITMQ_USERNAME": "deployer", "RABBITMQ_PASSWORD": "p"}) is None
+
+
+def test_a_backend_s_part_is_found_where_the_environment_keeps_it(synth_dir: Path) -> None:
+    """dev deploys RabbitMQ through Terraform; local loads it into a node (`deploy`)."""
+    dev = synth_dir / "stacks" / "dev"
+    assert operator_input.part_holding(dev, "rabbitmq")[0] == dev
+    local = synth_dir / "stacks" / "local"
+    emulated = synth_dir / "emulated" / "stacks" / "local"
+    assert operator_input.emulated_part(local) == emulated
+    assert operator_input.part_holding(local, "rabbitmq")[0] == emulated
+    assert operator_input.part_holding(local, "pubsub")[0] == emulated
+    assert operator_input.part_holding(local, "sqs")[0] == local
+    # Neither holds it: the stack, for the command to say what is missing.
+    assert operator_input.part_holding(local.parent / "staging", "sqs")[0].name == "staging"
+
+
+def test_the_whole_environment_is_both_parts_merged(
+    synth_dir: Path, stack_json: dict[str, dict[str, Any]]
+) -> None:
+    local = operator_input.whole_environment(synth_dir / "stacks" / "local")
+    kinds = {kind.split("_")[0] for kind in local["resource"]}
+    assert kinds == {"aws", "google", "rabbitmq"}
+    assert local["resource"]["aws_sqs_queue"] == stack_json["local"]["resource"]["aws_sqs_queue"]
+    assert "google_project" in local["data"]
+    # An environment without an emulated part is its stack.
+    assert operator_input.whole_environment(synth_dir / "stacks" / "dev") == stack_json["dev"]

@@ -8,6 +8,7 @@ tests/integration/test_prometheus_rules.py's part (promtool), what they say is t
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 from typing import Any
 
@@ -194,6 +195,39 @@ def test_command_writes_both_files(
     assert yaml.safe_load(scrape.read_text()) == {"scrape_configs": [scrape_job("dev", found)]}
 
 
+def test_command_reads_a_rabbitmq_part_loaded_into_an_emulator(
+    synth_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """local's RabbitMQ part is beside its Terraform stack (`deploy = "emulator"`):
+    `make rabbitmq-alerts ENV=local` finds it there."""
+    output = tmp_path / "alerts"
+    args = [str(synth_dir / "stacks" / "local"), "--output-dir", str(output)]
+    assert rabbitmq_alerts.main(args) == 0
+    emulated = json.loads((synth_dir / "emulated" / "stacks" / "local" / "cdk.tf.json").read_text())
+    found = topology(emulated)
+    assert found.vhost == "ml-queues-local"
+    props = _props(load_environment(CONFIG_DIR, "local"))
+    rules = yaml.safe_load((output / "local.rules.yml").read_text())
+    assert rules == alert_rules("local", found, props)
+
+
+@pytest.fixture
+def local_without_rabbitmq(synth_dir: Path, tmp_path: Path) -> tuple[Path, Path]:
+    """local's Terraform stack alone, and a config whose local has RabbitMQ switched off."""
+    config = tmp_path / "config"
+    config.mkdir()
+    for path in CONFIG_DIR.glob("*.toml"):
+        (config / path.name).write_text(path.read_text())
+    local = config / "local.toml"
+    text = local.read_text()
+    local.write_text(text.replace("[rabbitmq]\nenabled = true", "[rabbitmq]\nenabled = false"))
+    assert local.read_text() != text
+    stack = tmp_path / "out" / "stacks" / "local"
+    stack.mkdir(parents=True)
+    (stack / "cdk.tf.json").write_text((synth_dir / "stacks" / "local" / "cdk.tf.json").read_text())
+    return stack, config
+
+
 @pytest.mark.parametrize(
     ("env", "start"),
     [
@@ -202,10 +236,16 @@ def test_command_writes_both_files(
     ],
 )
 def test_command_refuses_in_one_line(
-    synth_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], env: str, start: str
+    synth_dir: Path,
+    local_without_rabbitmq: tuple[Path, Path],
+    capsys: pytest.CaptureFixture[str],
+    env: str,
+    start: str,
 ) -> None:
-    output = tmp_path / "alerts"
-    args = [str(synth_dir / "stacks" / env), "--output-dir", str(output)]
+    stack, config = local_without_rabbitmq
+    output = config.parent / "alerts"
+    stack = stack if env == "local" else synth_dir / "stacks" / env
+    args = [str(stack), "--output-dir", str(output), "--config-dir", str(config)]
     assert rabbitmq_alerts.main(args) == 2
     captured = capsys.readouterr()
     assert captured.out == ""

@@ -173,3 +173,14 @@ def test_arguments_json_becomes_typed_arguments_on_queues_and_bindings() -> None
     assert result["queues"][0]["arguments"] == {"x-queue-type": "quorum"}
     assert result["bindings"][0]["arguments"] == {"x-match": "all", "priority": 3}
     assert result["bindings"][0]["routing_key"] == ""
+
+
+def test_command_finds_a_rabbitmq_part_loaded_into_an_emulator(
+    synth_dir: Path, tmp_path: Path
+) -> None:
+    """`make rabbitmq-definitions ENV=local`: local keeps its RabbitMQ part out of Terraform."""
+    output = tmp_path / "local.json"
+    args = [str(synth_dir / "stacks" / "local"), "--output", str(output)]
+    assert rabbitmq_definitions.main(args) == 0
+    stack = json.loads((synth_dir / "emulated" / "stacks" / "local" / "cdk.tf.json").read_text())
+    assert json.loads(output.read_text()) == definitions(stack)

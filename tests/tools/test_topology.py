@@ -108,9 +108,11 @@ def test_each_worker_topic_feeds_its_own_subscription_only(
     }
 
 
-def test_the_committed_pictures_match_the_stacks(stack_json: dict[str, dict[str, Any]]) -> None:
+def test_the_committed_pictures_match_the_stacks(
+    environment_json: dict[str, dict[str, Any]],
+) -> None:
     """Run `make diagram` after a change that alters the stacks."""
-    graphs = {env: topology(stack) for env, stack in sorted(stack_json.items())}
+    graphs = {env: topology(stack) for env, stack in sorted(environment_json.items())}
     assert (DOCS / "topology.md").read_text() == markdown(graphs)
     for env, graph in graphs.items():
         svg = (DOCS / f"topology-{env}.svg").read_text()
