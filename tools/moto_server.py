@@ -49,14 +49,21 @@ def answers(endpoint: str = ENDPOINT) -> bool:
         return False
 
 
-def start(log: IO[str]) -> subprocess.Popen[bytes]:
-    """Start moto and return once it answers; raise if it exits or stays silent for 30 s."""
+def start(log: IO[str], port: int = PORT) -> subprocess.Popen[bytes]:
+    """Start moto on `port` and return once it answers; raise if it exits or stays silent
+    for 30 s. In a session of its own, so that the terminal that started it can close."""
     server = executable()
     if server is None:
         raise RuntimeError("moto_server not found: run `make install`")
-    process = subprocess.Popen([server, "-H", HOST, "-p", str(PORT)], stdout=log, stderr=log)
+    process = subprocess.Popen(
+        [server, "-H", HOST, "-p", str(port)],
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=log,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 30
-    while not answers():
+    while not answers(f"http://{HOST}:{port}"):
         if process.poll() is not None:
             raise RuntimeError(f"moto_server exited with {process.returncode}; see {log.name}")
         if time.monotonic() > deadline:

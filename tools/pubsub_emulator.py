@@ -1,4 +1,4 @@
-"""Load a stack's Pub/Sub topics and subscriptions into Google's Pub/Sub emulator.
+"""Run Google's Pub/Sub emulator, and load a stack's Pub/Sub topics and subscriptions into it.
 
 Why: the Google Terraform provider cannot be installed here, so `terraform apply` cannot put
 the topology anywhere; Google's emulator (`google-cloud-cli-pubsub-emulator`) can hold most
@@ -10,6 +10,10 @@ setting this cannot translate stops the load before anything is created, never s
 quietly.
 
 It only ever talks to the emulator named by PUBSUB_EMULATOR_HOST, never to Google's service.
+`Emulator` runs one (for the tests and the tools): its jar started directly by Java and
+stopped by its own id, since `gcloud beta emulators pubsub start` leaves its Java child
+running when the wrapper is killed. The emulator keeps everything in memory, so each start is
+empty.
 
     PUBSUB_EMULATOR_HOST=127.0.0.1:8085 python -m tools.pubsub_emulator cdktf.out/stacks/dev
     PUBSUB_EMULATOR_HOST=127.0.0.1:8085 python -m tools.pubsub_emulator cdktf.out/stacks/dev \
@@ -19,9 +23,14 @@ It only ever talks to the emulator named by PUBSUB_EMULATOR_HOST, never to Googl
 from __future__ import annotations
 
 import argparse
+import glob
 import os
 import re
+import shutil
+import subprocess
 import sys
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +42,7 @@ from google.cloud import pubsub_v1
 from constructs_lib.registry import env_lines
 from tools import references
 from tools.operator_input import OperatorError, part_holding, worker_number
+from tools.processes import free_port, wait_until
 
 EMULATOR_VARIABLE = "PUBSUB_EMULATOR_HOST"
 TOPIC = "google_pubsub_topic"
@@ -57,6 +67,73 @@ _NOT_HELD = {
     ),
 }
 _DURATION = re.compile(r"(\d+)(?:\.(\d{1,9}))?s")
+
+PACKAGE = "google-cloud-cli-pubsub-emulator"
+# Where the package puts it; `dpkg -L` is asked when the glob finds nothing.
+JAR_GLOB = "/usr/lib/google-cloud-sdk/platform/pubsub-emulator/lib/cloud-pubsub-emulator-*-all.jar"
+INSTALL_HINT = (
+    f"install Google's Pub/Sub emulator and Java: `apt-get install {PACKAGE}` from the Google"
+    " Cloud CLI's Debian repository (it brings its jar, cloud-pubsub-emulator-*-all.jar) and"
+    " `apt-get install default-jre-headless` (Java 17 or newer); an emulator of its own is"
+    " started, so none need be running"
+)
+
+
+def find_jar() -> Path | None:
+    found = sorted(glob.glob(JAR_GLOB))
+    if not found and shutil.which("dpkg") is not None:
+        listed = subprocess.run(
+            ["dpkg", "-L", PACKAGE], capture_output=True, text=True, timeout=30, check=False
+        ).stdout.splitlines()
+        found = sorted(line for line in listed if line.endswith("-all.jar"))
+    return Path(found[-1]) if found else None
+
+
+def find_java() -> str | None:
+    return shutil.which("java")
+
+
+class Emulator:
+    """One emulator process on a free loopback port; `host` is what PUBSUB_EMULATOR_HOST
+    takes. In a session of its own, so that the terminal that started it can close."""
+
+    def __init__(self, java: str, jar: Path, log: Path) -> None:
+        self.port = free_port()
+        self.host = f"127.0.0.1:{self.port}"
+        self.log = log
+        with log.open("ab") as output:
+            self.process = subprocess.Popen(
+                [java, "-jar", str(jar), "--host=127.0.0.1", f"--port={self.port}"],
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=output,
+                start_new_session=True,
+            )
+        try:
+            wait_until(
+                self.answers,
+                alive=lambda: self.process.poll() is None,
+                seconds=60,
+                what=f"the Pub/Sub emulator (see {self.log})",
+            )
+        except RuntimeError:
+            self.stop()
+            raise
+
+    def answers(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"http://{self.host}/", timeout=1) as response:
+                return b"Ok" in response.read()
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
 
 
 class UntranslatableError(Exception):

@@ -6,7 +6,9 @@ the integration tests load a real broker this way. Reading `cdk.tf.json` rather 
 Python objects means the file shows exactly what Terraform gets.
 
 Users are not exported: their passwords (SSM parameters or Terraform variables) never reach
-the JSON, and a definitions file needs a password hash. Create them on the broker separately.
+the JSON, and a definitions file needs a password hash. Create them on the broker separately,
+or, where the caller holds their passwords (it generated them), give them to `definitions`,
+which adds each user with its salted hash only.
 
     python -m tools.rabbitmq_definitions cdktf.out/stacks/dev > definitions.json
 """
@@ -14,7 +16,10 @@ the JSON, and a definitions file needs a password hash. Create them on the broke
 from __future__ import annotations
 
 import argparse
+import base64
+import hashlib
 import json
+import secrets
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -24,6 +29,8 @@ from tools import references
 from tools.operator_input import OperatorError, part_holding
 
 _DEFAULT_VHOST = "/"
+# RabbitMQ's default password hashing, on every line since 3.6.
+HASHING_ALGORITHM = "rabbit_password_hashing_sha256"
 
 
 class DefinitionsError(ValueError):
@@ -66,8 +73,62 @@ def _arguments(body: Mapping[str, Any]) -> dict[str, Any]:
     return dict(body.get("arguments", {}))
 
 
-def definitions(stack: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
-    """The definitions for every rabbitmq_* resource of one synthesized stack."""
+def password_hash(password: str, salt: bytes | None = None) -> str:
+    """`password` as RabbitMQ stores it (`rabbit_password_hashing_sha256`): a 4-byte salt,
+    then the SHA-256 of the salt and the password, base64-encoded together."""
+    salt = secrets.token_bytes(4) if salt is None else salt
+    digest = hashlib.sha256(salt + password.encode()).digest()
+    return base64.b64encode(salt + digest).decode()
+
+
+def generated_password() -> str:
+    """48 hex digits: a URL-safe token may start with "-", which a command line reads as an
+    option."""
+    return secrets.token_hex(24)
+
+
+def _users(stack: Mapping[str, Any], passwords: Mapping[str, str]) -> list[dict[str, Any]]:
+    users = stack.get("resource", {}).get("rabbitmq_user", {})
+    missing = sorted(body["name"] for body in users.values() if body["name"] not in passwords)
+    if missing:
+        raise DefinitionsError(f"no password given for the user(s) {', '.join(missing)}")
+    return [
+        {
+            "name": body["name"],
+            "password_hash": password_hash(passwords[body["name"]]),
+            "hashing_algorithm": HASHING_ALGORITHM,
+            "tags": list(body.get("tags", [])),
+        }
+        for _, body in sorted(users.items())
+    ]
+
+
+def wiring(stack: Mapping[str, Any], who: str) -> dict[str, Any]:
+    """The RabbitMQ part of output `who` (`producer`, `worker_<n>`), its names resolved as
+    the broker holds them."""
+    outputs = stack.get("output", {})
+    part = outputs.get(who, {}).get("value", {}).get("rabbitmq")
+    if part is None:
+        raise DefinitionsError(f"the stack has no RabbitMQ part in an output {who!r}")
+    resources = {
+        resource_type: bodies
+        for resource_type, bodies in stack.get("resource", {}).items()
+        if resource_type.startswith("rabbitmq_")
+    }
+    resolve = _resolver(resources)
+    return {
+        "rabbitmq": {
+            key: [resolve(item) for item in value] if isinstance(value, list) else resolve(value)
+            for key, value in part.items()
+        }
+    }
+
+
+def definitions(
+    stack: Mapping[str, Any], passwords: Mapping[str, str] | None = None
+) -> dict[str, list[dict[str, Any]]]:
+    """The definitions for every rabbitmq_* resource of one synthesized stack; with
+    `passwords` (by user name), its users too, as salted hashes."""
     resources: dict[str, dict[str, dict[str, Any]]] = {
         resource_type: bodies
         for resource_type, bodies in stack.get("resource", {}).items()
@@ -152,6 +213,8 @@ def definitions(stack: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
                 "arguments": _arguments(binding),
             }
         )
+    if passwords is not None:
+        result["users"] = _users(stack, passwords)
     return result
 
 

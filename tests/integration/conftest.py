@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 
 from tests.integration.harness import port_is_free, require
-from tests.integration.rabbitmq_broker import Broker
 from tests.integration.rabbitmq_chroot import LINES
 from tests.integration.rabbitmq_nodes import connect, load_stack, running
 from tools import moto_server, terraform_cli_config
+from tools.rabbitmq_node import Broker
 
 
 @pytest.fixture(scope="session")

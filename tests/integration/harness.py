@@ -46,13 +46,6 @@ def require(available: bool, what: str, how: str) -> None:
     pytest.fail(message, pytrace=False)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 def port_is_free(port: int) -> bool:
     """Whether a server could listen on `port`. Connections of an earlier server on it that
     wait out TIME_WAIT do not count: servers (moto's among them) set SO_REUSEADDR too."""

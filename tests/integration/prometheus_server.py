@@ -20,7 +20,8 @@ from typing import Any, TypeVar
 
 import yaml
 
-from tests.integration.harness import free_port, require
+from tests.integration.harness import require
+from tools.processes import free_port
 
 INSTALL_HINT = (
     "install Prometheus: `apt-get install prometheus` (Debian/Ubuntu; it also brings promtool),"

@@ -7,11 +7,8 @@ topology the way an operator boots a broker from definitions.
 
 from __future__ import annotations
 
-import json
-import secrets
 import shutil
 import tempfile
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,7 +18,6 @@ import pika
 import pytest
 
 from tests.integration.harness import require
-from tests.integration.rabbitmq_broker import Broker, find_script
 from tests.integration.rabbitmq_chroot import (
     LINES,
     ChrootUnavailableError,
@@ -31,12 +27,8 @@ from tests.integration.rabbitmq_chroot import (
     machine_suite,
 )
 from tests.synth_helpers import resources
-from tools.rabbitmq_definitions import definitions
-
-INSTALL_HINT = (
-    "install RabbitMQ: `apt-get install rabbitmq-server` (Debian/Ubuntu), `brew install"
-    " rabbitmq` (macOS); the tests start their own node, so it need not be running"
-)
+from tools.rabbitmq_definitions import definitions, generated_password
+from tools.rabbitmq_node import INSTALL_HINT, Broker, find_script, import_definitions
 
 
 def _node(line: Line, tmp_path_factory: pytest.TempPathFactory) -> Broker:
@@ -89,17 +81,13 @@ def connect(
 def load_stack(broker: Broker, stack: dict[str, Any], passwords: dict[str, str]) -> dict[str, Any]:
     """One stack's definitions, imported; the test user "guest" may use its vhost.
 
-    A definitions file carries no users (their passwords never reach the JSON), so the
-    stack's users are created first, the way an operator would, and the file grants them.
+    Each of the stack's users gets a fresh password, which reaches the broker as a salted
+    hash in the definitions, never on a command line.
     """
     for user in resources(stack, "rabbitmq_user"):
-        # Hex: a URL-safe token may start with "-", which rabbitmqctl reads as an option.
-        passwords[user["name"]] = secrets.token_hex(24)
-        broker.ctl("add_user", user["name"], passwords[user["name"]])
-    result = definitions(stack)
-    path = broker.home / f"{uuid.uuid4()}-definitions.json"
-    path.write_text(json.dumps(result))
-    broker.ctl("import_definitions", broker.visible(path))
+        passwords[user["name"]] = generated_password()
+    result = definitions(stack, passwords)
+    import_definitions(broker, result)
     for vhost in result["vhosts"]:
         broker.ctl("set_permissions", "-p", vhost["name"], "guest", ".*", ".*", ".*")
     return result

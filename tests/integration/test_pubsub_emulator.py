@@ -36,9 +36,9 @@ from google.cloud import pubsub_v1
 
 from stacks.app import build_app
 from tests.integration.harness import run
-from tests.integration.pubsub_emulator import Emulator, require_emulator
+from tests.integration.pubsub_emulator import require_emulator
 from tests.synth_helpers import PROJECT_ROOT, resources
-from tools.pubsub_emulator import EMULATOR_VARIABLE
+from tools.pubsub_emulator import EMULATOR_VARIABLE, Emulator
 
 ENVIRONMENTS = ("dev", "prod")
 # The timing stacks: Google's smallest ack deadline and a short backoff; "ordered" the same with

@@ -21,8 +21,8 @@ import yaml
 
 from stacks.settings import common_tags
 from tests.integration.prometheus_server import Prometheus
-from tests.integration.rabbitmq_broker import Broker
 from tools import rabbitmq_alerts
+from tools.rabbitmq_node import Broker
 
 JOB = rabbitmq_alerts.job_name("dev")
 VHOST = "ml-queues-dev"

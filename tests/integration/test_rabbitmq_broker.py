@@ -29,10 +29,10 @@ from constructs_lib.rabbitmq.exchange import RabbitMqTaskExchange
 from constructs_lib.rabbitmq.props import RabbitMqTaskExchangeProps
 from stacks.settings import load_environment
 from tests.integration.harness import run
-from tests.integration.rabbitmq_broker import Broker
 from tests.integration.rabbitmq_nodes import connect, load_stack
 from tests.synth_helpers import PROJECT_ROOT, synth
 from tools.plan_guard import Change, count_tasks, counters
+from tools.rabbitmq_node import Broker
 
 # Returns a kept queue must survive, past 4.0's default delivery limit of 20: 30 rejects,
 # which count toward a limit on every line, and between them 10 nacks, which do up to 4.2.

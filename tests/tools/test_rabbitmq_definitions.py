@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -173,6 +175,58 @@ def test_arguments_json_becomes_typed_arguments_on_queues_and_bindings() -> None
     assert result["queues"][0]["arguments"] == {"x-queue-type": "quorum"}
     assert result["bindings"][0]["arguments"] == {"x-match": "all", "priority": 3}
     assert result["bindings"][0]["routing_key"] == ""
+
+
+def test_the_password_hash_is_rabbitmq_s_salted_sha256() -> None:
+    """The scheme of RabbitMQ's guide ("Computing a password hash"): base64 of the 4-byte
+    salt followed by SHA-256(salt + password)."""
+    salt = bytes.fromhex("908dc60a")
+    expected = base64.b64encode(salt + hashlib.sha256(salt + b"test12").digest()).decode()
+    assert rabbitmq_definitions.password_hash("test12", salt) == expected
+    # A fresh salt each time: two users with one password do not share a hash.
+    assert rabbitmq_definitions.password_hash("x") != rabbitmq_definitions.password_hash("x")
+
+
+def test_users_come_with_their_hashes_only_when_their_passwords_are_given(
+    synth_dir: Path,
+) -> None:
+    stack = json.loads((synth_dir / "emulated" / "stacks" / "local" / "cdk.tf.json").read_text())
+    assert "users" not in definitions(stack)
+    names = [f"ml-queues-local-{who}" for who in ("producer", "worker-1", "worker-2", "worker-3")]
+    passwords = {name: rabbitmq_definitions.generated_password() for name in names}
+    result = definitions(stack, passwords)
+    assert [user["name"] for user in result["users"]] == names
+    for user in result["users"]:
+        assert user["hashing_algorithm"] == "rabbit_password_hashing_sha256"
+        salted = base64.b64decode(user["password_hash"])
+        password = passwords[user["name"]].encode()
+        assert salted[4:] == hashlib.sha256(salted[:4] + password).digest()
+    text = json.dumps(result)
+    assert not any(password in text for password in passwords.values())
+    with pytest.raises(DefinitionsError, match="no password given for the user"):
+        definitions(stack, {names[0]: "x"})
+
+
+def test_generated_passwords_are_long_hex_and_never_start_like_an_option() -> None:
+    passwords = {rabbitmq_definitions.generated_password() for _ in range(50)}
+    assert len(passwords) == 50
+    assert all(len(password) == 48 and int(password, 16) >= 0 for password in passwords)
+
+
+def test_the_wiring_names_what_the_broker_holds(synth_dir: Path) -> None:
+    stack = json.loads((synth_dir / "emulated" / "stacks" / "local" / "cdk.tf.json").read_text())
+    assert rabbitmq_definitions.wiring(stack, "worker_2") == {
+        "rabbitmq": {
+            "vhost": "ml-queues-local",
+            "exchange": "ml_tasks",
+            "queue": "worker_queue_2",
+            "user": "ml-queues-local-worker-2",
+        }
+    }
+    producer = rabbitmq_definitions.wiring(stack, "producer")["rabbitmq"]
+    assert producer["routing_keys"] == ["worker_queue_1", "worker_queue_2", "worker_queue_3"]
+    with pytest.raises(DefinitionsError, match="no RabbitMQ part in an output 'worker_9'"):
+        rabbitmq_definitions.wiring(stack, "worker_9")
 
 
 def test_command_finds_a_rabbitmq_part_loaded_into_an_emulator(

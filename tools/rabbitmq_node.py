@@ -1,8 +1,10 @@
-"""A throwaway RabbitMQ node for the tests: loopback only, its own ports, files and epmd.
+"""A throwaway RabbitMQ node: loopback only, its own ports, files and epmd.
 
-Nothing is shared with a broker the machine may already run: the node name, the AMQP,
-management, distribution and epmd ports are fresh, and every file lives in one temporary
-folder. Waits are bounded; `stop` also kills what a failed start left behind.
+For the tests and the tools. Nothing is shared with a broker the machine may
+already run: the node name, the AMQP, management, distribution and epmd ports are fresh, and
+every file lives in one folder. Waits are bounded; `stop` also kills what a failed start
+left behind. The node's epmd is started here, not by Erlang as a daemon, so that both of
+its processes have an id that stops them, also from another process (by pid files).
 
 A node runs either from the machine's own RabbitMQ or inside a chroot of another Debian
 release (tests/integration/rabbitmq_chroot.py), which shares the machine's network: its
@@ -18,15 +20,22 @@ import shutil
 import signal
 import subprocess
 import time
+import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from tests.integration.harness import free_port
+from tools.processes import free_port, listens, wait_until
 
 # Debian's /usr/sbin wrappers switch to the rabbitmq user when run as root; the scripts they
 # wrap run as whoever calls them, which keeps every file in our temporary folder.
 SCRIPT_DIRS = ("/usr/lib/rabbitmq/bin",)
 ERLANG_DIRS = ("/usr/lib/erlang/bin",)
+INSTALL_HINT = (
+    "install RabbitMQ: `apt-get install rabbitmq-server` (Debian/Ubuntu), `brew install"
+    " rabbitmq` (macOS); a node of its own is started, so none need be running"
+)
 
 
 def find_script(name: str) -> str | None:
@@ -47,6 +56,7 @@ class Broker:
     # rabbitmq_prometheus's endpoint, which the alert tests scrape.
     metrics_port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    epmd: subprocess.Popen[bytes] | None = None
     mounted_proc: bool = False
 
     @property
@@ -122,21 +132,43 @@ class Broker:
 
     def start(self) -> None:
         self._mount_proc()
-        log = (self.home / "server.out").open("ab")
-        # Own process group: if the node hangs, stop() can kill the script and erl together.
-        self.process = subprocess.Popen(
-            self._script("rabbitmq-server"),
-            env=self.env,
-            stdout=log,
-            stderr=log,
-            start_new_session=True,
-        )
-        log.close()
         try:
+            self._start_epmd()
+            # Own session: if the node hangs, stop() can kill the script and erl together,
+            # and the terminal that started it can close without stopping it.
+            self.process = self._spawn(self._script("rabbitmq-server"), "server.out")
             self._await_startup(deadline=time.monotonic() + 90)
         except (RuntimeError, subprocess.TimeoutExpired):
             self.stop()
             raise
+
+    def _spawn(self, command: list[str], log_name: str) -> subprocess.Popen[bytes]:
+        with (self.home / log_name).open("ab") as log:
+            return subprocess.Popen(
+                command,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+            )
+
+    def _start_epmd(self) -> None:
+        """The node's epmd, in the foreground as a child of this process; Erlang finds it on
+        its port and starts none of its own."""
+        epmd = self._command("epmd", ERLANG_DIRS)
+        if epmd is None:
+            raise RuntimeError("epmd is not installed (Erlang's erlang-base package)")
+        self.epmd = self._spawn(
+            [*epmd, "-port", str(self.epmd_port), "-address", "127.0.0.1"], "epmd.out"
+        )
+        epmd_process = self.epmd
+        wait_until(
+            lambda: listens(self.epmd_port),
+            alive=lambda: epmd_process.poll() is None,
+            seconds=30,
+            what=f"epmd on port {self.epmd_port}",
+        )
 
     def _mount_proc(self) -> None:
         """Erlang reads /proc; mount it in the chroot unless something already did (then
@@ -172,15 +204,14 @@ class Broker:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
             self.process = None
-        epmd = self._command("epmd", ERLANG_DIRS)
-        if epmd is not None:
-            subprocess.run(
-                [*epmd, "-port", str(self.epmd_port), "-kill"],
-                env=self.env,
-                capture_output=True,
-                timeout=30,
-                check=False,
-            )
+        if self.epmd is not None:
+            self.epmd.terminate()
+            try:
+                self.epmd.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.epmd.kill()
+                self.epmd.wait()
+            self.epmd = None
         if self.mounted_proc and self.root is not None:
             proc = str(self.root / "proc")
             if subprocess.run(["umount", proc], capture_output=True, check=False).returncode:
@@ -191,3 +222,18 @@ class Broker:
     def restart(self) -> None:
         self.stop()
         self.start()
+
+
+def import_definitions(node: Broker, definitions: Mapping[str, Any]) -> None:
+    """`definitions` into the running node, from a file of mode 0600 in the node's own folder,
+    which rabbitmqctl (run here as this user, not as `rabbitmq`) reads and which is deleted
+    at once: the users' password hashes stay on no command line and in no file after.
+    Standard input would need no file, but 4.0.5's rabbitmqctl waits on it for ever."""
+    path = node.home / f"definitions-{uuid.uuid4()}.json"
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(descriptor, "w") as out:
+            json.dump(definitions, out)
+        node.ctl("import_definitions", node.visible(path))
+    finally:
+        path.unlink()
