@@ -51,7 +51,7 @@ CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-from-requirements
 .PHONY: help check-env install synth test test-scale test-integration snapshot-update ledger-update lint \
 	bench plan deploy rotate-password rabbitmq-definitions rabbitmq-alerts pubsub-emulator google-schema \
 	worker-env diagram docs \
-	deploy-local stop-local clean FORCE
+	deploy-local stop-local local-up local-down clean FORCE
 
 # Every target a person runs, one line each, from the `## ` text after its name.
 help: ## this list
@@ -184,6 +184,17 @@ deploy-local: install $(TF_CLI_CONFIG) ## start moto on 127.0.0.1:4566 and deplo
 
 stop-local: $(DEV_STAMP) ## stop the moto that deploy-local started
 	$(PIPENV) run python -m tools.moto_server stop
+
+# The local environment on this machine's engines, on loopback: moto, Google's Pub/Sub
+# emulator and a RabbitMQ node; its Terraform part deployed through the plan guard (as `make
+# deploy`), the rest loaded into the emulators; each worker's variables in .local/ (README,
+# Run a worker locally). `make local-down` stops exactly what it started, by its pid files.
+local-up: install $(TF_CLI_CONFIG) ## start moto, the Pub/Sub emulator and a RabbitMQ node; load local into them
+	@$(PIPENV) run python main.py
+	@$(PIPENV) run python -m tools.local_env up cdktf.out/stacks/local
+
+local-down: $(DEV_STAMP) ## stop what local-up started (by its pid files) and remove .local/
+	@$(PIPENV) run python -m tools.local_env down
 
 snapshot-update: install ## rewrite the snapshots after an intended change (review the diff)
 	$(PIPENV) run pytest tests/stacks/test_app.py --snapshot-update

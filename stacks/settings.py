@@ -34,8 +34,8 @@ from constructs_lib.props import (
 from constructs_lib.registry import backends, part, ways
 
 # `local` runs on this machine: SQS deployed into moto by Terraform, Pub/Sub and RabbitMQ
-# loaded into their emulators, for the integration tests and for trying the whole app
-# without a cloud account.
+# loaded into their emulators (`make local-up`), for the integration tests and for trying the
+# whole app without a cloud account.
 ENVIRONMENTS = ("dev", "staging", "prod", "local")
 
 # Our own convention, not a cloud limit: short enough for every backend's names once

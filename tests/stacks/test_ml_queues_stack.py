@@ -615,7 +615,7 @@ def test_local_emulated_part_holds_pubsub_and_rabbitmq_and_no_state(synth_dir: P
     assert "backend" not in emulated["terraform"]
     assert {kind.split("_")[0] for kind in emulated["resource"]} == {"google", "rabbitmq"}
     assert set(emulated["output"]["worker_2"]["value"]) == {"pubsub", "rabbitmq"}
-    # Passwords: one sensitive variable per user, none in the JSON; the loader sets them.
+    # Passwords: one sensitive variable per user, none in the JSON; local-up generates them.
     assert sorted(emulated["variable"]) == [
         "rabbitmq_producer_password",
         *(f"rabbitmq_worker_{n}_password" for n in (1, 2, 3)),
