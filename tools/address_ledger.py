@@ -75,6 +75,11 @@ def moves(stack: Mapping[str, Any]) -> dict[str, str]:
     return {block["from"]: _INSTANCE_KEY.sub("", block["to"]) for block in stack.get("moved", [])}
 
 
+def forgotten(stack: Mapping[str, Any]) -> set[str]:
+    """The addresses the stack's `removed` blocks take out of state without destroying."""
+    return {block["from"] for block in stack.get("removed", [])}
+
+
 def parse(text: str, source: str) -> dict[str, Entry]:
     """The entries of a ledger file, by address; `source` names it in errors."""
     entries: dict[str, Entry] = {}
@@ -150,6 +155,12 @@ def problems(
     present = managed_addresses(stack)
     moved = moves(stack)
     found: list[str] = []
+    for address in sorted(forgotten(stack) & entries.keys()):
+        if entries[address].retired is None:
+            found.append(
+                f"environment {environment}: a removed block forgets {address}, which {ledger}"
+                f" lists as live; mark its line `{address} {RETIRED} <why>`"
+            )
     for address, entry in sorted(entries.items()):
         if entry.retired is not None:
             if address in present:
