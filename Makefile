@@ -158,6 +158,8 @@ google-schema: install ## tests/google_provider_schema.json, after a bindings up
 
 # A real `terraform plan` of ENV, every change in one table; refuses to delete or replace
 # anything holding tasks unless it is empty or named in ALLOW_TASK_LOSS (tools/plan_guard.py).
+# Terraform runs as many changes at once as the backends' API quotas allow (SQS: 50, see
+# constructs_lib/sqs/backend.py); PARALLELISM=N overrides it. The guard estimates the apply.
 plan: check-env install $(TF_CLI_CONFIG) ## terraform plan of ENV, every change in a table, task loss refused
 	@$(PIPENV) run python main.py
 	@$(PIPENV) run python -m tools.plan_guard cdktf.out/stacks/$(ENV)

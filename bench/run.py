@@ -33,6 +33,7 @@ README_END = "<!-- bench:end -->"
 PYTHON = sys.executable
 sys.path.insert(0, str(ROOT))
 
+from bench import local_apply  # noqa: E402
 from tools import moto_server  # noqa: E402
 
 # Targets from the performance issue; the results say whether each one is met.
@@ -52,6 +53,14 @@ RESOURCES_PER_WORKER_BEFORE = 20
 # between 100 and 300.
 MAX_MARGINAL_GROWTH = 1.25
 PLAN_WORKERS = 100
+# Deploy at scale: local's first apply into moto, and prod's AWS part planned, at N workers.
+APPLY_WORKERS = 100
+PROD_PLAN_WORKERS = 1000
+# Measured before the SQS policies became queue arguments (layout of ab3098a, 2026-12-03,
+# `python bench/local_apply.py --app <that checkout>`): local at 100 workers, first apply at
+# Terraform's default parallelism; prod's AWS part at 1,000 workers, synth and plan.
+APPLY_BEFORE = {"resources": 508, "waiting": 505, "parallelism": 10, "apply": 1334.6}
+PROD_PLAN_BEFORE = {"resources": 7013, "synth": 137.3, "plan": 302.0}
 
 
 @dataclass
@@ -215,6 +224,39 @@ def plan_against_moto(runs: int) -> tuple[list[float], int]:
     return walls, resources
 
 
+def deploy_lines(applied: local_apply.MotoRun, prod: local_apply.MotoRun) -> list[str]:
+    """The deploy-at-scale table: this tree against the layout before the SQS policies
+    became queue arguments (one run each; moto waits as AWS does, so the ratio is what an
+    operator sees)."""
+    assert applied.apply_seconds is not None
+    before = APPLY_BEFORE
+    return [
+        "## Deploy at scale: Terraform against moto",
+        "",
+        "| run | resources | waiting (SQS) | parallelism | synth s | plan s | apply s"
+        " | guard's estimate s |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        f"| local, {APPLY_WORKERS} workers, first apply, before | {before['resources']}"
+        f" | {before['waiting']} | {before['parallelism']} | | | {before['apply']:.0f} | |",
+        f"| local, {APPLY_WORKERS} workers, first apply | {applied.total}"
+        f" | {applied.sqs_resources()} | {applied.parallelism} | {applied.synth_seconds:.1f}"
+        f" | {applied.plan_seconds:.1f} | {applied.apply_seconds:.0f}"
+        f" | {applied.estimate.seconds:.0f} |",
+        f"| prod's AWS part, {PROD_PLAN_WORKERS} workers, before"
+        f" | {PROD_PLAN_BEFORE['resources']} | | | {PROD_PLAN_BEFORE['synth']:.1f}"
+        f" | {PROD_PLAN_BEFORE['plan']:.1f} | | |",
+        f"| prod's AWS part, {PROD_PLAN_WORKERS} workers | {prod.total}"
+        f" | {prod.sqs_resources()} | {prod.parallelism} | {prod.synth_seconds:.1f}"
+        f" | {prod.plan_seconds:.1f} | | {prod.estimate.seconds:.0f} |",
+        "",
+        f"First apply at {APPLY_WORKERS} workers: {before['apply'] / applied.apply_seconds:.1f}x"
+        " faster than before; the guard's estimate is"
+        f" {applied.estimate.seconds / applied.apply_seconds:.2f} of the measured apply."
+        " Synth is a whole process (`bench/synth_scaled.py`); plans start from an empty moto.",
+        "",
+    ]
+
+
 def test_suite(outdir: Path) -> list[str]:
     return [
         PYTHON,
@@ -349,6 +391,14 @@ def main() -> int:
     scale = measure_scale(runs=min(runs, 3), warmup=0)
     print(f"terraform plan against moto, {PLAN_WORKERS} workers", file=sys.stderr)
     plan_walls, plan_resources = plan_against_moto(min(runs, 3))
+    print(f"first apply of local into moto, {APPLY_WORKERS} workers", file=sys.stderr)
+    applied = local_apply.run(
+        ROOT, config="local", workers=APPLY_WORKERS, parallelism=None, apply=True
+    )
+    print(f"prod's AWS part at {PROD_PLAN_WORKERS} workers: synth and plan", file=sys.stderr)
+    prod = local_apply.run(
+        ROOT, config="prod", workers=PROD_PLAN_WORKERS, parallelism=None, apply=False
+    )
 
     speedup = statistics.median(ratios)
     one, _, ten = stacks
@@ -391,6 +441,7 @@ def main() -> int:
         f" {verdict(cli.wall <= MAX_CLI_SYNTH_SECONDS)} |",
         "",
         *scale_lines(scale, plan_walls, plan_resources),
+        *deploy_lines(applied, prod),
         "Why the project is faster: `constructs_lib/providers.py` imports only the provider",
         "modules the stacks use instead of every resource module of both provider packages; what",
         "remains is mostly the jsii kernel loading the two provider assemblies in node.",

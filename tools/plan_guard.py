@@ -26,6 +26,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -256,8 +257,10 @@ def guard(
                 file=sys.stderr,
             )
             return 4
-        print(estimate(plan, at_once).line())
+        expected = estimate(plan, at_once)
+        print(expected.line())
         if apply:
+            started = time.monotonic()
             print(
                 _terraform(
                     stack_dir,
@@ -268,6 +271,11 @@ def guard(
                     plan_file,
                     env=env,
                 )
+            )
+            # Beside the estimate, so that an operator sees when the waits have changed.
+            print(
+                f"applied in {time.monotonic() - started:.0f} s"
+                f" (estimated {expected.seconds:.0f} s)"
             )
     return 0
 
