@@ -195,7 +195,8 @@ ledger-update: install ## add the stacks' new resource addresses to tests/ledger
 	$(PIPENV) run python -m tools.address_ledger cdktf.out/stacks tests/ledger
 
 # Times synth against the usual imports and how it scales; rewrites bench/results.md (minutes).
-# BENCH_ARGS="--runs 1 --warmup 0" is the quick pass CI uses to prove the command works.
+# BENCH_ARGS=--quick is the pass CI uses to prove the command works: each measurement once, at
+# a small size, nothing written.
 BENCH_ARGS ?=
 bench: install $(TF_CLI_CONFIG) ## time synth and plan; rewrites bench/results.md (minutes)
 	$(PIPENV) run python bench/run.py $(BENCH_ARGS)
