@@ -110,9 +110,13 @@ test: install $(CHECKOV_STAMP) ## unit, config, stack, schema and snapshot tests
 test-scale: install $(CHECKOV_STAMP) ## prod's configuration at 1,000 workers: schemas, IAM limits, checkov
 	$(PIPENV) run pytest tests/scale
 
-# terraform validate, a real deploy into moto, RabbitMQ on a real broker (see README).
+# terraform validate, a real deploy into moto, RabbitMQ on a real broker (see README). The
+# modules run side by side, each whole on one of INTEGRATION_WORKERS workers, the slowest
+# first (tests/integration/conftest.py): most of their time is spent waiting on engines.
+INTEGRATION_WORKERS ?= 4
 test-integration: install ## Terraform, moto and real RabbitMQ brokers (see README, Tests)
-	$(PIPENV) run pytest tests/integration
+	$(PIPENV) run pytest tests/integration -n $(INTEGRATION_WORKERS) --dist loadfile \
+		--no-loadscope-reorder
 
 # The RabbitMQ part of one environment as a definitions file, for brokers booted from one.
 rabbitmq-definitions: check-env install ## ENV's RabbitMQ part as a definitions file
