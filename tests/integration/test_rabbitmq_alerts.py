@@ -66,6 +66,17 @@ def prometheus(
             f"Prometheus to scrape the {queues} queues of {VHOST}",
             timeout=WITHIN,
         )
+        # The rules run on their own 15 s clock, not the scrape's: until their first run
+        # their health is "unknown", which says nothing about them either way.
+        server.wait_for(
+            lambda: all(
+                rule["health"] != "unknown"
+                for group in server.api("rules")["groups"]
+                for rule in group["rules"]
+            ),
+            "Prometheus to evaluate the rules once",
+            timeout=WITHIN,
+        )
         yield server
     finally:
         server.stop()
