@@ -36,6 +36,8 @@ SLOWEST_FIRST = (
     "test_local_deploy.py",
     "test_rabbitmq_alerts.py",
     "test_rabbitmq_broker.py",
+    "test_installed_package.py",
+    "test_terraform_validate.py",
     "test_pubsub_emulator.py",
 )
 
