@@ -110,9 +110,13 @@ test: install $(CHECKOV_STAMP) ## unit, config, stack, schema and snapshot tests
 test-scale: install $(CHECKOV_STAMP) ## prod's configuration at 1,000 workers: schemas, IAM limits, checkov
 	$(PIPENV) run pytest tests/scale
 
-# terraform validate, a real deploy into moto, RabbitMQ on a real broker (see README).
+# terraform validate, a real deploy into moto, RabbitMQ on a real broker (see README). The
+# modules run side by side, each whole on one of INTEGRATION_WORKERS workers, the slowest
+# first (tests/integration/conftest.py): most of their time is spent waiting on engines.
+INTEGRATION_WORKERS ?= 4
 test-integration: install ## Terraform, moto and real RabbitMQ brokers (see README, Tests)
-	$(PIPENV) run pytest tests/integration
+	$(PIPENV) run pytest tests/integration -n $(INTEGRATION_WORKERS) --dist loadfile \
+		--no-loadscope-reorder
 
 # The RabbitMQ part of one environment as a definitions file, for brokers booted from one.
 rabbitmq-definitions: check-env install ## ENV's RabbitMQ part as a definitions file
@@ -197,7 +201,8 @@ ledger-update: install ## add the stacks' new resource addresses to tests/ledger
 	$(PIPENV) run python -m tools.address_ledger cdktf.out/stacks tests/ledger
 
 # Times synth against the usual imports and how it scales; rewrites bench/results.md (minutes).
-# BENCH_ARGS="--runs 1 --warmup 0" is the quick pass CI uses to prove the command works.
+# BENCH_ARGS=--quick is the pass CI uses to prove the command works: each measurement once, at
+# a small size, nothing written.
 BENCH_ARGS ?=
 bench: install $(TF_CLI_CONFIG) ## time synth and plan; rewrites bench/results.md (minutes)
 	$(PIPENV) run python bench/run.py $(BENCH_ARGS)

@@ -49,14 +49,19 @@ def answers(endpoint: str = ENDPOINT) -> bool:
         return False
 
 
-def start(log: IO[str]) -> subprocess.Popen[bytes]:
-    """Start moto and return once it answers; raise if it exits or stays silent for 30 s."""
+def endpoint_at(port: int) -> str:
+    return f"http://{HOST}:{port}"
+
+
+def start(log: IO[str], port: int = PORT) -> subprocess.Popen[bytes]:
+    """Start moto and return once it answers; raise if it exits or stays silent for 30 s.
+    `port`: another than local.toml's, for tests and benchmarks that run beside it."""
     server = executable()
     if server is None:
         raise RuntimeError("moto_server not found: run `make install`")
-    process = subprocess.Popen([server, "-H", HOST, "-p", str(PORT)], stdout=log, stderr=log)
+    process = subprocess.Popen([server, "-H", HOST, "-p", str(port)], stdout=log, stderr=log)
     deadline = time.monotonic() + 30
-    while not answers():
+    while not answers(endpoint_at(port)):
         if process.poll() is not None:
             raise RuntimeError(f"moto_server exited with {process.returncode}; see {log.name}")
         if time.monotonic() > deadline:

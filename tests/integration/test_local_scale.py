@@ -25,6 +25,7 @@ from tests.integration.harness import (
     PROVIDER_HINT,
     cdktf_env,
     emulator_client,
+    point_local_at,
     run,
 )
 from tests.synth_helpers import copy_app, selected_by_tags
@@ -43,6 +44,7 @@ def deployed(
     text, count = re.subn(r"(?m)^workers = \d+$", f"workers = {WORKERS}", config.read_text())
     assert count == 1, "config/local.toml must say `workers = N` once"
     config.write_text(text)
+    point_local_at(checkout, moto_endpoint)
     env = cdktf_env(terraform_env, checkout)
     synth = run([sys.executable, "main.py"], cwd=checkout, env=env, timeout=600)
     assert synth.returncode == 0, synth.stdout[-2000:] + synth.stderr[-2000:]
