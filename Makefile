@@ -150,9 +150,9 @@ diagram: install ## each environment's task flow: docs/topology.md and SVGs
 	$(PIPENV) run python -m tools.topology cdktf.out/stacks --markdown docs/topology.md \
 		--svg-dir docs
 
-# The README's configuration reference, from the config loader itself.
-docs: install ## the README's configuration reference, from the props
-	$(PIPENV) run python -m tools.config_reference README.md
+# docs/configuration.md's reference of every key, from the config loader itself.
+docs: install ## docs/configuration.md's reference of every key, from the props
+	$(PIPENV) run python -m tools.config_reference docs/configuration.md
 
 # After a bindings upgrade or a new google_* type: the schema the tests hold those resources to.
 google-schema: install ## tests/google_provider_schema.json, after a bindings upgrade
