@@ -126,7 +126,7 @@ rabbitmq-definitions: check-env install ## ENV's RabbitMQ part as a definitions 
 	@echo "wrote cdktf.out/rabbitmq-definitions/$(ENV).json"
 
 # ENV's Prometheus alerting rules for its RabbitMQ part, and the scrape job they read (see
-# README, Alarms: how to wire them into Prometheus).
+# docs/alarms.md: how to wire them into Prometheus).
 rabbitmq-alerts: check-env install ## ENV's RabbitMQ alert rules and scrape job, for Prometheus
 	@$(PIPENV) run python main.py
 	@$(PIPENV) run python -m tools.rabbitmq_alerts cdktf.out/stacks/$(ENV) \
@@ -200,11 +200,11 @@ ledger-update: install ## add the stacks' new resource addresses to tests/ledger
 	$(PIPENV) run python main.py
 	$(PIPENV) run python -m tools.address_ledger cdktf.out/stacks tests/ledger
 
-# Times synth against the usual imports and how it scales; rewrites bench/results.md (minutes).
-# BENCH_ARGS=--quick is the pass CI uses to prove the command works: each measurement once, at
-# a small size, nothing written.
+# Times synth against the usual imports and how it scales; rewrites bench/results.md and the
+# targets in docs/scale.md (minutes). BENCH_ARGS=--quick is the pass CI uses to prove the
+# command works: each measurement once, at a small size, nothing written.
 BENCH_ARGS ?=
-bench: install $(TF_CLI_CONFIG) ## time synth and plan; rewrites bench/results.md (minutes)
+bench: install $(TF_CLI_CONFIG) ## time synth and plan; rewrites bench/results.md, docs/scale.md (minutes)
 	$(PIPENV) run python bench/run.py $(BENCH_ARGS)
 
 lint: $(DEV_STAMP) ## ruff and mypy
