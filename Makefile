@@ -110,11 +110,11 @@ test: install $(CHECKOV_STAMP) ## unit, config, stack, schema and snapshot tests
 test-scale: install $(CHECKOV_STAMP) ## prod's configuration at 1,000 workers: schemas, IAM limits, checkov
 	$(PIPENV) run pytest tests/scale
 
-# terraform validate, a real deploy into moto, RabbitMQ on a real broker (see README). The
-# modules run side by side, each whole on one of INTEGRATION_WORKERS workers, the slowest
+# terraform validate, a real deploy into moto, RabbitMQ on a real broker (see docs/testing.md).
+# The modules run side by side, each whole on one of INTEGRATION_WORKERS workers, the slowest
 # first (tests/integration/conftest.py): most of their time is spent waiting on engines.
 INTEGRATION_WORKERS ?= 4
-test-integration: install ## Terraform, moto and real RabbitMQ brokers (see README, Tests)
+test-integration: install ## Terraform, moto and real RabbitMQ brokers (see docs/testing.md)
 	$(PIPENV) run pytest tests/integration -n $(INTEGRATION_WORKERS) --dist loadfile \
 		--no-loadscope-reorder
 
@@ -195,7 +195,8 @@ snapshot-update: install ## rewrite the snapshots after an intended change (revi
 	$(PIPENV) run pytest tests/stacks/test_app.py --snapshot-update
 
 # After a change that adds resources: their addresses, added to tests/ledger/<env>.txt. It
-# never removes a line; a dropped address needs a moved block or a retired mark (README, Deploy).
+# never removes a line; a dropped address needs a moved block or a retired mark
+# (docs/operations.md, The address ledger).
 ledger-update: install ## add the stacks' new resource addresses to tests/ledger/ (review the diff)
 	$(PIPENV) run python main.py
 	$(PIPENV) run python -m tools.address_ledger cdktf.out/stacks tests/ledger
