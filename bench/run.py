@@ -4,7 +4,8 @@ Every figure is a whole fresh process, timed from outside: wall time, and peak R
 largest process (Python or its jsii node child) from the kernel's accounting (`wait4`). The
 project and the reference app run in turns, A B A B, so that the ratio is taken pair by pair
 and holds when the machine's speed drifts. Medians are quoted; min and max show the noise.
-The results go to bench/results.md, which this command rewrites: do not edit it by hand.
+The results go to bench/results.md and the targets to docs/scale.md, both rewritten by this
+command: do not edit them by hand.
 """
 
 from __future__ import annotations
@@ -27,10 +28,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results.md"
-# The README's performance section, rewritten with the targets table of each run.
-README = ROOT / "README.md"
-README_START = "<!-- bench:start (make bench) -->"
-README_END = "<!-- bench:end -->"
+# docs/scale.md's performance section, rewritten with the targets table of each run.
+SCALE_PAGE = ROOT / "docs" / "scale.md"
+SCALE_PAGE_START = "<!-- bench:start (make bench) -->"
+SCALE_PAGE_END = "<!-- bench:end -->"
 PYTHON = sys.executable
 sys.path.insert(0, str(ROOT))
 
@@ -461,7 +462,7 @@ def main() -> int:
     lines = [
         "# Synth benchmark",
         "",
-        "Written by `make bench` (`bench/run.py`), which copies the targets into the README.",
+        "Written by `make bench` (`bench/run.py`), which copies the targets into docs/scale.md.",
         "",
         f"Run on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC: {os.cpu_count()} cores,"
         f" Python {platform.python_version()}, {runs} counted runs after {warmup} warm-up"
@@ -502,21 +503,23 @@ def main() -> int:
     scale_start = lines.index("| scale target | measured | |")
     summary = [
         f"From `make bench` on {datetime.now(UTC):%Y-%m-%d} ({os.cpu_count()} cores);"
-        " every row and how it was measured: [bench/results.md](bench/results.md).",
+        " every row and how it was measured: [bench/results.md](../bench/results.md).",
         "",
         *lines[start : lines.index("", start)],
         "",
         *lines[scale_start : lines.index("", scale_start)],
     ]
-    readme = README.read_text()
-    before, _, rest = readme.partition(README_START)
-    _, _, after = rest.partition(README_END)
     if args.quick:
         print("\n".join(["Quick pass (--quick): small sizes, nothing written.", "", *lines]))
         return 0
     RESULTS.write_text("\n".join(lines))
     print(RESULTS.read_text())
-    README.write_text(f"{before}{README_START}\n" + "\n".join(summary) + f"\n{README_END}{after}")
+    page = SCALE_PAGE.read_text()
+    before, _, rest = page.partition(SCALE_PAGE_START)
+    _, _, after = rest.partition(SCALE_PAGE_END)
+    SCALE_PAGE.write_text(
+        f"{before}{SCALE_PAGE_START}\n" + "\n".join(summary) + f"\n{SCALE_PAGE_END}{after}"
+    )
     return 0
 
 

@@ -44,7 +44,7 @@ def _header(environment: str) -> str:
         " is keyed by them.\n"
         f"# `{UPDATE_COMMAND}` adds new ones. Never delete a line: a resource deleted on"
         " purpose keeps its\n"
-        "# line as `<address> retired: <why no task is lost>`. See README, Deploy.\n"
+        "# line as `<address> retired: <why no task is lost>`. See docs/operations.md.\n"
     )
 
 

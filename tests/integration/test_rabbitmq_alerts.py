@@ -93,7 +93,7 @@ def _firing(prometheus: Prometheus) -> dict[str, dict[str, Any]]:
 def test_the_job_stores_three_series_per_queue(
     prometheus: Prometheus, topology: dict[str, Any]
 ) -> None:
-    """The cost the README gives per worker: what the job keeps of each scrape."""
+    """The cost docs/alarms.md gives per worker: what the job keeps of each scrape."""
     kept = prometheus.value(f'scrape_samples_post_metric_relabeling{{job="{JOB}"}}')
     assert kept == rabbitmq_alerts.SERIES_PER_QUEUE * len(topology["queues"])
 
