@@ -63,10 +63,18 @@ class MotoRun:
         return sum(count for kind, count in self.resources.items() if kind.startswith("aws_sqs_"))
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A loopback port nothing listens on, for a moto beside any other."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def _timed(command: list[str], *, env: dict[str, str]) -> float:
+    """Wall seconds of a command that must succeed; its output is not shown."""
+    start = time.perf_counter()
+    subprocess.run(command, env=env, check=True, capture_output=True)
+    return time.perf_counter() - start
 
 
 def _python(app: Path) -> str:
@@ -89,12 +97,9 @@ def _aws_part_at(text: str, endpoint: str) -> str:
 def run(app: Path, *, config: str, workers: int, parallelism: int | None, apply: bool) -> MotoRun:
     """Synthesize `config` at `workers` workers with `app`'s code, plan it against an empty
     moto (timed), and apply that plan (timed) if `apply`; `parallelism` None: the stack's."""
-    executable = moto_server.executable()
-    if executable is None:
-        raise SystemExit("moto_server not found: run `make install`")
     env = {**os.environ, **moto_server.EMULATOR_CREDENTIALS, "TF_IN_AUTOMATION": "1"}
-    port = _free_port()
-    endpoint = f"http://127.0.0.1:{port}"
+    port = free_port()
+    endpoint = moto_server.endpoint_at(port)
     with tempfile.TemporaryDirectory(prefix="ml-queues-moto-") as scratch:
         copy = Path(scratch) / "app"
         copy.mkdir()
@@ -132,35 +137,18 @@ def run(app: Path, *, config: str, workers: int, parallelism: int | None, apply:
         resources = Counter({kind: len(items) for kind, items in body["resource"].items()})
         at_once = parallelism or stack_parallelism(body)
         terraform = ["terraform", f"-chdir={stack}"]
+        quiet = ["-input=false", "-lock=false", f"-parallelism={at_once}"]
         subprocess.run(
             [*terraform, "init", "-input=false"], env=env, check=True, capture_output=True
         )
         with (Path(scratch) / "moto.log").open("w") as log:
-            server = subprocess.Popen(
-                [executable, "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=log
-            )
             try:
-                deadline = time.monotonic() + 30
-                while not moto_server.answers(endpoint):
-                    if server.poll() is not None or time.monotonic() > deadline:
-                        raise SystemExit(f"moto did not answer on port {port}; see {log.name}")
-                    time.sleep(0.2)
+                server = moto_server.start(log, port)
+            except RuntimeError as error:
+                raise SystemExit(str(error)) from error
+            try:
                 plan_file = Path(scratch) / "plan.tfplan"
-                start = time.perf_counter()
-                subprocess.run(
-                    [
-                        *terraform,
-                        "plan",
-                        "-input=false",
-                        "-lock=false",
-                        f"-parallelism={at_once}",
-                        f"-out={plan_file}",
-                    ],
-                    env=env,
-                    check=True,
-                    capture_output=True,
-                )
-                plan_seconds = time.perf_counter() - start
+                plan_seconds = _timed([*terraform, "plan", *quiet, f"-out={plan_file}"], env=env)
                 shown = subprocess.run(
                     [*terraform, "show", "-json", str(plan_file)],
                     env=env,
@@ -171,21 +159,7 @@ def run(app: Path, *, config: str, workers: int, parallelism: int | None, apply:
                 expected = estimate(json.loads(shown.stdout), at_once)
                 apply_seconds = None
                 if apply:
-                    start = time.perf_counter()
-                    subprocess.run(
-                        [
-                            *terraform,
-                            "apply",
-                            "-input=false",
-                            "-lock=false",
-                            f"-parallelism={at_once}",
-                            str(plan_file),
-                        ],
-                        env=env,
-                        check=True,
-                        capture_output=True,
-                    )
-                    apply_seconds = time.perf_counter() - start
+                    apply_seconds = _timed([*terraform, "apply", *quiet, str(plan_file)], env=env)
             finally:
                 moto_server.stop(server)
     return MotoRun(

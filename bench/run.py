@@ -15,7 +15,6 @@ import json
 import os
 import platform
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -214,13 +213,6 @@ def scale_row(workers: int, *, runs: int, warmup: int) -> ScaleRow:
     return ScaleRow(workers, counted[0], result)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 def plan_against_moto(runs: int, workers: int) -> tuple[list[float], int]:
     """Wall seconds of `terraform plan` of the local (SQS) stack with `workers` workers
     against moto, from an empty emulator (every resource to create), after `init`. moto
@@ -228,7 +220,7 @@ def plan_against_moto(runs: int, workers: int) -> tuple[list[float], int]:
     may run meanwhile."""
     if moto_server.executable() is None:
         raise SystemExit("moto_server not found: run `make install`")
-    port = free_port()
+    port = local_apply.free_port()
     env = {
         **os.environ,
         **moto_server.EMULATOR_CREDENTIALS,
