@@ -110,9 +110,13 @@ test: install $(CHECKOV_STAMP) ## unit, config, stack, schema and snapshot tests
 test-scale: install $(CHECKOV_STAMP) ## prod's configuration at 1,000 workers: schemas, IAM limits, checkov
 	$(PIPENV) run pytest tests/scale
 
-# terraform validate, a real deploy into moto, RabbitMQ on a real broker (see README).
-test-integration: install ## Terraform, moto and real RabbitMQ brokers (see README, Tests)
-	$(PIPENV) run pytest tests/integration
+# terraform validate, a real deploy into moto, RabbitMQ on a real broker (see docs/testing.md).
+# The modules run side by side, each whole on one of INTEGRATION_WORKERS workers, the slowest
+# first (tests/integration/conftest.py): most of their time is spent waiting on engines.
+INTEGRATION_WORKERS ?= 4
+test-integration: install ## Terraform, moto and real RabbitMQ brokers (see docs/testing.md)
+	$(PIPENV) run pytest tests/integration -n $(INTEGRATION_WORKERS) --dist loadfile \
+		--no-loadscope-reorder
 
 # The RabbitMQ part of one environment as a definitions file, for brokers booted from one.
 rabbitmq-definitions: check-env install ## ENV's RabbitMQ part as a definitions file
@@ -122,7 +126,7 @@ rabbitmq-definitions: check-env install ## ENV's RabbitMQ part as a definitions 
 	@echo "wrote cdktf.out/rabbitmq-definitions/$(ENV).json"
 
 # ENV's Prometheus alerting rules for its RabbitMQ part, and the scrape job they read (see
-# README, Alarms: how to wire them into Prometheus).
+# docs/alarms.md: how to wire them into Prometheus).
 rabbitmq-alerts: check-env install ## ENV's RabbitMQ alert rules and scrape job, for Prometheus
 	@$(PIPENV) run python main.py
 	@$(PIPENV) run python -m tools.rabbitmq_alerts cdktf.out/stacks/$(ENV) \
@@ -146,9 +150,9 @@ diagram: install ## each environment's task flow: docs/topology.md and SVGs
 	$(PIPENV) run python -m tools.topology cdktf.out/stacks --markdown docs/topology.md \
 		--svg-dir docs
 
-# The README's configuration reference, from the config loader itself.
-docs: install ## the README's configuration reference, from the props
-	$(PIPENV) run python -m tools.config_reference README.md
+# docs/configuration.md's reference of every key, from the config loader itself.
+docs: install ## docs/configuration.md's reference of every key, from the props
+	$(PIPENV) run python -m tools.config_reference docs/configuration.md
 
 # After a bindings upgrade or a new google_* type: the schema the tests hold those resources to.
 google-schema: install ## tests/google_provider_schema.json, after a bindings upgrade
@@ -158,6 +162,8 @@ google-schema: install ## tests/google_provider_schema.json, after a bindings up
 
 # A real `terraform plan` of ENV, every change in one table; refuses to delete or replace
 # anything holding tasks unless it is empty or named in ALLOW_TASK_LOSS (tools/plan_guard.py).
+# Terraform runs as many changes at once as the backends' API quotas allow (SQS: 50, see
+# constructs_lib/sqs/backend.py); PARALLELISM=N overrides it. The guard estimates the apply.
 plan: check-env install $(TF_CLI_CONFIG) ## terraform plan of ENV, every change in a table, task loss refused
 	@$(PIPENV) run python main.py
 	@$(PIPENV) run python -m tools.plan_guard cdktf.out/stacks/$(ENV)
@@ -200,15 +206,17 @@ snapshot-update: install ## rewrite the snapshots after an intended change (revi
 	$(PIPENV) run pytest tests/stacks/test_app.py --snapshot-update
 
 # After a change that adds resources: their addresses, added to tests/ledger/<env>.txt. It
-# never removes a line; a dropped address needs a moved block or a retired mark (README, Deploy).
+# never removes a line; a dropped address needs a moved block or a retired mark
+# (docs/operations.md, The address ledger).
 ledger-update: install ## add the stacks' new resource addresses to tests/ledger/ (review the diff)
 	$(PIPENV) run python main.py
 	$(PIPENV) run python -m tools.address_ledger cdktf.out/stacks tests/ledger
 
-# Times synth against the usual imports and how it scales; rewrites bench/results.md (minutes).
-# BENCH_ARGS="--runs 1 --warmup 0" is the quick pass CI uses to prove the command works.
+# Times synth against the usual imports and how it scales; rewrites bench/results.md and the
+# targets in docs/scale.md (minutes). BENCH_ARGS=--quick is the pass CI uses to prove the
+# command works: each measurement once, at a small size, nothing written.
 BENCH_ARGS ?=
-bench: install $(TF_CLI_CONFIG) ## time synth and plan; rewrites bench/results.md (minutes)
+bench: install $(TF_CLI_CONFIG) ## time synth and plan; rewrites bench/results.md, docs/scale.md (minutes)
 	$(PIPENV) run python bench/run.py $(BENCH_ARGS)
 
 lint: $(DEV_STAMP) ## ruff and mypy

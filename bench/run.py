@@ -4,7 +4,8 @@ Every figure is a whole fresh process, timed from outside: wall time, and peak R
 largest process (Python or its jsii node child) from the kernel's accounting (`wait4`). The
 project and the reference app run in turns, A B A B, so that the ratio is taken pair by pair
 and holds when the machine's speed drifts. Medians are quoted; min and max show the noise.
-The results go to bench/results.md, which this command rewrites: do not edit it by hand.
+The results go to bench/results.md and the targets to docs/scale.md, both rewritten by this
+command: do not edit them by hand.
 """
 
 from __future__ import annotations
@@ -26,14 +27,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results.md"
-# The README's performance section, rewritten with the targets table of each run.
-README = ROOT / "README.md"
-README_START = "<!-- bench:start (make bench) -->"
-README_END = "<!-- bench:end -->"
+# docs/scale.md's performance section, rewritten with the targets table of each run.
+SCALE_PAGE = ROOT / "docs" / "scale.md"
+SCALE_PAGE_START = "<!-- bench:start (make bench) -->"
+SCALE_PAGE_END = "<!-- bench:end -->"
 PYTHON = sys.executable
 sys.path.insert(0, str(ROOT))
 
-from tools import moto_server  # noqa: E402
+from bench import local_apply  # noqa: E402
+from tools import moto_server, processes  # noqa: E402
 
 # Targets from the performance issue; the results say whether each one is met.
 MIN_SPEEDUP = 5.0
@@ -52,6 +54,39 @@ RESOURCES_PER_WORKER_BEFORE = 20
 # between 100 and 300.
 MAX_MARGINAL_GROWTH = 1.25
 PLAN_WORKERS = 100
+# Deploy at scale: local's first apply into moto, and prod's AWS part planned, at N workers.
+APPLY_WORKERS = 100
+PROD_PLAN_WORKERS = 1000
+# Measured before the SQS policies became queue arguments (layout of ab3098a, 2026-12-03,
+# `python bench/local_apply.py --app <that checkout>`): local at 100 workers, first apply at
+# Terraform's default parallelism; prod's AWS part at 1,000 workers, synth and plan.
+APPLY_BEFORE = {"resources": 508, "waiting": 505, "parallelism": 10, "apply": 1334.6}
+PROD_PLAN_BEFORE = {"resources": 7013, "synth": 137.3, "plan": 302.0}
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How much each measurement does: the benchmark's sizes, or --quick's, which runs each
+    measurement once at a small size to prove in CI that `make bench` works, and writes
+    nothing (its figures are not the benchmark's)."""
+
+    scale_workers: tuple[int, int, int, int] = SCALE_WORKERS
+    plan_workers: int = PLAN_WORKERS
+    apply_workers: int = APPLY_WORKERS
+    prod_plan_workers: int = PROD_PLAN_WORKERS
+    # What the suite measurement runs: the whole unit suite, or one small file of it.
+    suite: tuple[str, ...] = ("--ignore=tests/integration", "--ignore=tests/scale")
+    suite_label: str = "unit + snapshot suite (`make test`)"
+
+
+QUICK = Sizes(
+    scale_workers=(3, 10, 20, 40),
+    plan_workers=3,
+    apply_workers=3,
+    prod_plan_workers=10,
+    suite=("tests/stacks/test_settings.py",),
+    suite_label="one file of the unit suite (tests/stacks/test_settings.py)",
+)
 
 
 @dataclass
@@ -125,7 +160,9 @@ def reference_synth(outdir: Path) -> list[str]:
     return [PYTHON, "bench/reference_app.py"]
 
 
-def scaled(environments: int, workers: int, config: str = "dev") -> Command:
+def scaled(
+    environments: int, workers: int, config: str = "dev", sqs_endpoint: str | None = None
+) -> Command:
     def command(outdir: Path) -> list[str]:
         return [
             PYTHON,
@@ -134,6 +171,7 @@ def scaled(environments: int, workers: int, config: str = "dev") -> Command:
             f"--workers={workers}",
             f"--outdir={outdir}",
             f"--config={config}",
+            *([f"--sqs-endpoint={sqs_endpoint}"] if sqs_endpoint else []),
         ]
 
     return command
@@ -155,8 +193,8 @@ class ScaleRow:
     runs: Runs
 
 
-def measure_scale(*, runs: int, warmup: int) -> list[ScaleRow]:
-    return [scale_row(workers, runs=runs, warmup=warmup) for workers in SCALE_WORKERS]
+def measure_scale(workers: Sequence[int], *, runs: int, warmup: int) -> list[ScaleRow]:
+    return [scale_row(count, runs=runs, warmup=warmup) for count in workers]
 
 
 def scale_row(workers: int, *, runs: int, warmup: int) -> ScaleRow:
@@ -175,13 +213,14 @@ def scale_row(workers: int, *, runs: int, warmup: int) -> ScaleRow:
     return ScaleRow(workers, counted[0], result)
 
 
-def plan_against_moto(runs: int) -> tuple[list[float], int]:
-    """Wall seconds of `terraform plan` of the local (SQS) stack with PLAN_WORKERS workers
-    against moto, from an empty emulator (every resource to create), after `init`."""
+def plan_against_moto(runs: int, workers: int) -> tuple[list[float], int]:
+    """Wall seconds of `terraform plan` of the local (SQS) stack with `workers` workers
+    against moto, from an empty emulator (every resource to create), after `init`. moto
+    listens on a free port of its own, so that a `make deploy-local` or the integration tests
+    may run meanwhile."""
     if moto_server.executable() is None:
         raise SystemExit("moto_server not found: run `make install`")
-    if moto_server.answers():
-        raise SystemExit(f"something already answers on {moto_server.ENDPOINT}: make stop-local")
+    port = processes.free_port()
     env = {
         **os.environ,
         **moto_server.EMULATOR_CREDENTIALS,
@@ -189,7 +228,11 @@ def plan_against_moto(runs: int) -> tuple[list[float], int]:
     }
     with tempfile.TemporaryDirectory(prefix="ml-queues-plan-") as scratch:
         outdir = Path(scratch) / "out"
-        subprocess.run(scaled(1, PLAN_WORKERS, "local")(outdir), cwd=ROOT, check=True)
+        subprocess.run(
+            scaled(1, workers, "local", sqs_endpoint=moto_server.endpoint_at(port))(outdir),
+            cwd=ROOT,
+            check=True,
+        )
         stack = outdir / "stacks" / "local"
         resources = resource_count(outdir)
         terraform = ["terraform", "-chdir=" + str(stack)]
@@ -198,7 +241,7 @@ def plan_against_moto(runs: int) -> tuple[list[float], int]:
         )
         walls = []
         with (Path(scratch) / "moto.log").open("w") as log:
-            server = moto_server.start(log)
+            server = moto_server.start(log, port)
             try:
                 for _ in range(runs):
                     start = time.perf_counter()
@@ -209,23 +252,53 @@ def plan_against_moto(runs: int) -> tuple[list[float], int]:
                         capture_output=True,
                     )
                     walls.append(time.perf_counter() - start)
-                    print(f"  plan at {PLAN_WORKERS} workers: {walls[-1]:.2f} s", file=sys.stderr)
+                    print(f"  plan at {workers} workers: {walls[-1]:.2f} s", file=sys.stderr)
             finally:
                 moto_server.stop(server)
     return walls, resources
 
 
-def test_suite(outdir: Path) -> list[str]:
+def deploy_lines(
+    applied: local_apply.MotoRun, prod: local_apply.MotoRun, sizes: Sizes
+) -> list[str]:
+    """The deploy-at-scale table: this tree against the layout before the SQS policies
+    became queue arguments (one run each; moto waits as AWS does, so the ratio is what an
+    operator sees)."""
+    assert applied.apply_seconds is not None
+    before = APPLY_BEFORE
+    speedup = before["apply"] / applied.apply_seconds
     return [
-        PYTHON,
-        "-m",
-        "pytest",
-        "-q",
-        "-p",
-        "no:cacheprovider",
-        "--ignore=tests/integration",
-        "--ignore=tests/scale",
+        "## Deploy at scale: Terraform against moto",
+        "",
+        "| run | resources | waiting (SQS) | parallelism | synth s | plan s | apply s"
+        " | guard's estimate s |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        f"| local, {APPLY_WORKERS} workers, first apply, before | {before['resources']}"
+        f" | {before['waiting']} | {before['parallelism']} | | | {before['apply']:.0f} | |",
+        f"| local, {sizes.apply_workers} workers, first apply | {applied.total}"
+        f" | {applied.sqs_resources()} | {applied.parallelism} | {applied.synth_seconds:.1f}"
+        f" | {applied.plan_seconds:.1f} | {applied.apply_seconds:.0f}"
+        f" | {applied.estimate.seconds:.0f} |",
+        f"| prod's AWS part, {PROD_PLAN_WORKERS} workers, before"
+        f" | {PROD_PLAN_BEFORE['resources']} | | | {PROD_PLAN_BEFORE['synth']:.1f}"
+        f" | {PROD_PLAN_BEFORE['plan']:.1f} | | |",
+        f"| prod's AWS part, {sizes.prod_plan_workers} workers | {prod.total}"
+        f" | {prod.sqs_resources()} | {prod.parallelism} | {prod.synth_seconds:.1f}"
+        f" | {prod.plan_seconds:.1f} | | {prod.estimate.seconds:.0f} |",
+        "",
+        f"First apply at {APPLY_WORKERS} workers: {speedup:.1f}x faster than before;"
+        " the guard's estimate is"
+        f" {applied.estimate.seconds / applied.apply_seconds:.2f} of the measured apply."
+        " Synth is a whole process (`bench/synth_scaled.py`); plans start from an empty moto.",
+        "",
     ]
+
+
+def test_suite(sizes: Sizes) -> Command:
+    def command(outdir: Path) -> list[str]:
+        return [PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider", *sizes.suite]
+
+    return command
 
 
 def cli_synth(outdir: Path) -> list[str]:
@@ -236,9 +309,12 @@ def verdict(met: bool) -> str:
     return "met" if met else "**not met**"
 
 
-def scale_lines(rows: list[ScaleRow], plan_walls: list[float], plan_resources: int) -> list[str]:
-    """The scaling table and its targets, as markdown lines ending in a blank line."""
-    first, *_, last = rows
+def scale_lines(
+    rows: list[ScaleRow], plan_walls: list[float], plan_resources: int, plan_workers: int
+) -> list[str]:
+    """The scaling table and its targets, as markdown lines ending in a blank line. The rows
+    are four sizes, smallest first: the last two steps between them give the growth."""
+    first, low, middle, last = rows
     by_workers = {row.workers: row for row in rows}
     per_worker = (last.resources - first.resources) / (last.workers - first.workers)
     per_worker_each = {
@@ -250,10 +326,11 @@ def scale_lines(rows: list[ScaleRow], plan_walls: list[float], plan_resources: i
         """Seconds per worker added between `low` and `high` workers."""
         return (by_workers[high].runs.wall - by_workers[low].runs.wall) / (high - low)
 
-    growth = marginal(300, 1000) / marginal(100, 300)
+    lower, upper = marginal(low.workers, middle.workers), marginal(middle.workers, last.workers)
+    growth = upper / lower
     linear = growth <= MAX_MARGINAL_GROWTH and len(set(per_worker_each.values())) == 1
     plan = statistics.median(plan_walls)
-    top = by_workers[1000].runs
+    top = last.runs
     return [
         "## Scale: one environment in prod's configuration",
         "",
@@ -266,25 +343,27 @@ def scale_lines(rows: list[ScaleRow], plan_walls: list[float], plan_resources: i
         ),
         "",
         f"Resources per worker: {per_worker:g} (from {first.workers} to {last.workers} workers)."
-        f" Seconds per worker added: {marginal(100, 300) * 1000:.1f} ms from 100 to 300,"
-        f" {marginal(300, 1000) * 1000:.1f} ms from 300 to 1,000."
-        f" `terraform plan` of the local (SQS) stack with {PLAN_WORKERS} workers"
+        f" Seconds per worker added: {lower * 1000:.1f} ms from {low.workers:,} to"
+        f" {middle.workers:,}, {upper * 1000:.1f} ms from {middle.workers:,} to {last.workers:,}."
+        f" `terraform plan` of the local (SQS) stack with {plan_workers} workers"
         f" ({plan_resources} resources) against moto, from an empty emulator, after `init`:"
         f" {plan:.1f} s median of {len(plan_walls)}.",
         "",
         "| scale target | measured | |",
         "| --- | --- | --- |",
-        f"| synth at 1,000 workers ≤ {MAX_SYNTH_1000_SECONDS:.0f} s | {top.wall:.1f} s |"
+        f"| synth at {last.workers:,} workers ≤ {MAX_SYNTH_1000_SECONDS:.0f} s | {top.wall:.1f} s |"
         f" {verdict(top.wall <= MAX_SYNTH_1000_SECONDS)} |",
-        f"| synth at 1,000 workers ≤ {MAX_SYNTH_1000_MB:.0f} MB | {max(top.peaks_mb):.0f} MB |"
+        f"| synth at {last.workers:,} workers ≤ {MAX_SYNTH_1000_MB:.0f} MB"
+        f" | {max(top.peaks_mb):.0f} MB |"
         f" {verdict(max(top.peaks_mb) <= MAX_SYNTH_1000_MB)} |",
         f"| resources per worker (prod) below {RESOURCES_PER_WORKER_BEFORE} | {per_worker:g} |"
         f" {verdict(per_worker < RESOURCES_PER_WORKER_BEFORE)} |",
-        f"| linear in N: same resources per worker, a worker from 300 to 1,000 costs"
-        f" ≤ {MAX_MARGINAL_GROWTH:.2f}x one from 100 to 300 | {growth:.2f}x |"
+        f"| linear in N: same resources per worker, a worker from {middle.workers:,} to"
+        f" {last.workers:,} costs ≤ {MAX_MARGINAL_GROWTH:.2f}x one from {low.workers:,} to"
+        f" {middle.workers:,} | {growth:.2f}x |"
         f" {verdict(linear)} |",
         "",
-        *why_missed(top, marginal(300, 1000)),
+        *why_missed(top, upper),
     ]
 
 
@@ -308,8 +387,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=5, help="counted runs of each synth")
     parser.add_argument("--warmup", type=int, default=1, help="uncounted runs first")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="each measurement once, at a small size, and nothing written: what CI runs to"
+        " prove that the command works",
+    )
     args = parser.parse_args()
-    runs, warmup = args.runs, args.warmup
+    runs, warmup = (1, 0) if args.quick else (args.runs, args.warmup)
+    sizes = QUICK if args.quick else Sizes()
     if shutil.which("npx") is None:
         raise SystemExit("npx not found: run `make install` first")
 
@@ -340,15 +426,23 @@ def main() -> int:
     )
     print("test suite and CLI", file=sys.stderr)
     suite, cli = measure(
-        {"unit + snapshot suite (`make test`)": test_suite, "`npx cdktf synth` (CLI)": cli_synth},
+        {sizes.suite_label: test_suite(sizes), "`npx cdktf synth` (CLI)": cli_synth},
         runs=max(1, runs // 2),
         warmup=0,
     )
 
     print("workers at scale (prod's configuration)", file=sys.stderr)
-    scale = measure_scale(runs=min(runs, 3), warmup=0)
-    print(f"terraform plan against moto, {PLAN_WORKERS} workers", file=sys.stderr)
-    plan_walls, plan_resources = plan_against_moto(min(runs, 3))
+    scale = measure_scale(sizes.scale_workers, runs=min(runs, 3), warmup=0)
+    print(f"terraform plan against moto, {sizes.plan_workers} workers", file=sys.stderr)
+    plan_walls, plan_resources = plan_against_moto(min(runs, 3), sizes.plan_workers)
+    print(f"first apply of local into moto, {sizes.apply_workers} workers", file=sys.stderr)
+    applied = local_apply.run(
+        ROOT, config="local", workers=sizes.apply_workers, parallelism=None, apply=True
+    )
+    print(f"prod's AWS part at {sizes.prod_plan_workers} workers: synth, plan", file=sys.stderr)
+    prod = local_apply.run(
+        ROOT, config="prod", workers=sizes.prod_plan_workers, parallelism=None, apply=False
+    )
 
     speedup = statistics.median(ratios)
     one, _, ten = stacks
@@ -360,7 +454,7 @@ def main() -> int:
     lines = [
         "# Synth benchmark",
         "",
-        "Written by `make bench` (`bench/run.py`), which copies the targets into the README.",
+        "Written by `make bench` (`bench/run.py`), which copies the targets into docs/scale.md.",
         "",
         f"Run on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC: {os.cpu_count()} cores,"
         f" Python {platform.python_version()}, {runs} counted runs after {warmup} warm-up"
@@ -390,28 +484,34 @@ def main() -> int:
         f"| `cdktf synth` through the CLI ≤ {MAX_CLI_SYNTH_SECONDS:.0f} s | {cli.wall:.1f} s |"
         f" {verdict(cli.wall <= MAX_CLI_SYNTH_SECONDS)} |",
         "",
-        *scale_lines(scale, plan_walls, plan_resources),
+        *scale_lines(scale, plan_walls, plan_resources, sizes.plan_workers),
+        *deploy_lines(applied, prod, sizes),
         "Why the project is faster: `constructs_lib/providers.py` imports only the provider",
         "modules the stacks use instead of every resource module of both provider packages; what",
         "remains is mostly the jsii kernel loading the two provider assemblies in node.",
         "",
     ]
-    RESULTS.write_text("\n".join(lines))
-    print(RESULTS.read_text())
     start = lines.index("| target | measured | |")
     scale_start = lines.index("| scale target | measured | |")
     summary = [
         f"From `make bench` on {datetime.now(UTC):%Y-%m-%d} ({os.cpu_count()} cores);"
-        " every row and how it was measured: [bench/results.md](bench/results.md).",
+        " every row and how it was measured: [bench/results.md](../bench/results.md).",
         "",
         *lines[start : lines.index("", start)],
         "",
         *lines[scale_start : lines.index("", scale_start)],
     ]
-    readme = README.read_text()
-    before, _, rest = readme.partition(README_START)
-    _, _, after = rest.partition(README_END)
-    README.write_text(f"{before}{README_START}\n" + "\n".join(summary) + f"\n{README_END}{after}")
+    if args.quick:
+        print("\n".join(["Quick pass (--quick): small sizes, nothing written.", "", *lines]))
+        return 0
+    RESULTS.write_text("\n".join(lines))
+    print(RESULTS.read_text())
+    page = SCALE_PAGE.read_text()
+    before, _, rest = page.partition(SCALE_PAGE_START)
+    _, _, after = rest.partition(SCALE_PAGE_END)
+    SCALE_PAGE.write_text(
+        f"{before}{SCALE_PAGE_START}\n" + "\n".join(summary) + f"\n{SCALE_PAGE_END}{after}"
+    )
     return 0
 
 

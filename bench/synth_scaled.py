@@ -23,6 +23,7 @@ def main() -> int:
     parser.add_argument("--workers", type=int, required=True)
     parser.add_argument("--outdir", required=True)
     parser.add_argument("--config", default="dev", help="the environment of config/ to copy")
+    parser.add_argument("--sqs-endpoint", help="another SQS API than the config's (moto's port)")
     args = parser.parse_args()
 
     base = tomllib.loads((ROOT / "config" / f"{args.config}.toml").read_text(encoding="utf-8"))
@@ -37,6 +38,8 @@ def main() -> int:
             "workers": args.workers,
             "state": {"backend": "local", "path": f"terraform.{name}.tfstate"},
         }
+        if args.sqs_endpoint:
+            data["sqs"] = {**base["sqs"], "endpoint": args.sqs_endpoint}
         if base["rabbitmq"].get("enabled", True):
             data["rabbitmq"] = {**base["rabbitmq"], "vhost": f"ml-queues-{name}"}
         MlQueuesStack(app, parse_environment(name, data, source=f"bench {name}"))

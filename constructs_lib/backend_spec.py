@@ -22,6 +22,20 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
+class ApplyPace:
+    """What a backend's API makes an apply cost, for `make plan`'s estimate and parallelism.
+
+    `waits`: per resource type and action (`create`, `update`, `delete`), the seconds its
+    provider waits after the call before it reports the change done.
+    `parallelism`: how many changes Terraform may run at once without the backend's API
+    quotas throttling them; the backend module says where the figure comes from.
+    """
+
+    waits: Mapping[str, Mapping[str, float]]
+    parallelism: int
+
+
+@dataclass(frozen=True)
 class Backend:
     """What one backend brings to the app.
 
@@ -44,6 +58,8 @@ class Backend:
     `emulator`: the local emulator an environment may load the backend's part into instead of
     deploying it through Terraform (`deploy = "emulator"`), and what loads it; None: through
     Terraform only.
+    `pace`: how an apply of its resources goes (None: its provider does not wait, and its
+    API sets Terraform's parallelism no limit).
     """
 
     key: str
@@ -58,6 +74,7 @@ class Backend:
     unique: tuple[str, ...] = ()
     task_counter: str | None = None
     emulator: str | None = None
+    pace: ApplyPace | None = None
 
     def build(self) -> Callable[..., Any]:
         """The build step (see `stacks.ml_queues_stack`); this import loads jsii."""

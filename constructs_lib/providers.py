@@ -88,6 +88,8 @@ from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import (  # noqa: E402
     CloudwatchMetricAlarmMetricQuery,
 )
 from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdentity  # noqa: E402
+from cdktf_cdktf_provider_aws.data_aws_partition import DataAwsPartition  # noqa: E402
+from cdktf_cdktf_provider_aws.data_aws_region import DataAwsRegion  # noqa: E402
 from cdktf_cdktf_provider_aws.data_aws_ssm_parameter import DataAwsSsmParameter  # noqa: E402
 from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy  # noqa: E402
 from cdktf_cdktf_provider_aws.provider import (  # noqa: E402
@@ -99,11 +101,6 @@ from cdktf_cdktf_provider_aws.sns_topic import SnsTopic  # noqa: E402
 from cdktf_cdktf_provider_aws.sns_topic_policy import SnsTopicPolicy  # noqa: E402
 from cdktf_cdktf_provider_aws.sns_topic_subscription import SnsTopicSubscription  # noqa: E402
 from cdktf_cdktf_provider_aws.sqs_queue import SqsQueue  # noqa: E402
-from cdktf_cdktf_provider_aws.sqs_queue_policy import SqsQueuePolicy  # noqa: E402
-from cdktf_cdktf_provider_aws.sqs_queue_redrive_allow_policy import (  # noqa: E402
-    SqsQueueRedriveAllowPolicy,
-)
-from cdktf_cdktf_provider_aws.sqs_queue_redrive_policy import SqsQueueRedrivePolicy  # noqa: E402
 from cdktf_cdktf_provider_aws.ssm_parameter import SsmParameter  # noqa: E402
 from cdktf_cdktf_provider_google.data_google_project import DataGoogleProject  # noqa: E402
 from cdktf_cdktf_provider_google.kms_crypto_key_iam_member import (  # noqa: E402
@@ -139,6 +136,8 @@ __all__ = [
     "CloudwatchMetricAlarm",
     "CloudwatchMetricAlarmMetricQuery",
     "DataAwsCallerIdentity",
+    "DataAwsPartition",
+    "DataAwsRegion",
     "DataAwsSsmParameter",
     "DataGoogleProject",
     "GoogleProvider",
@@ -161,8 +160,5 @@ __all__ = [
     "SnsTopicPolicy",
     "SnsTopicSubscription",
     "SqsQueue",
-    "SqsQueuePolicy",
-    "SqsQueueRedriveAllowPolicy",
-    "SqsQueueRedrivePolicy",
     "SsmParameter",
 ]

@@ -44,7 +44,7 @@ def _header(environment: str) -> str:
         " is keyed by them.\n"
         f"# `{UPDATE_COMMAND}` adds new ones. Never delete a line: a resource deleted on"
         " purpose keeps its\n"
-        "# line as `<address> retired: <why no task is lost>`. See README, Deploy.\n"
+        "# line as `<address> retired: <why no task is lost>`. See docs/operations.md.\n"
     )
 
 
@@ -73,6 +73,11 @@ def moves(stack: Mapping[str, Any]) -> dict[str, str]:
     """The stack's `moved` blocks as cdktf writes them (`move_to`, `move_to_id`,
     `move_from_id`): from-address -> to-address, an instance key dropped from `to`."""
     return {block["from"]: _INSTANCE_KEY.sub("", block["to"]) for block in stack.get("moved", [])}
+
+
+def forgotten(stack: Mapping[str, Any]) -> set[str]:
+    """The addresses the stack's `removed` blocks take out of state without destroying."""
+    return {block["from"] for block in stack.get("removed", [])}
 
 
 def parse(text: str, source: str) -> dict[str, Entry]:
@@ -150,6 +155,12 @@ def problems(
     present = managed_addresses(stack)
     moved = moves(stack)
     found: list[str] = []
+    for address in sorted(forgotten(stack) & entries.keys()):
+        if entries[address].retired is None:
+            found.append(
+                f"environment {environment}: a removed block forgets {address}, which {ledger}"
+                f" lists as live; mark its line `{address} {RETIRED} <why>`"
+            )
     for address, entry in sorted(entries.items()):
         if entry.retired is not None:
             if address in present:

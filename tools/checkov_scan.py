@@ -69,16 +69,19 @@ def judge(
 
 
 def _scannable_copies(files: list[str], scratch: Path) -> dict[str, dict[str, Any]]:
-    """Each stack under `scratch/<env>/cdk.tf.json`, without `terraform.required_version`.
+    """Each stack under `scratch/<env>/cdk.tf.json`, without `terraform.required_version`
+    and `removed` blocks.
 
     checkov's Terraform JSON parser (3.3.30) reads every key of the `terraform` block as a
-    block and gives up on the string `required_version`, so it would scan nothing; no check
-    reads that key. Everything else is the stack as synthesized.
+    block and gives up on the string `required_version`, and does not know Terraform 1.7's
+    `removed` blocks; either way it would scan nothing. No check reads them (a `removed`
+    block makes no resource). Everything else is the stack as synthesized.
     """
     stacks = {}
     for file in files:
         stack = json.loads(Path(file).read_text(encoding="utf-8"))
         stack.get("terraform", {}).pop("required_version", None)
+        stack.pop("removed", None)
         copy = scratch / Path(file).parent.name / "cdk.tf.json"
         copy.parent.mkdir()
         copy.write_text(json.dumps(stack), encoding="utf-8")

@@ -1,11 +1,11 @@
-"""Write the README's configuration reference from the props the config loader walks.
+"""Write the configuration reference, docs/configuration.md, from the props the loader walks.
 
 Why: a hand-written table drifts from the code. Every row here comes from a declared props
 field (constructs_lib/props.py): key, type, whether it is required, default, allowed range
 and meaning. The loader reads the same fields, and the constructs check the same rules, so
 the three cannot drift apart.
 
-    python -m tools.config_reference README.md   # rewrites the marked section in place
+    python -m tools.config_reference docs/configuration.md   # rewrites the marked section
 """
 
 from __future__ import annotations
@@ -122,24 +122,24 @@ def table(rows: Iterable[Row]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def rewrite(readme: str) -> str:
-    """`readme` with the text between the markers replaced by the current table."""
-    before, start, rest = readme.partition(START)
+def rewrite(page: str) -> str:
+    """`page` with the text between the markers replaced by the current table."""
+    before, start, rest = page.partition(START)
     _, end, after = rest.partition(END)
     if not start or not end:
-        raise ValueError(f"README has no {START} ... {END} section")
+        raise ValueError(f"the page has no {START} ... {END} section")
     return f"{before}{START}\n{table(rows())}{END}{after}"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("readme", type=Path)
+    parser.add_argument("page", type=Path)
     args = parser.parse_args(argv)
-    text = args.readme.read_text(encoding="utf-8")
+    text = args.page.read_text(encoding="utf-8")
     updated = rewrite(text)
     if updated != text:
-        args.readme.write_text(updated, encoding="utf-8")
-        print(f"updated the configuration reference in {args.readme}")
+        args.page.write_text(updated, encoding="utf-8")
+        print(f"updated the configuration reference in {args.page}")
     return 0
 
 

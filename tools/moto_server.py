@@ -49,9 +49,14 @@ def answers(endpoint: str = ENDPOINT) -> bool:
         return False
 
 
+def endpoint_at(port: int) -> str:
+    return f"http://{HOST}:{port}"
+
+
 def start(log: IO[str], port: int = PORT) -> subprocess.Popen[bytes]:
-    """Start moto on `port` and return once it answers; raise if it exits or stays silent
-    for 30 s. In a session of its own, so that the terminal that started it can close."""
+    """Start moto and return once it answers; raise if it exits or stays silent for 30 s.
+    `port`: another than local.toml's, for tests and benchmarks that run beside it. In a
+    session of its own, so that the terminal that started it can close."""
     server = executable()
     if server is None:
         raise RuntimeError("moto_server not found: run `make install`")
@@ -63,7 +68,7 @@ def start(log: IO[str], port: int = PORT) -> subprocess.Popen[bytes]:
         start_new_session=True,
     )
     deadline = time.monotonic() + 30
-    while not answers(f"http://{HOST}:{port}"):
+    while not answers(endpoint_at(port)):
         if process.poll() is not None:
             raise RuntimeError(f"moto_server exited with {process.returncode}; see {log.name}")
         if time.monotonic() > deadline:

@@ -26,6 +26,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,7 @@ from typing import Any
 from constructs_lib.backend_spec import TaskCounter
 from constructs_lib.rabbitmq.props import parameter_address, rabbitmq_user_id
 from constructs_lib.registry import backends, task_holding_types
+from tools.apply_estimate import PARALLELISM_VARIABLE, ParallelismError, estimate, parallelism
 from tools.moto_server import EMULATOR_CREDENTIALS
 from tools.operator_input import OperatorError, check_credentials, synthesized
 
@@ -44,6 +46,8 @@ _ACTIONS = {
     ("delete",): "delete",
     ("delete", "create"): "replace",
     ("create", "delete"): "replace",
+    # A `removed` block with `destroy = false`: out of state, left as it is in the cloud.
+    ("forget",): "forget",
 }
 
 
@@ -201,16 +205,32 @@ def rotation(stack: Mapping[str, Any], environment: str, who: str) -> str:
     )
 
 
-def guard(stack_dir: Path, *, allowed: list[str], apply: bool, rotate: str | None = None) -> int:
+def guard(
+    stack_dir: Path,
+    *,
+    allowed: list[str],
+    apply: bool,
+    rotate: str | None = None,
+    parallel: str | None = None,
+) -> int:
+    """`parallel`: the operator's PARALLELISM, if any (unset: the backends' quotas decide)."""
     stack = synthesized(stack_dir)
     replace = [] if rotate is None else [f"-replace={rotation(stack, stack_dir.name, rotate)}"]
+    at_once = parallelism(stack, parallel)
     env = credentials(stack, os.environ)
     check_credentials(stack, env, stack_dir.name)
     _terraform(stack_dir, "init", "-input=false", "-no-color", env=env)
     with tempfile.TemporaryDirectory(prefix="ml-queues-plan-") as private:
         plan_file = str(Path(private) / "plan.tfplan")
         _terraform(
-            stack_dir, "plan", "-input=false", "-no-color", *replace, f"-out={plan_file}", env=env
+            stack_dir,
+            "plan",
+            "-input=false",
+            "-no-color",
+            f"-parallelism={at_once}",
+            *replace,
+            f"-out={plan_file}",
+            env=env,
         )
         plan = json.loads(_terraform(stack_dir, "show", "-json", plan_file, env=env))
         planned = changes(plan)
@@ -237,8 +257,26 @@ def guard(stack_dir: Path, *, allowed: list[str], apply: bool, rotate: str | Non
                 file=sys.stderr,
             )
             return 4
+        expected = estimate(plan, at_once)
+        print(expected.line())
         if apply:
-            print(_terraform(stack_dir, "apply", "-input=false", "-no-color", plan_file, env=env))
+            started = time.monotonic()
+            print(
+                _terraform(
+                    stack_dir,
+                    "apply",
+                    "-input=false",
+                    "-no-color",
+                    f"-parallelism={at_once}",
+                    plan_file,
+                    env=env,
+                )
+            )
+            # Beside the estimate, so that an operator sees when the waits have changed.
+            print(
+                f"applied in {time.monotonic() - started:.0f} s"
+                f" (estimated {expected.seconds:.0f} s)"
+            )
     return 0
 
 
@@ -257,6 +295,11 @@ def main(argv: list[str] | None = None) -> int:
         help="replace that broker user's password parameter: a new password, which the user"
         " takes in the same apply",
     )
+    parser.add_argument(
+        "--parallelism",
+        default=os.environ.get(PARALLELISM_VARIABLE),
+        help="changes Terraform runs at once (default: $PARALLELISM, else the backends' quotas)",
+    )
     args = parser.parse_args(argv)
     try:
         return guard(
@@ -264,8 +307,9 @@ def main(argv: list[str] | None = None) -> int:
             allowed=_allowed(args.allow),
             apply=args.apply,
             rotate=args.rotate_password,
+            parallel=args.parallelism,
         )
-    except (GuardError, OperatorError) as error:
+    except (GuardError, OperatorError, ParallelismError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 

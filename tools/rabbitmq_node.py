@@ -9,11 +9,13 @@ its processes have an id that stops them, also from another process (by pid file
 A node runs either from the machine's own RabbitMQ or inside a chroot of another Debian
 release (tests/integration/rabbitmq_chroot.py), which shares the machine's network: its
 ports are on the same loopback, and everything it writes stays under the chroot. In a
-chroot, `/proc` is mounted for Erlang while the node runs, and unmounted when it stops.
+chroot, `/proc` is mounted for Erlang while a node runs there, and unmounted when the last
+node there stops: test modules run side by side, each with its own node in one chroot.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -21,7 +23,8 @@ import signal
 import subprocess
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +39,17 @@ INSTALL_HINT = (
     "install RabbitMQ: `apt-get install rabbitmq-server` (Debian/Ubuntu), `brew install"
     " rabbitmq` (macOS); a node of its own is started, so none need be running"
 )
+# In a chroot: which nodes need its /proc (see Broker._proc_users).
+PROC_USERS = ".ml-queues-proc-users"
+
+
+def _alive(entry: Path) -> bool:
+    """Whether the process whose id `entry` holds still runs."""
+    try:
+        os.kill(int(entry.read_text()), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    return True
 
 
 def find_script(name: str) -> str | None:
@@ -57,7 +71,6 @@ class Broker:
     metrics_port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     epmd: subprocess.Popen[bytes] | None = None
-    mounted_proc: bool = False
 
     @property
     def node(self) -> str:
@@ -170,13 +183,44 @@ class Broker:
             what=f"epmd on port {self.epmd_port}",
         )
 
+    @contextmanager
+    def _proc_users(self) -> Iterator[Path]:
+        """The chroot's registry of nodes that need its /proc, locked against other processes
+        (test modules run side by side): one file per node, holding its test process's id."""
+        assert self.root is not None
+        users = self.root / PROC_USERS
+        users.mkdir(exist_ok=True)
+        with (self.root / f"{PROC_USERS}.lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield users
+
     def _mount_proc(self) -> None:
-        """Erlang reads /proc; mount it in the chroot unless something already did (then
-        that one unmounts it)."""
-        if self.root is None or os.path.ismount(self.root / "proc"):
+        """Erlang reads /proc: mount it in the chroot unless it is mounted already, and
+        register this node as one that needs it."""
+        if self.root is None:
             return
-        subprocess.run(["mount", "-t", "proc", "proc", str(self.root / "proc")], check=True)
-        self.mounted_proc = True
+        with self._proc_users() as users:
+            (users / self.node).write_text(str(os.getpid()))
+            if not os.path.ismount(self.root / "proc"):
+                subprocess.run(["mount", "-t", "proc", "proc", str(self.root / "proc")], check=True)
+
+    def _unmount_proc(self) -> None:
+        """Unregister this node; unmount /proc when no node of a live test process needs it
+        (a run that was killed leaves its entries behind, and its mount)."""
+        if self.root is None:
+            return
+        with self._proc_users() as users:
+            (users / self.node).unlink(missing_ok=True)
+            if any(_alive(entry) for entry in users.iterdir()):
+                return
+            for entry in users.iterdir():
+                entry.unlink()
+            proc = str(self.root / "proc")
+            if not os.path.ismount(proc):
+                return
+            if subprocess.run(["umount", proc], capture_output=True, check=False).returncode:
+                # Something of the node still holds it open: detach now, gone when it ends.
+                subprocess.run(["umount", "--lazy", proc], check=True)
 
     def _await_startup(self, *, deadline: float) -> None:
         """`await_startup` fails at once until the node has registered; so retry, bounded."""
@@ -212,12 +256,7 @@ class Broker:
                 self.epmd.kill()
                 self.epmd.wait()
             self.epmd = None
-        if self.mounted_proc and self.root is not None:
-            proc = str(self.root / "proc")
-            if subprocess.run(["umount", proc], capture_output=True, check=False).returncode:
-                # Something of the node still holds it open: detach now, gone when it ends.
-                subprocess.run(["umount", "--lazy", proc], check=True)
-            self.mounted_proc = False
+        self._unmount_proc()
 
     def restart(self) -> None:
         self.stop()

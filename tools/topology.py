@@ -13,6 +13,7 @@ Drawn: every queue, topic, subscription and exchange; how tasks flow
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import shutil
 import subprocess
@@ -35,7 +36,6 @@ QUEUE_TYPES = (
     "rabbitmq_queue",
 )
 _FOLLOWED = ("google_pubsub_", "rabbitmq_")
-_MAX_RECEIVE = re.compile(r'"maxReceiveCount" = (\d+)')
 # IAM grants to Pub/Sub's own service agent are plumbing for dead-lettering, not a user.
 _SERVICE_AGENT = "@gcp-sa-pubsub.iam.gserviceaccount.com"
 
@@ -100,11 +100,13 @@ def topology(stack: Mapping[str, Any], *, handful: int | None = None) -> Topolog
         for address, body in each(resource_type):
             graph.nodes[address] = Node(address, body["name"], kinds[resource_type])
 
-    for _, body in each("aws_sqs_queue_redrive_policy"):
+    for address, body in each("aws_sqs_queue"):
+        if "redrive_policy" not in body:
+            continue
         [dead_letter_queue] = list(_references(body["redrive_policy"]))
-        [count] = _MAX_RECEIVE.findall(body["redrive_policy"])
+        count = json.loads(body["redrive_policy"])["maxReceiveCount"]
         label = f"after {count} receives"
-        graph.edges.append(Edge(_reference(body["queue_url"]), dead_letter_queue, label, "redrive"))
+        graph.edges.append(Edge(address, dead_letter_queue, label, "redrive"))
     for address, body in each("google_pubsub_subscription"):
         label = body.get("filter", "every task")
         graph.edges.append(Edge(_reference(body["topic"]), address, label, "subscription"))

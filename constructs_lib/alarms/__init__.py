@@ -37,7 +37,7 @@ class Alarm(Generic[W_co]):
     is watched, when it fires and for how long, in the target's own terms (`MetricsInsights`,
     `Metric`, `MonitoringThreshold`, `PromQL`). `description`: what it means and what to do,
     as the target shows it. `cannot_see`: what it cannot see, and why a task is not lost there
-    (the README's Alarms table says the same to the operator).
+    (docs/alarms.md's table says the same to the operator).
     """
 
     key: str

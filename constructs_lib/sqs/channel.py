@@ -14,7 +14,12 @@ from constructs_lib.props import check_props
 from constructs_lib.providers import DataAwsCallerIdentity, IamRolePolicy
 from constructs_lib.sqs.alarms import CHANNEL_TAG, channel_alarms
 from constructs_lib.sqs.backend import SqsProducerWiring, SqsWorkerWiring
-from constructs_lib.sqs.policies import consume_document, queue_arn_pattern, send_document
+from constructs_lib.sqs.policies import (
+    consume_document,
+    partition,
+    queue_arn_pattern,
+    send_document,
+)
 from constructs_lib.sqs.props import SqsTaskChannelProps
 from constructs_lib.sqs.queue import SqsTaskQueue
 
@@ -22,7 +27,7 @@ from constructs_lib.sqs.queue import SqsTaskQueue
 class SqsTaskChannel(Construct):
     """Queue `<name>-worker-<n>` for each worker and `<name>` for any worker.
 
-    Each queue brings its own dead-letter queue and TLS policy; the channel's alarms watch
+    Each queue brings its own dead-letter queue and TLS-only policy; the channel's alarms watch
     them all. Its resources' logical ids start with the channel's id, so two channels in one
     stack do not collide (their `queue.name`s must differ too: SQS names are per account and
     region). The ml-queues app gives its channel the id `Default`, which cdktf leaves out of
@@ -41,9 +46,15 @@ class SqsTaskChannel(Construct):
         # The channel's alarms watch every queue; none of their own.
         queue = replace(props.queue, alarms=False)
         tags = {CHANNEL_TAG: self._name}
+        # The account the stack deploys into, as its provider's credentials report it: read
+        # once, for every queue's own ARN and the producer's name patterns.
+        self._account = DataAwsCallerIdentity(self, "sqs_account").account_id
+        arn_prefix = f"arn:{partition(self._region)}:sqs:{self._region}:{self._account}"
         # The seed's queue is the shared one; its logical id stays, so state carries over.
         self._shared = (
-            SqsTaskQueue(self, "sqs_task_queue", queue, tags=tags) if props.shared else None
+            SqsTaskQueue(self, "sqs_task_queue", queue, tags=tags, arn_prefix=arn_prefix)
+            if props.shared
+            else None
         )
         self._workers = [
             SqsTaskQueue(
@@ -51,6 +62,7 @@ class SqsTaskChannel(Construct):
                 f"sqs_worker_{n}_queue",
                 replace(queue, name=f"{self._name}-worker-{n}"),
                 tags=tags,
+                arn_prefix=arn_prefix,
             )
             for n in range(1, props.workers + 1)
         ]
@@ -77,7 +89,7 @@ class SqsTaskChannel(Construct):
         the worker queues by name pattern, the shared queue by ARN, and a deny on every
         dead-letter queue, which the pattern would otherwise match too. The patterns name the
         account the stack deploys into, as its provider's credentials report it."""
-        account = DataAwsCallerIdentity(self, "sqs_account").account_id
+        account = self._account
         resources = [queue_arn_pattern(self._region, account, f"{self._name}-worker-*")]
         denied = [queue_arn_pattern(self._region, account, f"{self._name}-worker-*-dlq*")]
         if self._shared is not None:

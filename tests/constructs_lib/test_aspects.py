@@ -21,7 +21,6 @@ from constructs_lib.providers import (
     CloudwatchMetricAlarm,
     MonitoringAlertPolicy,
     SqsQueue,
-    SqsQueuePolicy,
 )
 from constructs_lib.pubsub.props import PubSubTaskTopicProps
 from constructs_lib.pubsub.topic import PubSubTaskTopic
@@ -30,7 +29,7 @@ from constructs_lib.rabbitmq.exchange import RabbitMqTaskExchange
 from constructs_lib.rabbitmq.props import RabbitMqTaskExchangeProps
 from constructs_lib.registry import task_holding_types
 from constructs_lib.sqs.queue import SqsTaskQueue
-from tests.constructs_lib.lifecycle_helpers import target, triggers
+from tests.constructs_lib.lifecycle_helpers import triggers
 from tests.synth_helpers import resources, synth
 
 LABELS = {"environment": "test", "owner": "ml-platform"}
@@ -41,9 +40,6 @@ REPLACED_WITH_ANOTHER = frozenset(
     {
         "google_pubsub_subscription",
         "rabbitmq_binding",
-        "aws_sqs_queue_policy",
-        "aws_sqs_queue_redrive_policy",
-        "aws_sqs_queue_redrive_allow_policy",
         "google_pubsub_topic_iam_member",
         "google_pubsub_subscription_iam_member",
     }
@@ -107,7 +103,7 @@ def test_prevent_destroy_protects_task_holding_resources_and_nothing_else(
     assert protected["data"] == plain["data"]
 
 
-def test_prevent_destroy_protects_the_sqs_queues_not_their_alarms_or_policies(
+def test_prevent_destroy_protects_the_sqs_queues_not_their_alarms(
     stack: TerraformStack,
 ) -> None:
     SqsTaskQueue(stack, "tasks")
@@ -119,11 +115,6 @@ def test_prevent_destroy_protects_the_sqs_queues_not_their_alarms_or_policies(
     alarms = resources(synthesized, CloudwatchMetricAlarm.TF_RESOURCE_TYPE)
     assert len(alarms) == 2
     assert all("lifecycle" not in alarm for alarm in alarms)
-    # Not protected; still replaced with their queue.
-    policies = resources(synthesized, SqsQueuePolicy.TF_RESOURCE_TYPE)
-    assert len(policies) == 2
-    for policy in policies:
-        assert triggers(policy) == [target(policy["queue_url"])]
 
 
 def test_prevent_destroy_protects_a_rabbitmq_queue_not_its_binding(

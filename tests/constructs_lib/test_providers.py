@@ -28,11 +28,10 @@ def test_only_the_used_submodules_are_imported() -> None:
             "sns_topic_policy",
             "sns_topic_subscription",
             "sqs_queue",
-            "sqs_queue_policy",
-            "sqs_queue_redrive_policy",
-            "sqs_queue_redrive_allow_policy",
             "ssm_parameter",
             "data_aws_caller_identity",
+            "data_aws_partition",
+            "data_aws_region",
             "data_aws_ssm_parameter",
         },
         "cdktf_cdktf_provider_google": {

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import replace
 from typing import Any
@@ -9,16 +10,10 @@ from cdktf import Aspects, TerraformOutput, TerraformStack, Testing
 
 from constructs_lib.aspects import PreventDestroy
 from constructs_lib.limits import LimitError
-from constructs_lib.providers import (
-    SqsQueue,
-    SqsQueuePolicy,
-    SqsQueueRedriveAllowPolicy,
-    SqsQueueRedrivePolicy,
-)
+from constructs_lib.providers import SqsQueue
 from constructs_lib.sqs.policies import CONSUME_ACTIONS, SEND_ACTIONS
 from constructs_lib.sqs.props import SqsTaskQueueProps
 from constructs_lib.sqs.queue import SqsTaskQueue
-from tests.constructs_lib.lifecycle_helpers import name_of, target, triggers
 from tests.synth_helpers import resources, synth
 
 SEED = {
@@ -53,41 +48,42 @@ def test_a_dead_letter_queue_by_default_that_keeps_tasks_longer(stack: Terraform
     queues = synthesized["resource"][SqsQueue.TF_RESOURCE_TYPE]
     [(source_id, source)] = [(i, q) for i, q in queues.items() if q["name"] == "mlTrainingQueue"]
     [(dlq_id, dlq)] = [(i, q) for i, q in queues.items() if q["name"] == "mlTrainingQueue-dlq"]
-    assert source == SEED
+    assert {
+        key: value for key, value in source.items() if key not in ("policy", "redrive_policy")
+    } == SEED
     assert dlq["message_retention_seconds"] == 1_209_600 > source["message_retention_seconds"]
     assert "delay_seconds" not in dlq  # a dead task is inspected at once
-    [redrive] = resources(synthesized, SqsQueueRedrivePolicy.TF_RESOURCE_TYPE)
-    # Each names both queues, and is replaced with either of them.
-    assert redrive == {
-        "queue_url": f"${{aws_sqs_queue.{source_id}.url}}",
-        "redrive_policy": '${jsonencode({"deadLetterTargetArn" = '
-        f'aws_sqs_queue.{dlq_id}.arn, "maxReceiveCount" = 5}})}}',
-        "lifecycle": {
-            "replace_triggered_by": [
-                f"aws_sqs_queue.{source_id}.id",
-                f"aws_sqs_queue.{dlq_id}.id",
-            ]
-        },
+    # The redrive policy and the redrive-allow policy are the queues' own arguments: no
+    # resource of their own, each of which the provider would wait on.
+    assert set(synthesized["resource"]) == {
+        SqsQueue.TF_RESOURCE_TYPE,
+        "aws_cloudwatch_metric_alarm",
     }
-    [allow] = resources(synthesized, SqsQueueRedriveAllowPolicy.TF_RESOURCE_TYPE)
-    assert allow == {
-        "queue_url": f"${{aws_sqs_queue.{dlq_id}.url}}",
-        "redrive_allow_policy": '${jsonencode({"redrivePermission" = "byQueue", '
-        f'"sourceQueueArns" = [aws_sqs_queue.{source_id}.arn]}})}}',
-        "lifecycle": {
-            "replace_triggered_by": [
-                f"aws_sqs_queue.{dlq_id}.id",
-                f"aws_sqs_queue.{source_id}.id",
-            ]
-        },
+    [account] = synthesized["data"]["aws_caller_identity"]
+    [partition] = synthesized["data"]["aws_partition"]
+    [region] = synthesized["data"]["aws_region"]
+    assert json.loads(queues[source_id]["redrive_policy"]) == {
+        "deadLetterTargetArn": f"${{aws_sqs_queue.{dlq_id}.arn}}",
+        "maxReceiveCount": 5,
     }
+    # The DLQ names its source by an ARN written from the name, not read from the queue,
+    # which names the DLQ: no cycle, and the DLQ is made first.
+    assert json.loads(dlq["redrive_allow_policy"]) == {
+        "redrivePermission": "byQueue",
+        "sourceQueueArns": [
+            f"arn:${{data.aws_partition.{partition}.partition}}:sqs:"
+            f"${{data.aws_region.{region}.name}}:"
+            f"${{data.aws_caller_identity.{account}.account_id}}:mlTrainingQueue"
+        ],
+    }
+    assert "aws_sqs_queue." + source_id not in json.dumps(dlq)
 
 
 def test_the_redrive_allow_policy_can_be_left_out_for_emulators(stack: TerraformStack) -> None:
     SqsTaskQueue(stack, "tasks", SqsTaskQueueProps(dead_letter_sources_only=False))
-    synthesized = synth(stack)
-    assert SqsQueueRedriveAllowPolicy.TF_RESOURCE_TYPE not in synthesized["resource"]
-    assert len(resources(synthesized, SqsQueueRedrivePolicy.TF_RESOURCE_TYPE)) == 1
+    queues = {q["name"]: q for q in resources(synth(stack), SqsQueue.TF_RESOURCE_TYPE)}
+    assert "redrive_allow_policy" not in queues["mlTrainingQueue-dlq"]
+    assert "redrive_policy" in queues["mlTrainingQueue"]
 
 
 def test_exposes_the_dead_letter_queue_only_when_there_is_one(stack: TerraformStack) -> None:
@@ -243,14 +239,23 @@ def test_both_queues_refuse_requests_without_tls(stack: TerraformStack) -> None:
         body["name"]: queue_id
         for queue_id, body in synthesized["resource"][SqsQueue.TF_RESOURCE_TYPE].items()
     }
-    policies = resources(synthesized, SqsQueuePolicy.TF_RESOURCE_TYPE)
-    assert sorted(p["queue_url"] for p in policies) == sorted(
-        f"${{aws_sqs_queue.{queue_id}.url}}" for queue_id in queue_ids.values()
-    )
-    for policy in policies:
-        document = policy["policy"]
-        assert '"Effect" = "Deny"' in document and '"Action" = "sqs:*"' in document
-        assert '"aws:SecureTransport" = "false"' in document
+    assert set(synthesized["resource"]) == {SqsQueue.TF_RESOURCE_TYPE}
+    [account] = synthesized["data"]["aws_caller_identity"]
+    for name in queue_ids:
+        [body] = [q for q in resources(synthesized, SqsQueue.TF_RESOURCE_TYPE) if q["name"] == name]
+        [statement] = json.loads(body["policy"])["Statement"]
+        assert statement == {
+            "Sid": "DenyInsecureTransport",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "sqs:*",
+            # The queue's own ARN, from its name: a queue cannot name its own `arn`.
+            "Resource": statement["Resource"],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        }
+        assert statement["Resource"].endswith(
+            f":${{data.aws_caller_identity.{account}.account_id}}:{name}"
+        )
 
 
 def test_fifo_queues_and_their_dead_letter_queue(stack: TerraformStack) -> None:
@@ -384,16 +389,6 @@ def test_prevent_destroy_protects_every_queue_in_the_stack(stack: TerraformStack
     assert sorted(queue["name"] for queue in queues) == ["a", "a-dlq", "b", "b-dlq"]
     for queue in queues:
         assert queue["lifecycle"] == {"prevent_destroy": True}
-    # Policies hold no tasks: Terraform may still replace them, and does with their queues.
-    for resource_type in (
-        SqsQueueRedrivePolicy.TF_RESOURCE_TYPE,
-        SqsQueueRedriveAllowPolicy.TF_RESOURCE_TYPE,
-    ):
-        policies = resources(synthesized, resource_type)
-        assert len(policies) == 2, resource_type
-        for policy in policies:
-            types = [resource for resource, _ in triggers(policy)]
-            assert types == [SqsQueue.TF_RESOURCE_TYPE] * 2
 
 
 @pytest.mark.parametrize(
@@ -475,71 +470,41 @@ def test_throughput_settings_only_where_sqs_takes_them(
     assert str(error.value) == f"test/tasks: {expected}"
 
 
-def _replaced_with(synthesized: dict[str, Any], resource_type: str) -> dict[str, list[str]]:
-    """Each policy of `resource_type`, by the name of the queue it is attached to, with the
-    names of the queues whose replacement replaces it, in order."""
-    replaced = {}
-    for policy in resources(synthesized, resource_type):
-        attached_to = target(policy["queue_url"])
-        [first, *_] = addresses = triggers(policy)
-        # The queue it is attached to comes first, named as its queue_url names it.
-        assert first == attached_to
-        replaced[name_of(synthesized, attached_to)] = [
-            name_of(synthesized, address) for address in addresses
-        ]
-    return replaced
-
-
-def test_each_policy_is_replaced_with_the_queues_it_names(stack: TerraformStack) -> None:
-    """A new queue of the same name has the same URL, so Terraform would keep the policies in
-    state while the queue that held them is gone: no redrive, no TLS rule, until a second
-    apply. Replaced in the same apply, the new queue has them at once."""
-    SqsTaskQueue(stack, "tasks")
-    synthesized = synth(stack)
-    assert _replaced_with(synthesized, SqsQueueRedrivePolicy.TF_RESOURCE_TYPE) == {
-        "mlTrainingQueue": ["mlTrainingQueue", "mlTrainingQueue-dlq"]
-    }
-    assert _replaced_with(synthesized, SqsQueueRedriveAllowPolicy.TF_RESOURCE_TYPE) == {
-        "mlTrainingQueue-dlq": ["mlTrainingQueue-dlq", "mlTrainingQueue"]
-    }
-    assert _replaced_with(synthesized, SqsQueuePolicy.TF_RESOURCE_TYPE) == {
-        "mlTrainingQueue": ["mlTrainingQueue"],
-        "mlTrainingQueue-dlq": ["mlTrainingQueue-dlq"],
-    }
-    # The rest name a queue by ARN or name, which a replacement keeps: nothing to replace.
-    for resource_type in (SqsQueue.TF_RESOURCE_TYPE, "aws_cloudwatch_metric_alarm"):
-        bodies = resources(synthesized, resource_type)
-        assert bodies
-        assert all("lifecycle" not in body for body in bodies), resource_type
-
-
-def test_without_a_dead_letter_queue_only_the_tls_policy_is_replaced_with_the_queue(
-    stack: TerraformStack,
-) -> None:
-    SqsTaskQueue(stack, "tasks", SqsTaskQueueProps(dead_letter=False, alarms=False))
-    synthesized = synth(stack)
-    assert set(synthesized["resource"]) == {
-        SqsQueue.TF_RESOURCE_TYPE,
-        SqsQueuePolicy.TF_RESOURCE_TYPE,
-    }
-    assert _replaced_with(synthesized, SqsQueuePolicy.TF_RESOURCE_TYPE) == {
-        "mlTrainingQueue": ["mlTrainingQueue"]
-    }
-
-
-def test_the_tls_policy_still_waits_for_the_redrive_policy(stack: TerraformStack) -> None:
-    """Both write the queue's attributes: the lifecycle must not take the ordering's place."""
+def test_the_old_policy_resources_are_forgotten_not_destroyed(stack: TerraformStack) -> None:
+    """A deployed queue keeps its policies through the move: a `removed` block with
+    `destroy = false` for each address the separate policy resources had (their ids come
+    from cdktf's rule, held to cdktf itself in test_retired.py)."""
     SqsTaskQueue(stack, "tasks", SqsTaskQueueProps(alarms=False))
-    synthesized = synth(stack)
-    [redrive_id] = synthesized["resource"][SqsQueueRedrivePolicy.TF_RESOURCE_TYPE]
-    policies = {
-        name_of(synthesized, target(policy["queue_url"])): policy
-        for policy in resources(synthesized, SqsQueuePolicy.TF_RESOURCE_TYPE)
-    }
-    assert policies["mlTrainingQueue"]["depends_on"] == [
-        f"{SqsQueueRedrivePolicy.TF_RESOURCE_TYPE}.{redrive_id}"
+    removed = synth(stack)["removed"]
+    assert all(block["lifecycle"] == {"destroy": False} for block in removed)
+    assert sorted(block["from"].split(".")[0] for block in removed) == [
+        "aws_sqs_queue_policy",
+        "aws_sqs_queue_policy",
+        "aws_sqs_queue_redrive_allow_policy",
+        "aws_sqs_queue_redrive_policy",
     ]
-    assert "depends_on" not in policies["mlTrainingQueue-dlq"]
+    assert {block["from"].split(".")[1].rsplit("_", 1)[0] for block in removed} == {
+        "tasks_queue_policy",
+        "tasks_dead_letter_queue_policy",
+        "tasks_redrive_policy",
+        "tasks_redrive_allow_policy",
+    }
+
+
+def test_without_tls_or_redrive_allow_a_queue_reads_no_account(stack: TerraformStack) -> None:
+    SqsTaskQueue(stack, "tasks", SqsTaskQueueProps(dead_letter=False, **BARE))
+    assert "data" not in synth(stack)
+
+
+def test_a_channel_passes_its_queues_one_arn_prefix(stack: TerraformStack) -> None:
+    SqsTaskQueue(
+        stack, "tasks", SqsTaskQueueProps(alarms=False), arn_prefix="arn:aws:sqs:eu-west-1:1234"
+    )
+    synthesized = synth(stack)
+    assert "data" not in synthesized
+    queues = {q["name"]: q for q in resources(synthesized, SqsQueue.TF_RESOURCE_TYPE)}
+    [statement] = json.loads(queues["mlTrainingQueue"]["policy"])["Statement"]
+    assert statement["Resource"] == "arn:aws:sqs:eu-west-1:1234:mlTrainingQueue"
 
 
 def test_a_queue_of_its_own_can_own_its_alarm_topic(stack: TerraformStack) -> None:

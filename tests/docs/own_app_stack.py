@@ -33,8 +33,7 @@ def check_seed_systems(stack: Mapping[str, Any]) -> None:
 
     queues = _names(resources, "aws_sqs_queue")
     assert sorted(queues) == ["training-tasks", "training-tasks-dlq"]
-    (redrive,) = resources["aws_sqs_queue_redrive_policy"].values()
-    assert "deadLetterTargetArn" in redrive["redrive_policy"]
+    assert "deadLetterTargetArn" in queues["training-tasks"]["redrive_policy"]
 
     topics = _names(resources, "google_pubsub_topic")
     assert "mlTrainingTopic" in topics

@@ -1,4 +1,5 @@
-"""The README's lists held to the code: the stacks' outputs, the tools, the make targets.
+"""The docs' lists held to the code: the stacks' outputs (docs/operations.md), the tools and
+the library's modules (docs/layout.md), the make targets.
 
 Why: each list was once written by hand and then fell behind (two outputs a Pub/Sub and a
 RabbitMQ producer need were missing, and the Layout named a third of `tools/`).
@@ -12,12 +13,13 @@ from pathlib import Path
 from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
-README = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+OPERATIONS = (PROJECT_ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
+LAYOUT = (PROJECT_ROOT / "docs" / "layout.md").read_text(encoding="utf-8")
 
 
-def _paragraph(starting: str) -> str:
-    start = README.index(starting)
-    return README[start : README.index("\n\n", start)]
+def _paragraph(text: str, starting: str) -> str:
+    start = text.index(starting)
+    return text[start : text.index("\n\n", start)]
 
 
 def test_the_listed_outputs_are_the_outputs_the_stacks_have(
@@ -29,7 +31,7 @@ def test_the_listed_outputs_are_the_outputs_the_stacks_have(
         for stack in stack_json.values()
         for name in stack.get("output", {})
     }
-    listed = set(re.findall(r"`([a-z_<>]+)`", _paragraph("Each stack exports:")))
+    listed = set(re.findall(r"`([a-z_<>]+)`", _paragraph(OPERATIONS, "Each stack exports:")))
     assert listed == have
 
 
@@ -39,7 +41,7 @@ def test_the_layout_names_every_tool() -> None:
         for path in (PROJECT_ROOT / "tools").iterdir()
         if path.is_file() and path.name != "__init__.py"
     }
-    listed = set(re.findall(r"^\| `tools/([\w.-]+)` \|", README, flags=re.MULTILINE))
+    listed = set(re.findall(r"^\| `tools/([\w.-]+)` \|", LAYOUT, flags=re.MULTILINE))
     assert listed == tools
 
 
@@ -51,7 +53,7 @@ def test_the_layout_names_every_module_and_package_of_the_library() -> None:
         for path in library.iterdir()
         if path.name != "__pycache__" and (path.is_dir() or path.suffix == ".py")
     }
-    listed = set(re.findall(r"^\| `constructs_lib/([\w./-]+)` \|", README, flags=re.MULTILINE))
+    listed = set(re.findall(r"^\| `constructs_lib/([\w./-]+)` \|", LAYOUT, flags=re.MULTILINE))
     assert listed == have
 
 

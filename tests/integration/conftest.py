@@ -7,6 +7,7 @@ ML_QUEUES_SKIP_INTEGRATION=1 turns that into a skip, and CI never sets it.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -16,11 +17,54 @@ from typing import Any
 
 import pytest
 
-from tests.integration.harness import port_is_free, require
+from stacks.app import build_app
+from tests.integration.harness import PROJECT_ROOT, moto_at, require
 from tests.integration.rabbitmq_chroot import LINES
 from tests.integration.rabbitmq_nodes import connect, load_stack, running
-from tools import moto_server, terraform_cli_config
+from tools import terraform_cli_config
+from tools.processes import free_port
 from tools.rabbitmq_node import Broker
+
+# The modules that take longest first. The suite runs its modules side by side, each whole on
+# one worker (pytest-xdist, `--dist loadfile --no-loadscope-reorder`, see the Makefile), in
+# this order: a long module handed out last would finish alone, long after the others.
+# Measured with --durations on this machine kind; the modules not named follow in file order.
+SLOWEST_FIRST = (
+    "test_plan_guard.py",
+    "test_local_scale.py",
+    "test_rabbitmq_passwords.py",
+    "test_operator_commands.py",
+    "test_local_deploy.py",
+    "test_local_up.py",
+    "test_rabbitmq_alerts.py",
+    "test_rabbitmq_broker.py",
+    "test_installed_package.py",
+    "test_terraform_validate.py",
+    "test_pubsub_emulator.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Modules in SLOWEST_FIRST order; a module's own tests keep theirs (a sort is stable)."""
+    rank = {name: position for position, name in enumerate(SLOWEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
+
+@pytest.fixture(scope="session")
+def synth_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The app as `cdktf synth` writes it, synthesized once for the whole session: with the
+    modules on several workers (pytest-xdist), the first worker to need it writes it into
+    the folder they share and the others wait for it, rather than each paying a synth."""
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent
+    outdir, done = shared / "cdktf.out", shared / "cdktf.out.complete"
+    with (shared / "cdktf.out.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            build_app(PROJECT_ROOT / "config", outdir=str(outdir)).synth()
+            done.touch()
+    return outdir
 
 
 @pytest.fixture(scope="session")
@@ -56,24 +100,10 @@ def terraform_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """moto's server on 127.0.0.1, for as long as the module's tests need it."""
-    require(
-        moto_server.executable() is not None,
-        "moto_server",
-        "run `make install` (moto is a dev dependency in the Pipfile)",
-    )
-    require(
-        port_is_free(moto_server.PORT),
-        f"port {moto_server.PORT} on 127.0.0.1",
-        "stop whatever listens there (LocalStack, or the moto of `make deploy-local`:"
-        " `make stop-local`)",
-    )
-    with (tmp_path_factory.mktemp("moto") / "moto.log").open("w") as log:
-        process = moto_server.start(log)
-        try:
-            yield moto_server.ENDPOINT
-        finally:
-            moto_server.stop(process)
+    """moto's server on a free loopback port, for as long as the module's tests need it: each
+    module has its own, so that modules run side by side and none sees another's queues."""
+    with moto_at(tmp_path_factory, free_port()) as url:
+        yield url
 
 
 @pytest.fixture(scope="module", params=[line.name for line in LINES])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any
 import pika
 import pytest
 
-from tests.integration.harness import require
+from tests.integration.harness import RABBITMQ_START, require, within_budget
 from tests.integration.rabbitmq_chroot import (
     LINES,
     ChrootUnavailableError,
@@ -53,8 +54,10 @@ def running(name: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bro
     [line] = [line for line in LINES if line.name == name]
     node = _node(line, tmp_path_factory)
     node.configure()
+    started = time.monotonic()
     node.start()
     try:
+        within_budget(f"RabbitMQ {line.name} (logs: {node.home})", started, RABBITMQ_START)
         # The line meant, not whatever the machine happens to have.
         assert node.version[:2] == tuple(int(part) for part in line.name.split("."))
         yield node

@@ -26,6 +26,7 @@ from tests.integration.harness import (
     cdktf,
     cdktf_env,
     emulator_client,
+    point_local_at,
     run,
 )
 from tests.synth_helpers import copy_app, selected_by_tags
@@ -54,6 +55,7 @@ def deployment(
     tmp_path_factory: pytest.TempPathFactory, terraform_env: dict[str, str], moto_endpoint: str
 ) -> Iterator[Deployment]:
     checkout = copy_app(tmp_path_factory.mktemp("deploy") / "app")
+    point_local_at(checkout, moto_endpoint)
     env = cdktf_env(terraform_env, checkout)
     # --skip-provider-lock: locking asks the registry for every platform, which is offline.
     deploy = cdktf(checkout, env, "deploy", "local", "--auto-approve", "--skip-provider-lock")

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import stat
 import subprocess
 from collections.abc import Iterator
@@ -28,19 +27,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.harness import PROJECT_ROOT, require, run
+from tests.integration.harness import PROJECT_ROOT, point_local_at, require, run, second_checkout
 from tests.integration.pubsub_emulator import require_emulator
-from tests.synth_helpers import APP_FILES
 from tools import moto_server, processes
 from tools.rabbitmq_node import INSTALL_HINT, find_script
 
 SECTION = "## Run a worker locally"
-# What make needs of a checkout besides the app, and what the walkthrough runs.
-MAKE_FILES = ("Makefile", "Pipfile", "Pipfile.lock", "package.json", "package-lock.json")
-WALKTHROUGH_FILES = ("tools", "docs")
-# What `make install` put in the project, linked in; its stamps are newer than the copied
-# lock files (copies keep their times), so nothing is installed again.
-INSTALLED = (".venv", "node_modules")
 # What an outer make (`make test-integration`) passes down, and what the test process set
 # up for jsii: a person's prompt has none of them.
 _NOT_AT_A_PROMPT = (
@@ -103,22 +95,9 @@ class Walkthrough:
 
 
 def _checkout(root: Path) -> Path:
-    root.mkdir(parents=True)
-    for name in (*APP_FILES, *MAKE_FILES, *WALKTHROUGH_FILES):
-        source = PROJECT_ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(source, root / name)
-    for name in INSTALLED:
-        (root / name).symlink_to(PROJECT_ROOT / name)
-    config = root / "config" / "local.toml"
-    endpoint = f"http://{moto_server.HOST}:{processes.free_port()}"
-    text, count = re.subn(
-        r'(?m)^endpoint = "[^"]*"$', f'endpoint = "{endpoint}"', config.read_text()
-    )
-    assert count == 1, "config/local.toml must say `endpoint = ...` once"
-    config.write_text(text)
+    """A second checkout with the docs the walkthrough runs; its moto on a free port."""
+    second_checkout(root, "docs")
+    point_local_at(root, f"http://{moto_server.HOST}:{processes.free_port()}")
     return root
 
 

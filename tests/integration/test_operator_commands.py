@@ -5,19 +5,21 @@ config loader's tests walk bad configs the same way). Besides that line, stderr 
 make's own `make: *** [...] Error N`, and nothing comes before it: no banner, warning or
 spinner. The run environment has no AWS credentials, as on a fresh laptop: `make plan
 ENV=local` must find moto's by itself.
+
+The commands run in a second checkout of the project, at another path, whose `local`
+environment points at this module's own moto: they write its cdktf.out and state, so CI's own
+`make synth` or `make deploy-local` may run on the project meanwhile.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.integration.harness import PROJECT_ROOT, run
-from tests.synth_helpers import copy_app
+from tests.integration.harness import PROJECT_ROOT, point_local_at, run, second_checkout
 
 ENVIRONMENTS = "expected one of dev, local, prod, staging"
 
@@ -32,11 +34,15 @@ _OUTER_MAKE = ("MAKEFLAGS", "MAKELEVEL", "MFLAGS", "MAKEOVERRIDES", "VIRTUAL_ENV
 _OWN = ("JSII_NODE", "NODE_OPTIONS", "CI")
 
 
-def _make(*arguments: str, **variables: str) -> subprocess.CompletedProcess[str]:
-    return _make_in(PROJECT_ROOT, *arguments, **variables)
+@pytest.fixture(scope="module")
+def checkout(tmp_path_factory: pytest.TempPathFactory, moto_endpoint: str) -> Path:
+    """The second checkout the module's commands run in, its `local` on the module's moto."""
+    root = second_checkout(tmp_path_factory.mktemp("operator") / "ml-queues")
+    point_local_at(root, moto_endpoint)
+    return root
 
 
-def _make_in(cwd: Path, /, *arguments: str, **variables: str) -> subprocess.CompletedProcess[str]:
+def _make(cwd: Path, /, *arguments: str, **variables: str) -> subprocess.CompletedProcess[str]:
     env = {
         k: v
         for k, v in os.environ.items()
@@ -56,20 +62,14 @@ def _make_in(cwd: Path, /, *arguments: str, **variables: str) -> subprocess.Comp
 
 @pytest.fixture
 def clone(tmp_path: Path) -> Path:
-    """The project at another path, with this checkout's .venv and node_modules: a config
-    can be broken there without touching this checkout's."""
-    root = copy_app(tmp_path / "clone")
-    for name in ("Makefile", "Pipfile", "Pipfile.lock", "package.json", "package-lock.json"):
-        shutil.copy2(PROJECT_ROOT / name, root / name)
-    for name in (".venv", "node_modules"):
-        (root / name).symlink_to(PROJECT_ROOT / name)
-    return root
+    """A second checkout of its own for a test that breaks its config."""
+    return second_checkout(tmp_path / "clone")
 
 
 def _synth(clone: Path, **variables: str) -> subprocess.CompletedProcess[str]:
     """`make synth` in the clone, which installs nothing there (this checkout's .venv and
     node_modules are the installed ones; -o: never remade)."""
-    return _make_in(
+    return _make(
         clone,
         "synth",
         "-o",
@@ -102,9 +102,11 @@ def _answer(result: subprocess.CompletedProcess[str], *, code: int = 2) -> list[
         ("pubsub-emulator", "ENV=dve", "WORKER=2"),
     ],
 )
-def test_an_unknown_env_lists_the_environments_there_are(arguments: tuple[str, ...]) -> None:
+def test_an_unknown_env_lists_the_environments_there_are(
+    checkout: Path, arguments: tuple[str, ...]
+) -> None:
     # The emulator loader asks for its emulator first; none need answer to check ENV.
-    result = _make(*arguments, PUBSUB_EMULATOR_HOST="127.0.0.1:9")
+    result = _make(checkout, *arguments, PUBSUB_EMULATOR_HOST="127.0.0.1:9")
     assert _answer(result) == [f"error: ENV = 'dve' names no environment; {ENVIRONMENTS}"]
 
 
@@ -118,8 +120,12 @@ def test_an_unknown_env_lists_the_environments_there_are(arguments: tuple[str, .
         ("pubsub-emulator", "4"),
     ],
 )
-def test_a_worker_that_is_not_one_of_the_environment_s(target: str, worker: str) -> None:
-    result = _make(target, "ENV=dev", f"WORKER={worker}", PUBSUB_EMULATOR_HOST="127.0.0.1:9")
+def test_a_worker_that_is_not_one_of_the_environment_s(
+    checkout: Path, target: str, worker: str
+) -> None:
+    result = _make(
+        checkout, target, "ENV=dev", f"WORKER={worker}", PUBSUB_EMULATOR_HOST="127.0.0.1:9"
+    )
     assert _answer(result) == [
         f"error: WORKER = {worker!r} is not a worker of dev; expected producer or a number"
         " from 1 to 3"
@@ -132,48 +138,49 @@ def test_alerts_for_an_environment_without_rabbitmq_are_refused(clone: Path) -> 
     text = config.read_text()
     config.write_text(text.replace("[rabbitmq]\nenabled = true", "[rabbitmq]\nenabled = false"))
     assert config.read_text() != text
-    shutil.copytree(PROJECT_ROOT / "tools", clone / "tools")
-    result = _make_in(clone, "rabbitmq-alerts", "ENV=local")
+    result = _make(clone, "rabbitmq-alerts", "ENV=local")
     assert _answer(result) == [
         "error: ENV = 'local' has no RabbitMQ part ([rabbitmq] enabled = false in"
         " config/local.toml), so there is nothing to alert on"
     ]
 
 
-def test_a_rotation_names_whose_password() -> None:
-    unnamed = _make("rotate-password", "ENV=dev")
+def test_a_rotation_names_whose_password(checkout: Path) -> None:
+    unnamed = _make(checkout, "rotate-password", "ENV=dev")
     assert _answer(unnamed) == [
         "error: say whose password to rotate: make rotate-password ENV=dev WORKER=<n> or"
         " WORKER=producer"
     ]
-    unknown = _make("rotate-password", "ENV=dev", "WORKER=9")
+    unknown = _make(checkout, "rotate-password", "ENV=dev", "WORKER=9")
     assert _answer(unknown) == [
         "error: WORKER = '9' names no password to rotate: stack dev keeps the producer's and"
         " workers 1 to 3's passwords in SSM; expected WORKER=producer or WORKER=<n>"
     ]
 
 
-def test_a_stack_not_deployed_points_to_the_guarded_deploy() -> None:
+def test_a_stack_not_deployed_points_to_the_guarded_deploy(checkout: Path) -> None:
     """dev is never deployed here: its state file does not exist."""
-    result = _make("worker-env", "ENV=dev", "WORKER=2")
+    result = _make(checkout, "worker-env", "ENV=dev", "WORKER=2")
     [line] = _answer(result, code=3)
     assert line.startswith("error: stack dev is not deployed (no state at ")
     assert line.endswith("deploy it first: `make deploy ENV=dev`")
 
 
-def test_stop_local_without_a_moto_started_says_so() -> None:
-    result = _make("stop-local")
+def test_stop_local_without_a_moto_started_says_so(checkout: Path) -> None:
+    result = _make(checkout, "stop-local")
     assert result.returncode == 0
     assert result.stdout.splitlines()[-1] == "moto was not started by `make deploy-local`"
 
 
 def test_the_local_plan_uses_moto_s_credentials_and_an_allowed_typo_is_refused(
-    moto_endpoint: str,
+    checkout: Path,
 ) -> None:
     """No AWS variable set: the plan of `local` reaches moto with its test credentials (it
     prints the table), and an ALLOW_TASK_LOSS address that the plan does not change is an
     error rather than silence."""
-    result = _make("plan", "ENV=local", ALLOW_TASK_LOSS="aws_sqs_queue.sqs_worker_9_queue")
+    result = _make(
+        checkout, "plan", "ENV=local", ALLOW_TASK_LOSS="aws_sqs_queue.sqs_worker_9_queue"
+    )
     assert " changes to stack local:" in result.stdout
     assert _answer(result) == [
         "error: ALLOW_TASK_LOSS names aws_sqs_queue.sqs_worker_9_queue, which this plan does"
@@ -207,7 +214,7 @@ def test_a_bad_config_through_synth_is_its_one_line_once(clone: Path, ci: dict[s
 def test_an_unknown_env_is_refused_before_anything_is_installed_or_synthesized(
     clone: Path,
 ) -> None:
-    result = _make_in(clone, "plan", "ENV=prd")
+    result = _make(clone, "plan", "ENV=prd")
     assert result.stdout == ""
     assert _answer(result) == [f"error: ENV = 'prd' names no environment; {ENVIRONMENTS}"]
     assert not (clone / "cdktf.out").exists()
@@ -237,9 +244,11 @@ AWS_READS = (
 )
 
 
-def test_a_plan_without_credentials_names_what_each_cloud_reads(tmp_path: Path) -> None:
+def test_a_plan_without_credentials_names_what_each_cloud_reads(
+    checkout: Path, tmp_path: Path
+) -> None:
     """prod keeps its state in S3 and has all three providers."""
-    result = _make("plan", "ENV=prod", **_no_credentials(tmp_path))
+    result = _make(checkout, "plan", "ENV=prod", **_no_credentials(tmp_path))
     assert result.stdout == ""
     assert _answer(result) == [
         f"error: no credentials for stack prod: {AWS_READS}; Google reads"
@@ -250,7 +259,9 @@ def test_a_plan_without_credentials_names_what_each_cloud_reads(tmp_path: Path) 
     ]
 
 
-def test_worker_env_of_a_stack_with_state_in_s3_asks_for_aws_only(tmp_path: Path) -> None:
-    result = _make("worker-env", "ENV=prod", "WORKER=2", **_no_credentials(tmp_path))
+def test_worker_env_of_a_stack_with_state_in_s3_asks_for_aws_only(
+    checkout: Path, tmp_path: Path
+) -> None:
+    result = _make(checkout, "worker-env", "ENV=prod", "WORKER=2", **_no_credentials(tmp_path))
     assert result.stdout == ""
     assert _answer(result) == [f"error: no credentials for stack prod: {AWS_READS}"]

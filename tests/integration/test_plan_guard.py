@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from tests.integration.harness import (
     PROJECT_ROOT,
     PROVIDER_HINT,
     emulator_client,
+    point_local_at,
     run,
 )
 from tests.synth_helpers import copy_app
@@ -66,8 +66,9 @@ class Checkout:
 @pytest.fixture(scope="module")
 def checkout(
     tmp_path_factory: pytest.TempPathFactory, terraform_env: dict[str, str], moto_endpoint: str
-) -> Iterator[Checkout]:
+) -> Checkout:
     root = copy_app(tmp_path_factory.mktemp("guard") / "app")
+    point_local_at(root, moto_endpoint)
     env = {
         **terraform_env,
         **EMULATOR_CREDENTIALS,
@@ -77,16 +78,8 @@ def checkout(
     deployed = Checkout(root, env, sqs)
     first = deployed.guard("--apply")
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:] + PROVIDER_HINT
-    try:
-        yield deployed
-    finally:
-        stack_dir = root / "cdktf.out" / "stacks" / "local"
-        run(
-            ["terraform", "destroy", "-auto-approve", "-input=false"],
-            cwd=stack_dir,
-            env=env,
-            timeout=900,
-        )
+    # No destroy: the module's own moto goes at its end, and everything it holds with it.
+    return deployed
 
 
 def test_lowering_workers_with_tasks_waiting_is_refused_and_names_the_queue(

@@ -35,7 +35,7 @@ from google.api_core.exceptions import DeadlineExceeded, NotFound
 from google.cloud import pubsub_v1
 
 from stacks.app import build_app
-from tests.integration.harness import run
+from tests.integration.harness import PUBSUB_EMULATOR_START, run, within_budget
 from tests.integration.pubsub_emulator import require_emulator
 from tests.synth_helpers import PROJECT_ROOT, resources
 from tools.pubsub_emulator import EMULATOR_VARIABLE, Emulator
@@ -108,8 +108,11 @@ class Loaded:
 @pytest.fixture(scope="module")
 def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
     java, jar = require_emulator()
-    server = Emulator(java, jar, tmp_path_factory.mktemp("pubsub-emulator") / "emulator.log")
+    log = tmp_path_factory.mktemp("pubsub-emulator") / "emulator.log"
+    started = time.monotonic()
+    server = Emulator(java, jar, log)
     try:
+        within_budget(f"the Pub/Sub emulator (log: {log})", started, PUBSUB_EMULATOR_START)
         yield server
     finally:
         server.stop()

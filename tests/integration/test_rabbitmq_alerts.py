@@ -11,6 +11,7 @@ healthy topology must be in no alarm at all.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +21,7 @@ import pytest
 import yaml
 
 from stacks.settings import common_tags
+from tests.integration.harness import PROMETHEUS_START, within_budget
 from tests.integration.prometheus_server import Prometheus
 from tools import rabbitmq_alerts
 from tools.rabbitmq_node import Broker
@@ -47,6 +49,7 @@ def prometheus(
         yaml.safe_dump([{"targets": [f"127.0.0.1:{broker.metrics_port}"]}])
     )
     server = Prometheus(home)
+    started = time.monotonic()
     server.start(
         {
             "rule_files": ["dev.rules.yml"],
@@ -54,12 +57,24 @@ def prometheus(
         }
     )
     try:
+        within_budget(f"Prometheus (log: {home / 'prometheus.log'})", started, PROMETHEUS_START)
         queues = len(topology["queues"])
         server.wait_for(
             lambda: (
                 server.value(f'count(rabbitmq_detailed_queue_messages{{job="{JOB}"}})') == queues
             ),
             f"Prometheus to scrape the {queues} queues of {VHOST}",
+            timeout=WITHIN,
+        )
+        # The rules run on their own 15 s clock, not the scrape's: until their first run
+        # their health is "unknown", which says nothing about them either way.
+        server.wait_for(
+            lambda: all(
+                rule["health"] != "unknown"
+                for group in server.api("rules")["groups"]
+                for rule in group["rules"]
+            ),
+            "Prometheus to evaluate the rules once",
             timeout=WITHIN,
         )
         yield server
@@ -78,7 +93,7 @@ def _firing(prometheus: Prometheus) -> dict[str, dict[str, Any]]:
 def test_the_job_stores_three_series_per_queue(
     prometheus: Prometheus, topology: dict[str, Any]
 ) -> None:
-    """The cost the README gives per worker: what the job keeps of each scrape."""
+    """The cost docs/alarms.md gives per worker: what the job keeps of each scrape."""
     kept = prometheus.value(f'scrape_samples_post_metric_relabeling{{job="{JOB}"}}')
     assert kept == rabbitmq_alerts.SERIES_PER_QUEUE * len(topology["queues"])
 

@@ -477,7 +477,7 @@ def test_an_operator_policy_below_the_project_s_priority_cannot_undo_dead_letter
         finally:
             worker.close()
         _assert_dead_lettered(channel, topology, body)
-        # The rule the README gives operators is real: above the project's, theirs wins.
+        # The rule docs/rabbitmq.md gives operators is real: above the project's, theirs wins.
         operator_policy(1001)
         assert _policy_of(broker, vhost, "worker_queue_3") == "operator-limits"
     finally:

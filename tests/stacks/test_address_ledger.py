@@ -1,4 +1,4 @@
-"""No stack drops a resource address it has released (the data-loss rule; README, Deploy).
+"""No stack drops a resource address it has released (the data-loss rule; docs/operations.md).
 
 Each environment's `tests/ledger/<env>.txt` lists every address it has released. A stack that
 no longer has one fails here unless a `moved` block carries it or its line is marked retired,

@@ -41,7 +41,7 @@ def test_sqs_queue_has_the_seed_values_and_the_environment_in_its_name(
     queue = {
         key: value
         for key, value in queues[f"mlTrainingQueue-{env}"].items()
-        if key not in ("//", "lifecycle")
+        if key not in ("//", "lifecycle", "policy", "redrive_policy")
     }
     duration = load_environment(PROJECT_CONFIG, env).max_task_duration_seconds
     assert queue == {
@@ -68,9 +68,18 @@ def test_sqs_one_queue_per_worker_and_a_shared_one_each_with_a_dead_letter_queue
         f"mlTrainingQueue-{env}-worker-{n}" for n in range(1, workers + 1)
     ]
     assert names == {*sources, *(f"{name}-dlq" for name in sources)}
-    assert len(resources(stack_json[env], "aws_sqs_queue_redrive_policy")) == len(sources)
-    assert len(resources(stack_json[env], "aws_sqs_queue_redrive_allow_policy")) == len(sources)
-    assert len(resources(stack_json[env], "aws_sqs_queue_policy")) == 2 * len(sources)
+    # Every guarantee is an argument of the queues: no policy resource that waits of its own.
+    queues = {q["name"]: q for q in resources(stack_json[env], "aws_sqs_queue")}
+    for name in sources:
+        assert '"maxReceiveCount"' in queues[name]["redrive_policy"]
+        assert f':{name}"' in queues[f"{name}-dlq"]["redrive_allow_policy"]
+        for queue in (name, f"{name}-dlq"):
+            assert f':{queue}","Condition"' in queues[queue]["policy"]
+    assert not {
+        "aws_sqs_queue_policy",
+        "aws_sqs_queue_redrive_policy",
+        "aws_sqs_queue_redrive_allow_policy",
+    } & set(stack_json[env]["resource"])
     urls = stack_json[env]["output"]["sqs_worker_queue_urls"]["value"]
     assert len(urls) == workers
 
@@ -723,6 +732,7 @@ def test_every_replace_trigger_names_a_resource_of_the_stack(
     stack_json: dict[str, dict[str, Any]],
 ) -> None:
     """Bare `type.id` references (Terraform refuses `${...}` there) to resources that exist."""
+    assert any('"replace_triggered_by"' in json.dumps(stack) for stack in stack_json.values())
     for synthesized in stack_json.values():
         addresses = {
             f"{kind}.{name}" for kind, items in synthesized["resource"].items() for name in items
@@ -733,7 +743,7 @@ def test_every_replace_trigger_names_a_resource_of_the_stack(
             for resource in items.values()
             for trigger in resource.get("lifecycle", {}).get("replace_triggered_by", [])
         ]
-        assert triggers and {trigger.removesuffix(".id") for trigger in triggers} <= addresses
+        assert {trigger.removesuffix(".id") for trigger in triggers} <= addresses
         assert all(trigger.endswith(".id") for trigger in triggers)
 
 

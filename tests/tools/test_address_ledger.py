@@ -275,3 +275,19 @@ def test_a_ledger_whose_environment_is_gone_must_be_retired_whole(tmp_path: Path
     ]
     (tmp_path / "old.txt").write_text("aws_sqs_queue.a retired: drained, destroyed\n")
     assert address_ledger.orphans(tmp_path, ("dev",)) == []
+
+
+def test_an_address_a_removed_block_forgets_must_be_marked_retired() -> None:
+    """Forgetting loses nothing in the cloud, yet the address leaves state: the ledger says
+    why, like any other address that goes."""
+    stack = {**_stack("aws_sqs_queue.q"), "removed": [{"from": "aws_sqs_queue_policy.p"}]}
+    live = {
+        "aws_sqs_queue_policy.p": Entry("aws_sqs_queue_policy.p"),
+        "aws_sqs_queue.q": Entry("aws_sqs_queue.q"),
+    }
+    assert problems("mine", LEDGER, live, stack)[0] == (
+        f"environment mine: a removed block forgets aws_sqs_queue_policy.p, which {LEDGER}"
+        " lists as live; mark its line `aws_sqs_queue_policy.p retired: <why>`"
+    )
+    retired = {**live, "aws_sqs_queue_policy.p": Entry("aws_sqs_queue_policy.p", "forgotten")}
+    assert problems("mine", LEDGER, retired, stack) == []

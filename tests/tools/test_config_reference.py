@@ -9,12 +9,12 @@ from constructs_lib import registry
 from constructs_lib.props import setting
 from tools.config_reference import END, START, rewrite, rows, table
 
-README = Path(__file__).resolve().parent.parent.parent / "README.md"
+PAGE = Path(__file__).resolve().parent.parent.parent / "docs" / "configuration.md"
 
 
-def test_the_readme_reference_is_what_the_props_declare() -> None:
+def test_the_configuration_page_is_what_the_props_declare() -> None:
     """Run `make docs` after changing a setting."""
-    text = README.read_text()
+    text = PAGE.read_text(encoding="utf-8")
     assert rewrite(text) == text
 
 
@@ -62,7 +62,7 @@ def test_a_setting_without_a_meaning_stops_the_generator(monkeypatch: pytest.Mon
         table(rows())
 
 
-def test_a_readme_without_the_markers_is_refused() -> None:
-    with pytest.raises(ValueError, match="README has no"):
+def test_a_page_without_the_markers_is_refused() -> None:
+    with pytest.raises(ValueError, match="page has no"):
         rewrite("# no reference here\n")
     assert rewrite(f"a\n{START}\nold\n{END}\nb\n").startswith(f"a\n{START}\n| key | type |")

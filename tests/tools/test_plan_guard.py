@@ -155,3 +155,14 @@ def test_each_backend_in_the_registry_brings_the_counter_for_its_provider() -> N
     credentials = {"RABBITMQ_USERNAME": "admin", "RABBITMQ_PASSWORD": "x"}
     assert set(counters(stack, credentials)) == {"aws_", "rabbitmq_"}
     assert counters({"provider": {"google": [{}]}}, credentials) == {}
+
+
+def test_a_forgotten_address_is_shown_and_never_counted() -> None:
+    """A `removed` block with `destroy = false`: the old policy leaves state, the queue keeps
+    it; nothing is deleted, so there is nothing to count or refuse."""
+    plan = {"resource_changes": [_change("aws_sqs_queue_policy.p", ["forget"], {"policy": "{}"})]}
+    [change] = changes(plan)
+    assert (change.action, change.loses_tasks) == ("forget", False)
+    verdict = judge([change], lambda change: None, allowed=[])
+    assert verdict.refused == []
+    assert "| aws_sqs_queue_policy.p | forget |  |  |" in verdict.rows
