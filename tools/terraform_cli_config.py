@@ -69,7 +69,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(text, encoding="utf-8")
+    # Whole or not at all: make rewrites it for every target that runs Terraform, and CI runs
+    # such targets side by side, so a Terraform starting meanwhile must not read half a file.
+    partial = args.output.with_name(f".{args.output.name}.{os.getpid()}")
+    partial.write_text(text, encoding="utf-8")
+    partial.replace(args.output)
     return 0
 
 
