@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -82,3 +84,43 @@ def test_a_package_without_its_jsii_module_is_refused(
 def test_a_missing_package_says_how_to_install_it() -> None:
     with pytest.raises(providers.ProviderLayoutError, match="run `make install`"):
         providers.register_bare_package("cdktf_cdktf_provider_not_installed")
+
+
+def _provider_modules_imported(root: Path, paths: list[str]) -> set[str]:
+    """Every provider submodule that a module mypy checks imports."""
+    files = [root / p for p in paths if p.endswith(".py")]
+    files += [f for p in paths if (root / p).is_dir() for f in (root / p).rglob("*.py")]
+    imported: set[str] = set()
+    for file in files:
+        for node in ast.walk(ast.parse(file.read_text(encoding="utf-8"))):
+            names = (
+                [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else [alias.name for alias in node.names]
+                if isinstance(node, ast.Import)
+                else []
+            )
+            imported |= {n for n in names if n.partition(".")[0] in providers.PACKAGES and "." in n}
+    return imported
+
+
+def test_mypy_checks_in_full_every_provider_module_the_code_imports() -> None:
+    """mypy skips the provider packages (their `__init__` would make it check ~3,100 modules)
+    but for the modules listed with `follow_imports = "normal"`: a module the code imports
+    that the list lacked would be unchecked (Any) without a word, so the two must agree."""
+    root = Path(__file__).resolve().parent.parent.parent
+    mypy = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["mypy"]
+    checked = {
+        module
+        for override in mypy["overrides"]
+        if override.get("follow_imports") == "normal"
+        for module in override["module"]
+    }
+    skipped = {
+        module
+        for override in mypy["overrides"]
+        if override.get("follow_imports") == "skip"
+        for module in override["module"]
+    }
+    assert skipped == {f"{package}.*" for package in providers.PACKAGES}
+    assert checked == _provider_modules_imported(root, mypy["files"])
