@@ -8,7 +8,6 @@ import shutil
 import socket
 import stat
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -92,16 +91,11 @@ def test_down_when_nothing_is_up_says_so(in_tmp: Path, capsys: pytest.CaptureFix
 
 
 @pytest.fixture
-def running_engine(in_tmp: Path) -> Iterator[subprocess.Popen[bytes]]:
+def running_engine(child: subprocess.Popen[bytes], in_tmp: Path) -> subprocess.Popen[bytes]:
     """A process standing in for an engine an earlier `up` started."""
     (in_tmp / ".local" / "run").mkdir(parents=True)
-    process = subprocess.Popen(["sleep", "60"], start_new_session=True)
-    processes.write_pid(in_tmp / ".local" / "run" / "moto.pid", process.pid)
-    try:
-        yield process
-    finally:
-        process.kill()
-        process.wait()
+    processes.write_pid(in_tmp / ".local" / "run" / "moto.pid", child.pid)
+    return child
 
 
 def test_up_twice_is_refused_and_touches_nothing(

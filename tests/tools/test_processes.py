@@ -6,10 +6,7 @@ import socket
 import stat
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from tools import processes
 
@@ -19,16 +16,6 @@ IGNORES_TERM = (
     "print('ready', flush=True)\n"
     "time.sleep(60)\n"
 )
-
-
-@pytest.fixture
-def child() -> Iterator[subprocess.Popen[bytes]]:
-    process = subprocess.Popen(["sleep", "60"], start_new_session=True)
-    try:
-        yield process
-    finally:
-        process.kill()
-        process.wait()
 
 
 def test_a_pid_file_holds_the_id_and_start_time_for_this_user_only(
