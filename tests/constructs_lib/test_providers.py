@@ -93,13 +93,12 @@ def _provider_modules_imported(root: Path, paths: list[str]) -> set[str]:
     imported: set[str] = set()
     for file in files:
         for node in ast.walk(ast.parse(file.read_text(encoding="utf-8"))):
-            names = (
-                [node.module or ""]
-                if isinstance(node, ast.ImportFrom)
-                else [alias.name for alias in node.names]
-                if isinstance(node, ast.Import)
-                else []
-            )
+            if isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            else:
+                continue
             imported |= {n for n in names if n.partition(".")[0] in providers.PACKAGES and "." in n}
     return imported
 
